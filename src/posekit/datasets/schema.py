@@ -108,9 +108,7 @@ class ShardInfo:
             raise ShardError(f"{where} is a Parquet file but not a posekit shard (no posekit metadata)")
         version = md[b"posekit.schema_version"].decode()
         if version != SCHEMA_VERSION:
-            raise ShardError(
-                f"{where} has shard schema version {version}; this posekit reads version {SCHEMA_VERSION}"
-            )
+            raise ShardError(f"{where} has shard schema version {version}; this posekit reads version {SCHEMA_VERSION}")
         return cls(
             kind=md[b"posekit.kind"].decode(),
             layout=JointLayout.from_json(md[b"posekit.layout"].decode()),

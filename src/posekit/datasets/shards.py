@@ -137,12 +137,9 @@ def table_to_skeletons(table: pa.Table, info: ShardInfo) -> list[SkeletonClip]:
     split = {name: _split(_values(tracks.field(name), shape), n_off) for name, shape in shapes.items()}
     ids = tracks.field("track_id").to_numpy()
     all_tracks = [
-        SkeletonTrack(track_id=int(ids[k]), **{name: split[name][k] for name in shapes})
-        for k in range(len(ids))
+        SkeletonTrack(track_id=int(ids[k]), **{name: split[name][k] for name in shapes}) for k in range(len(ids))
     ]
-    scalars = {
-        name: _column(table, name).to_pylist() for name in ("clip_id", "video_path", "width", "height", "fps")
-    }
+    scalars = {name: _column(table, name).to_pylist() for name in ("clip_id", "video_path", "width", "height", "fps")}
     frame_index = _list_column(table, "frame_index")
     timestamp = _list_column(table, "timestamp")
     return [
@@ -172,9 +169,7 @@ def table_to_proposals(table: pa.Table, info: ShardInfo) -> list[ExpertFrame]:
     return [
         ExpertFrame(
             **{name: values[i] for name, values in scalars.items()},
-            proposals=PoseProposals(
-                layout=info.layout, **{name: values[i] for name, values in arrays.items()}
-            ),
+            proposals=PoseProposals(layout=info.layout, **{name: values[i] for name, values in arrays.items()}),
         )
         for i in range(table.num_rows)
     ]
@@ -211,9 +206,7 @@ class ShardWriter:
     continues after the shards already in ``out_dir``, so a resumed run never overwrites one.
     """
 
-    def __init__(
-        self, out_dir: Path, info: ShardInfo, max_clips: int = 64, max_bytes: int = 256 << 20
-    ) -> None:
+    def __init__(self, out_dir: Path, info: ShardInfo, max_clips: int = 64, max_bytes: int = 256 << 20) -> None:
         self.out_dir = Path(out_dir)
         self.info = info
         self.max_clips = max_clips

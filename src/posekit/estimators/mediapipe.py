@@ -47,9 +47,7 @@ class MediaPipePose:
         self.config = config
         self._pose = mp_pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=False)
 
-    def predict(
-        self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None
-    ) -> list[PoseProposals]:
+    def predict(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None) -> list[PoseProposals]:
         if boxes is None:
             raise ValueError("mediapipe is a top-down expert: pass one (P, 4) box array per frame")
         return [self._predict_frame(frame, frame_boxes) for frame, frame_boxes in zip(frames, boxes)]
@@ -68,9 +66,7 @@ class MediaPipePose:
             keypoints[p] = crop_to_frame(lm[:, :2] * self.config.crop_size, M)
             joint_scores[p] = lm[:, 2]
             scores[p] = float(lm[:, 2].mean())
-        return PoseProposals(
-            keypoints, joint_scores, np.asarray(boxes, np.float32).reshape(P, 4), scores, self.layout
-        )
+        return PoseProposals(keypoints, joint_scores, np.asarray(boxes, np.float32).reshape(P, 4), scores, self.layout)
 
     def close(self) -> None:
         self._pose.close()

@@ -66,9 +66,7 @@ class YoloPose:
             raise ConfigError(f"YOLO weights predict {kpt_shape[0]} keypoints; posekit reads COCO-17 (17)")
         self.layout = COCO17
 
-    def predict(
-        self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None
-    ) -> list[PoseProposals]:
+    def predict(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None) -> list[PoseProposals]:
         if not frames:
             return []
         bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
@@ -86,9 +84,7 @@ class YoloPose:
             return PoseProposals.empty(self.layout)
         xy = result.keypoints.xy.cpu().numpy().astype(np.float32)
         conf = result.keypoints.conf
-        joint_scores = (
-            conf.cpu().numpy().astype(np.float32) if conf is not None else np.ones(xy.shape[:2], np.float32)
-        )
+        joint_scores = conf.cpu().numpy().astype(np.float32) if conf is not None else np.ones(xy.shape[:2], np.float32)
         xy[(xy == 0).all(axis=-1)] = np.nan
         return PoseProposals(
             keypoints=xy,

@@ -34,9 +34,7 @@ class JointLayout:
         try:
             return self.joints.index(joint)
         except ValueError:
-            raise KeyError(
-                f"layout {self.name!r} has no joint {joint!r}; it has {list(self.joints)}"
-            ) from None
+            raise KeyError(f"layout {self.name!r} has no joint {joint!r}; it has {list(self.joints)}") from None
 
     def indices(self, joints: list[str] | tuple[str, ...]) -> list[int]:
         return [self.index(j) for j in joints]

@@ -1,0 +1,3 @@
+from posekit.cli.app import main
+
+main()

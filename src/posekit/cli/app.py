@@ -1,0 +1,33 @@
+"""The ``posekit`` command line: one module per command, each a thin layer over the library."""
+
+from __future__ import annotations
+
+import typer
+
+from posekit.cli.extract import extract_command
+from posekit.cli.inspect import inspect_command
+from posekit.cli.viz import viz_command
+
+app = typer.Typer(
+    name="posekit",
+    help=(
+        "Skeleton extraction and refinement for action recognition.\n\n"
+        "Typical use: posekit extract videos/ --out shards/ ; posekit inspect shards/ ; "
+        "posekit viz clip.mp4 --shards shards/ --out overlay.mp4"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.command("extract", no_args_is_help=True)(extract_command)
+app.command("inspect", no_args_is_help=True)(inspect_command)
+app.command("viz", no_args_is_help=True)(viz_command)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

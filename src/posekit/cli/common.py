@@ -1,0 +1,49 @@
+"""What every command shares: logging, one-line errors, the console."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from posekit.errors import PosekitError
+
+console = Console(stderr=True)
+F = TypeVar("F", bound=Callable)
+
+EXIT_INPUT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def setup_logging(verbose: bool = False) -> None:
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_time=False, show_path=False, markup=False)],
+        force=True,
+    )
+    for noisy in ("ultralytics", "absl", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def friendly_errors(fn: F) -> F:
+    """Turn a :class:`PosekitError` into one red line and exit code 2 instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except PosekitError as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(EXIT_USAGE) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,369 @@
+"""The extraction driver: videos -> experts -> tracks -> skeleton (and proposal) shards.
+
+Per video: frames stream from a decoding thread in batches; a person detector (the first
+one-stage expert, or the bundled YOLO when every expert is top-down) finds people; ByteTrack
+gives them track ids; top-down experts estimate a pose on each tracked box; other one-stage
+experts are matched to the tracked boxes by IoU. Skeleton tracks come from the primary
+(first) expert.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from posekit.datasets.records import ExpertFrame, SkeletonClip, SkeletonTrack
+from posekit.datasets.schema import ShardInfo
+from posekit.datasets.shards import SHARD_PATTERN, ShardWriter
+from posekit.errors import ConfigError, PosekitError, VideoError
+from posekit.estimators import Estimator, EstimatorConfig, ExpertSpec, PoseProposals, build_estimator
+from posekit.pipeline.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
+from posekit.pipeline.tracking import PersonTracker, TrackerConfig, match_boxes
+from posekit.pipeline.video import (
+    Prefetcher,
+    VideoInput,
+    batched_frames,
+    find_videos,
+    iter_frames,
+    probe_video,
+)
+from posekit.skeleton import JointLayout, get_layout
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """Everything that decides what ``posekit extract`` writes.
+
+    Attributes:
+        experts: expert specs; the first is the primary expert the skeletons come from.
+        estimator: settings passed to every expert (device, input size, crops).
+        layout: joint layout of the shards (every expert is converted to it).
+        batch_size: frames per inference batch.
+        fps: sample frames at this rate (None: every frame).
+        max_frames: stop each video after this many sampled frames (None: all).
+        min_joint_score: joints the primary expert scores below this are missing (NaN) in skeletons.
+        keep_proposals: also write every expert's raw output as proposals shards.
+        shard_clips: clips per shard (a shard is also cut at ``shard_bytes``).
+    """
+
+    experts: tuple[ExpertSpec, ...]
+    estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
+    layout: str = "coco17"
+    batch_size: int = 8
+    fps: float | None = None
+    max_frames: int | None = None
+    min_joint_score: float = 0.3
+    keep_proposals: bool = False
+    shard_clips: int = 64
+    shard_bytes: int = 256 << 20
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+
+    def settings(self) -> dict:
+        """The options that change the output, as recorded in the manifest."""
+        return {
+            "experts": [s.name if s.weights is None else f"{s.name}:{s.weights}" for s in self.experts],
+            "layout": self.layout,
+            "fps": self.fps,
+            "max_frames": self.max_frames,
+            "min_joint_score": self.min_joint_score,
+            "imgsz": self.estimator.imgsz,
+            "min_box_score": self.estimator.min_box_score,
+            "crop_scale": self.estimator.crop_scale,
+            "crop_size": self.estimator.crop_size,
+            "keep_proposals": self.keep_proposals,
+            "tracker": asdict(self.tracker),
+        }
+
+
+class ExpertSet:
+    """The loaded models of a run: the experts in order, and the person detector."""
+
+    def __init__(self, specs: tuple[ExpertSpec, ...], config: EstimatorConfig) -> None:
+        self.experts: list[Estimator] = [build_estimator(spec, config) for spec in specs]
+        one_stage = [e for e in self.experts if not e.needs_boxes]
+        self.detector: Estimator = one_stage[0] if one_stage else build_estimator(ExpertSpec("yolo"), config)
+        self.detector_is_expert = bool(one_stage)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(e.name for e in self.experts)
+
+
+@dataclass
+class ClipResult:
+    clip: SkeletonClip
+    expert_frames: list[ExpertFrame]
+    seconds: float
+
+
+def run_experts(
+    experts: ExpertSet, images: list[np.ndarray], tracker: PersonTracker, layout: JointLayout
+) -> dict[str, list[PoseProposals]]:
+    """Every expert's proposals for a batch of frames, in ``layout``, with track ids."""
+    detections = experts.detector.predict(images)
+    tracked_boxes: list[np.ndarray] = []
+    for props in detections:
+        props.track_ids = tracker.update(props.boxes, props.scores)
+        tracked_boxes.append(props.boxes[props.track_ids >= 0])
+    out: dict[str, list[PoseProposals]] = {}
+    for expert in experts.experts:
+        if expert is experts.detector:
+            frames = detections
+        elif expert.needs_boxes:
+            frames = expert.predict(images, tracked_boxes)
+            for props, det in zip(frames, detections):
+                props.track_ids = det.track_ids[det.track_ids >= 0].copy()
+        else:
+            frames = expert.predict(images)
+            for props, det in zip(frames, detections):
+                ref = det.track_ids >= 0
+                match = match_boxes(det.boxes[ref], props.boxes)
+                props.track_ids = np.where(match >= 0, det.track_ids[ref][match], -1).astype(np.int32)
+        out[expert.name] = [p.to_layout(layout) for p in frames]
+    return out
+
+
+def build_tracks(frames: list[PoseProposals], min_joint_score: float, source: int = 0) -> list[SkeletonTrack]:
+    """Group one expert's per-frame proposals by track id into skeleton tracks.
+
+    ``frames[t]`` holds frame ``t``'s persons; joints scored below ``min_joint_score`` become
+    NaN; ``joint_source`` is ``source`` where a joint is present. Tracks are sorted by id.
+    """
+    rows: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for t, props in enumerate(frames):
+        for p, tid in enumerate(props.track_ids):
+            if tid >= 0:
+                rows[int(tid)].append((t, p))
+    tracks = []
+    for tid in sorted(rows):
+        ts = np.array([t for t, _ in rows[tid]], np.int32)
+        kpts = np.stack([frames[t].keypoints[p] for t, p in rows[tid]]).astype(np.float32)
+        scores = np.stack([frames[t].joint_scores[p] for t, p in rows[tid]]).astype(np.float32)
+        missing = np.isnan(kpts).any(-1) | ~(scores >= min_joint_score)
+        kpts[missing] = np.nan
+        tracks.append(
+            SkeletonTrack(
+                track_id=tid,
+                t=ts,
+                keypoints=kpts,
+                joint_scores=scores,
+                joint_source=np.where(missing, -1, source).astype(np.int8),
+                boxes=np.stack([frames[t].boxes[p] for t, p in rows[tid]]).astype(np.float32),
+                box_scores=np.array([frames[t].scores[p] for t, p in rows[tid]], np.float32),
+                confidence=np.full(len(ts), np.nan, np.float32),
+            )
+        )
+    return tracks
+
+
+def extract_clip(
+    video: VideoInput,
+    experts: ExpertSet,
+    options: ExtractOptions,
+    on_frames: Callable[[int], None] | None = None,
+) -> ClipResult:
+    """Run the experts over one video and build its skeleton clip; raise VideoError if unusable."""
+    started = time.perf_counter()
+    info = probe_video(video.path)
+    layout = get_layout(options.layout)
+    sampled_fps = min(options.fps, info.fps) if options.fps and info.fps else (options.fps or info.fps)
+    tracker = PersonTracker(sampled_fps, options.tracker)
+    per_expert: dict[str, list[PoseProposals]] = {name: [] for name in experts.names}
+    frame_index: list[int] = []
+    timestamps: list[float] = []
+    frames = Prefetcher(iter_frames(video.path, options.fps, options.max_frames), depth=2 * options.batch_size)
+    for batch in batched_frames(iter(frames), options.batch_size):
+        images = [f.image for f in batch]
+        if images[0].shape[:2] != (info.height, info.width):
+            raise VideoError(f"{video.path}: frame size changes mid-stream, which posekit does not support")
+        for name, props in run_experts(experts, images, tracker, layout).items():
+            per_expert[name].extend(props)
+        frame_index.extend(f.index for f in batch)
+        timestamps.extend(f.time for f in batch)
+        if on_frames is not None:
+            on_frames(len(batch))
+    if not frame_index:
+        raise VideoError(f"{video.path}: no decodable frames")
+    _check_complete(video, info.declared_frames, frame_index[-1], options, info.fps)
+    clip = SkeletonClip(
+        clip_id=video.clip_id,
+        video_path=str(video.path),
+        width=info.width,
+        height=info.height,
+        fps=float(sampled_fps or 0.0),
+        frame_index=np.array(frame_index, np.int32),
+        timestamp=np.array(timestamps, np.float64),
+        tracks=build_tracks(per_expert[experts.names[0]], options.min_joint_score),
+    )
+    expert_frames = [
+        ExpertFrame(video.clip_id, str(video.path), info.width, info.height, name, t, frame_index[t], timestamps[t], p)
+        for name, props in per_expert.items()
+        for t, p in enumerate(props)
+    ]
+    return ClipResult(clip, expert_frames, time.perf_counter() - started)
+
+
+def _check_complete(video: VideoInput, declared: int, last_index: int, options: ExtractOptions, fps: float) -> None:
+    """A file that ends well before the frame count its header declares is truncated."""
+    if declared <= 0 or options.max_frames is not None:
+        return
+    stride = max(1.0, fps / options.fps) if options.fps and fps else 1.0
+    decoded = last_index + 1
+    if declared - decoded > max(2, 0.02 * declared) + stride:
+        raise VideoError(f"{video.path}: truncated (decoded {decoded} of the {declared} frames its header declares)")
+
+
+@dataclass
+class RunSummary:
+    out: Path
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    frames: int = 0
+    tracks: int = 0
+    seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+
+def prepare_output(out: Path, overwrite: bool) -> None:
+    """Create ``out``; with ``overwrite`` remove the shards and manifest a previous run left there."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder for the shards")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create output folder {out}: {exc.strerror or exc}") from exc
+    if overwrite:
+        for path in out.iterdir():
+            if SHARD_PATTERN.match(path.name) or path.name == MANIFEST_NAME:
+                path.unlink()
+            elif path.is_dir() and path.name == "proposals":
+                shutil.rmtree(path)
+
+
+class ShardSink:
+    """Writes skeleton (and proposal) shards together and marks their clips done in the manifest."""
+
+    def __init__(self, out: Path, experts: tuple[str, ...], options: ExtractOptions, manifest: RunManifest) -> None:
+        layout = get_layout(options.layout)
+        self.manifest = manifest
+        self.skeletons = ShardWriter(
+            out, ShardInfo("skeletons", layout, experts), options.shard_clips, options.shard_bytes
+        )
+        self.proposals = None
+        if options.keep_proposals:
+            (out / "proposals").mkdir(exist_ok=True)
+            self.proposals = ShardWriter(
+                out / "proposals",
+                ShardInfo("proposals", layout, experts),
+                options.shard_clips,
+                options.shard_bytes,
+            )
+        self._pending: list[ManifestEntry] = []
+
+    def add(self, result: ClipResult, entry: ManifestEntry) -> None:
+        self.skeletons.add([result.clip])
+        if self.proposals is not None:
+            self.proposals.add(result.expert_frames)
+        self._pending.append(entry)
+        if self.skeletons.should_flush or (self.proposals is not None and self.proposals.should_flush):
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        if self.proposals is not None:
+            self.proposals.flush()
+        shard = self.skeletons.flush()
+        for entry in self._pending:
+            entry.shard = shard.name if shard else ""
+            self.manifest.record(entry)
+        self._pending = []
+        self.manifest.save()
+
+
+def run_extraction(
+    input_path: Path,
+    out: Path,
+    options: ExtractOptions,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> RunSummary:
+    """Extract every video under ``input_path`` into shards in ``out``; resume what is done.
+
+    Bad inputs are recorded as failed in the manifest and never stop the other videos.
+    """
+    from tqdm import tqdm
+
+    videos, problems = find_videos(input_path)
+    prepare_output(out, overwrite)
+    manifest = RunManifest.open(out, options.settings())
+    summary = RunSummary(out=Path(out))
+    for problem in problems:
+        log.error("%s", problem)
+        summary.failures.append(problem)
+        summary.failed += 1
+    todo = [v for v in videos if not manifest.is_done(v.clip_id)]
+    summary.skipped = len(videos) - len(todo)
+    if summary.skipped:
+        log.info("skipping %d video(s) already done in %s", summary.skipped, out)
+    if not todo:
+        manifest.save()
+        return summary
+    experts = ExpertSet(options.experts, options.estimator)
+    sink = ShardSink(Path(out), experts.names, options, manifest)
+    started = time.perf_counter()
+    try:
+        with tqdm(total=len(todo), desc="videos", unit="video", disable=not progress) as overall:
+            for video in todo:
+                with tqdm(desc=video.clip_id[-40:], unit="frame", leave=False, disable=not progress) as bar:
+                    try:
+                        result = extract_clip(video, experts, options, on_frames=bar.update)
+                    except VideoError as exc:
+                        _record_failure(manifest, summary, video, str(exc))
+                    except (ConfigError, KeyboardInterrupt, MemoryError):
+                        raise
+                    except PosekitError as exc:
+                        _record_failure(manifest, summary, video, f"{video.path}: {exc}")
+                    except Exception as exc:
+                        _record_failure(manifest, summary, video, f"{video.path}: {type(exc).__name__}: {exc}")
+                    else:
+                        entry = ManifestEntry(
+                            video.clip_id,
+                            str(video.path),
+                            "done",
+                            frames=result.clip.num_frames,
+                            tracks=len(result.clip.tracks),
+                            seconds=round(result.seconds, 3),
+                        )
+                        sink.add(result, entry)
+                        summary.done += 1
+                        summary.frames += result.clip.num_frames
+                        summary.tracks += len(result.clip.tracks)
+                overall.update(1)
+    finally:
+        sink.flush()
+        summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _record_failure(manifest: RunManifest, summary: RunSummary, video: VideoInput, reason: str) -> None:
+    log.error("failed: %s", reason)
+    manifest.record(ManifestEntry(video.clip_id, str(video.path), "failed", reason=reason))
+    manifest.save()
+    summary.failed += 1
+    summary.failures.append(reason)

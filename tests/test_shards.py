@@ -1,0 +1,189 @@
+import json
+import os
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from posekit.datasets import (
+    ExpertFrame,
+    ShardInfo,
+    ShardWriter,
+    SkeletonClip,
+    SkeletonTrack,
+    list_shards,
+    read_proposals,
+    read_shard_info,
+    read_skeletons,
+)
+from posekit.datasets.shards import write_table_atomic
+from posekit.errors import PosekitError, ShardError
+from posekit.estimators import PoseProposals
+from posekit.skeleton import COCO17
+
+
+def make_track(track_id: int, t: np.ndarray, rng: np.random.Generator) -> SkeletonTrack:
+    n = len(t)
+    kpts = (rng.random((n, 17, 2)) * 500).astype(np.float32)
+    kpts[0, 3] = np.nan
+    return SkeletonTrack(
+        track_id=track_id,
+        t=t.astype(np.int32),
+        keypoints=kpts,
+        joint_scores=rng.random((n, 17)).astype(np.float32),
+        joint_source=np.where(np.isnan(kpts).any(-1), -1, 0).astype(np.int8),
+        boxes=(rng.random((n, 4)) * 500).astype(np.float32),
+        box_scores=rng.random(n).astype(np.float32),
+        confidence=np.full(n, np.nan, np.float32),
+    )
+
+
+def make_clip(clip_id: str, T: int, n_tracks: int, seed: int = 0) -> SkeletonClip:
+    rng = np.random.default_rng(seed)
+    tracks = [make_track(k + 1, np.sort(rng.choice(T, size=T // 2, replace=False)), rng) for k in range(n_tracks)]
+    return SkeletonClip(clip_id, f"/videos/{clip_id}", 768, 576, 10.0, np.arange(T, dtype=np.int32) * 2, np.arange(T) * 0.2, tracks)
+
+
+INFO = ShardInfo("skeletons", COCO17, ("yolo",))
+
+
+def write(tmp_path, clips, max_clips=64):
+    writer = ShardWriter(tmp_path, INFO, max_clips=max_clips)
+    paths = []
+    for clip in clips:
+        writer.add([clip])
+        if writer.should_flush:
+            paths.append(writer.flush())
+    paths.append(writer.flush())
+    return [p for p in paths if p]
+
+
+def assert_clips_equal(a: SkeletonClip, b: SkeletonClip):
+    assert (a.clip_id, a.width, a.height, a.fps) == (b.clip_id, b.width, b.height, b.fps)
+    np.testing.assert_array_equal(a.frame_index, b.frame_index)
+    np.testing.assert_array_equal(a.timestamp, b.timestamp)
+    assert [t.track_id for t in a.tracks] == [t.track_id for t in b.tracks]
+    for ta, tb in zip(a.tracks, b.tracks):
+        for name in ("t", "keypoints", "joint_scores", "joint_source", "boxes", "box_scores", "confidence"):
+            np.testing.assert_array_equal(getattr(ta, name), getattr(tb, name))
+
+
+def test_skeleton_round_trip_keeps_values_and_nan(tmp_path):
+    clips = [make_clip("a.mp4", 20, 3, 1), make_clip("b.mp4", 7, 0, 2), make_clip("c.mp4", 11, 1, 3)]
+    write(tmp_path, clips)
+    back = read_skeletons(tmp_path)
+    assert len(back) == 3
+    for a, b in zip(clips, back):
+        assert_clips_equal(a, b)
+    assert np.isnan(back[0].tracks[0].keypoints[0, 3]).all()
+
+
+def test_writer_cuts_shards_by_clip_count_and_never_overwrites(tmp_path):
+    clips = [make_clip(f"{i}.mp4", 5, 1, i) for i in range(5)]
+    paths = write(tmp_path, clips, max_clips=2)
+    assert [p.name for p in paths] == ["skeletons-00000.parquet", "skeletons-00001.parquet", "skeletons-00002.parquet"]
+    more = write(tmp_path, [make_clip("x.mp4", 5, 1)], max_clips=2)
+    assert more[0].name == "skeletons-00003.parquet"
+    assert len(read_skeletons(tmp_path)) == 6
+
+
+def test_shard_metadata_describes_schema_layout_and_coordinates(tmp_path):
+    (path,) = write(tmp_path, [make_clip("a.mp4", 5, 1)])
+    info = read_shard_info(path)
+    assert info.kind == "skeletons" and info.layout == COCO17 and info.experts == ("yolo",)
+    md = pq.read_schema(path).metadata
+    assert md[b"posekit.schema_version"] == b"1"
+    assert json.loads(md[b"posekit.layout"])["joints"][5] == "left_shoulder"
+    assert b"pixels" in md[b"posekit.coordinates"]
+    assert pq.ParquetFile(path).metadata.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_same_clips_give_byte_identical_shards(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = write(tmp_path / "a", [make_clip("a.mp4", 9, 2, 5)])
+    b = write(tmp_path / "b", [make_clip("a.mp4", 9, 2, 5)])
+    assert a[0].read_bytes() == b[0].read_bytes()
+
+
+def test_pyarrow_polars_and_duckdb_read_shards_without_posekit(tmp_path):
+    clip = make_clip("walk.mp4", 10, 2)
+    (path,) = write(tmp_path, [clip])
+    table = pq.read_table(path)
+    assert table.num_rows == 1 and table.column("tracks")[0][0]["track_id"].as_py() == 1
+    df = pl.read_parquet(path)
+    first = df["tracks"][0][0]["keypoints"][1]
+    np.testing.assert_allclose(np.asarray(first, np.float32), clip.tracks[0].keypoints[1])
+    (row,) = duckdb.sql(
+        f"SELECT clip_id, len(tracks) AS n, tracks[1].keypoints[2][1][1] AS x FROM read_parquet('{path}')"
+    ).fetchall()
+    assert row[0] == "walk.mp4" and row[1] == 2
+    assert row[2] == pytest.approx(float(clip.tracks[0].keypoints[1, 0, 0]))
+
+
+def test_to_array_is_c_t_v_m_with_most_present_tracks_first():
+    clip = make_clip("a.mp4", 12, 3)
+    clip.tracks[2].box_scores[:] = 10.0
+    arr = clip.to_array(max_persons=2, with_scores=True)
+    assert arr.shape == (3, 12, 17, 2)
+    best = clip.tracks[2]
+    np.testing.assert_array_equal(arr[0:2, :, :, 0][:, best.t], best.keypoints.transpose(2, 0, 1))
+    absent = np.setdiff1d(np.arange(12), best.t)
+    assert np.isnan(arr[:, absent, :, 0]).all()
+
+
+def test_proposals_round_trip_and_filter_by_clip(tmp_path):
+    rng = np.random.default_rng(0)
+    info = ShardInfo("proposals", COCO17, ("yolo", "mediapipe"))
+    props = PoseProposals(
+        rng.random((2, 17, 2)).astype(np.float32),
+        rng.random((2, 17)).astype(np.float32),
+        rng.random((2, 4)).astype(np.float32),
+        rng.random(2).astype(np.float32),
+        COCO17,
+        np.array([4, -1], np.int32),
+    )
+    writer = ShardWriter(tmp_path, info)
+    for clip in ("a.mp4", "b.mp4"):
+        writer.add(
+            [
+                ExpertFrame(clip, clip, 640, 480, expert, t, t, t / 10, props if t % 2 else PoseProposals.empty(COCO17))
+                for expert in ("yolo", "mediapipe")
+                for t in range(3)
+            ]
+        )
+    writer.flush()
+    frames = read_proposals(tmp_path, clip_id="b.mp4")
+    assert len(frames) == 6 and {f.clip_id for f in frames} == {"b.mp4"}
+    assert [len(f.proposals) for f in frames[:3]] == [0, 2, 0]
+    np.testing.assert_array_equal(frames[1].proposals.keypoints, props.keypoints)
+    np.testing.assert_array_equal(frames[1].proposals.track_ids, [4, -1])
+
+
+def test_atomic_write_leaves_no_partial_file_on_failure(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq_mod
+
+    def broken_write(table, where, **kwargs):
+        open(where, "wb").write(b"half a shard")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq_mod, "write_table", broken_write)
+    from posekit.datasets.shards import skeletons_to_table
+
+    target = tmp_path / "skeletons-00000.parquet"
+    with pytest.raises(PosekitError, match="disk full while writing"):
+        write_table_atomic(skeletons_to_table([make_clip("a.mp4", 4, 1)], INFO), target)
+    assert os.listdir(tmp_path) == []
+
+
+def test_reading_a_non_posekit_parquet_names_the_file(tmp_path):
+    import pyarrow as pa
+
+    path = tmp_path / "skeletons-00000.parquet"
+    pq.write_table(pa.table({"x": [1]}), path)
+    with pytest.raises(ShardError, match="not a posekit shard"):
+        read_skeletons(path)
+    with pytest.raises(ShardError, match="does not exist"):
+        list_shards(tmp_path / "missing")
