@@ -93,4 +93,4 @@ def print_summary(summary: RunSummary) -> None:
         table.add_row(key, value)
     console.print(table)
     for reason in summary.failures:
-        console.print(f"[red]failed:[/] {reason}", highlight=False)
+        console.print(f"[red]failed:[/] {reason}", highlight=False, soft_wrap=True)

@@ -86,6 +86,8 @@ def _open(path: Path) -> av.container.InputContainer:
         raise VideoError(f"{path}: file not found") from None
     except av.error.PermissionError:
         raise VideoError(f"{path}: permission denied") from None
+    except av.error.EOFError:
+        raise VideoError(f"{path}: no decodable frames (the file ends inside its header)") from None
     except (av.error.InvalidDataError, av.error.FFmpegError) as exc:
         raise VideoError(f"{path}: not a readable video ({_reason(exc)})") from None
     except OSError as exc:

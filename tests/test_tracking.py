@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from posekit.estimators import EstimatorConfig, PoseProposals, build_estimator
+from posekit.pipeline.extract import build_tracks
+from posekit.pipeline.tracking import PersonTracker, box_iou, match_boxes
+from posekit.skeleton import COCO17
+
+
+def test_tracker_keeps_ids_of_people_moving_smoothly():
+    tracker = PersonTracker(fps=10)
+    boxes = np.array([[10, 10, 40, 100], [200, 20, 230, 110]], np.float32)
+    scores = np.array([0.9, 0.8], np.float32)
+    ids0 = tracker.update(boxes, scores)
+    assert sorted(ids0) == [1, 2]
+    for step in range(1, 6):
+        moved = boxes + np.array([3, 1, 3, 1], np.float32) * step
+        ids = tracker.update(moved[::-1], scores[::-1])
+        np.testing.assert_array_equal(ids, ids0[::-1])
+
+
+def test_tracker_gives_real_pedestrians_stable_ids(sample_frames):
+    yolo = build_estimator("yolo", EstimatorConfig(imgsz=1280))
+    tracker = PersonTracker(fps=10)
+    per_frame = []
+    for props in yolo.predict(sample_frames[:6]):
+        ids = tracker.update(props.boxes, props.scores)
+        per_frame.append({int(i): props.boxes[k] for k, i in enumerate(ids) if i >= 0})
+    common = set(per_frame[1]).intersection(*per_frame[2:])
+    assert len(common) >= 2
+    for track_id in common:
+        centres = np.array([(f[track_id][:2] + f[track_id][2:]) / 2 for f in per_frame[1:]])
+        assert np.abs(np.diff(centres, axis=0)).max() < 20
+
+
+def test_match_boxes_pairs_by_iou_and_rejects_far_boxes():
+    ref = np.array([[0, 0, 10, 10], [100, 100, 120, 130]], np.float32)
+    cand = np.array([[101, 99, 121, 131], [500, 500, 510, 510], [1, 0, 11, 10]], np.float32)
+    np.testing.assert_array_equal(match_boxes(ref, cand), [1, -1, 0])
+    assert box_iou(ref, ref).diagonal() == pytest.approx([1.0, 1.0])
+
+
+def test_build_tracks_groups_by_id_and_masks_low_score_joints():
+    rng = np.random.default_rng(0)
+
+    def frame(ids):
+        n = len(ids)
+        return PoseProposals(
+            rng.random((n, 17, 2)).astype(np.float32),
+            np.full((n, 17), 0.9, np.float32),
+            rng.random((n, 4)).astype(np.float32),
+            np.full(n, 0.8, np.float32),
+            COCO17,
+            np.array(ids, np.int32),
+        )
+
+    frames = [frame([2, 1]), frame([1, -1]), frame([]), frame([2])]
+    frames[1].joint_scores[0, 5] = 0.1
+    tracks = build_tracks(frames, min_joint_score=0.3)
+    assert [t.track_id for t in tracks] == [1, 2]
+    np.testing.assert_array_equal(tracks[0].t, [0, 1])
+    np.testing.assert_array_equal(tracks[1].t, [0, 3])
+    assert np.isnan(tracks[0].keypoints[1, 5]).all() and tracks[0].joint_source[1, 5] == -1
+    assert (tracks[0].joint_source[0] == 0).all() and np.isnan(tracks[0].confidence).all()
