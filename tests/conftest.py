@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
+
+from tests.videos import read_frames, write_clip
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
@@ -15,30 +16,6 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_CLIP = REPO / "assets" / "vtest-4s.mp4"
 SHARED_DATA = REPO.parent / "shared" / "data"
 VTEST = SHARED_DATA / "videos" / "vtest.avi"
-
-
-def write_clip(path: Path, frames: list[np.ndarray], fps: int = 10, codec: str = "libx264") -> Path:
-    """Encode RGB frames as a real video file."""
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
-        for image in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
-def read_frames(path: Path, count: int) -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        out = []
-        for frame in container.decode(video=0):
-            out.append(frame.to_ndarray(format="rgb24"))
-            if len(out) == count:
-                break
-        return out
 
 
 @pytest.fixture(scope="session")

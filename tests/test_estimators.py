@@ -77,7 +77,7 @@ def test_mediapipe_top_down_places_joints_inside_the_given_person_box(yolo_on_sa
     assert found.sum() >= len(boxes) - 1
     for p in np.flatnonzero(found):
         x1, y1, x2, y2 = boxes[p]
-        w, h = x2 - x1, y2 - y1
+        w = x2 - x1
         hips = props.keypoints[p, [BLAZEPOSE33.index("left_hip"), BLAZEPOSE33.index("right_hip")]].mean(0)
         assert x1 - 0.25 * w <= hips[0] <= x2 + 0.25 * w and y1 <= hips[1] <= y2
     coco = props.to_layout(COCO17)

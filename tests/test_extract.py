@@ -13,7 +13,7 @@ from posekit.errors import ConfigError
 from posekit.estimators import EstimatorConfig, parse_experts
 from posekit.pipeline import ExtractOptions, run_extraction
 from posekit.pipeline import extract as extract_module
-from tests.conftest import write_clip
+from tests.videos import write_clip
 
 runner = CliRunner()
 FAST = ["--imgsz", "1280", "--no-progress"]
@@ -206,7 +206,9 @@ def test_interrupted_run_resumes_without_losing_or_repeating_clips(tmp_path, sam
 def test_overwrite_starts_again(extracted, short_clip, tmp_path):
     out = tmp_path / "copy"
     shutil.copytree(extracted[0], out)
-    result = runner.invoke(app, ["extract", str(short_clip), "--out", str(out), "--overwrite", "--max-frames", "2", *FAST])
+    result = runner.invoke(
+        app, ["extract", str(short_clip), "--out", str(out), "--overwrite", "--max-frames", "2", *FAST]
+    )
     assert result.exit_code == 0, result.output
     (clip,) = read_skeletons(out)
     assert clip.num_frames == 2

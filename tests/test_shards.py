@@ -1,5 +1,6 @@
 import json
 import os
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -43,7 +44,9 @@ def make_track(track_id: int, t: np.ndarray, rng: np.random.Generator) -> Skelet
 def make_clip(clip_id: str, T: int, n_tracks: int, seed: int = 0) -> SkeletonClip:
     rng = np.random.default_rng(seed)
     tracks = [make_track(k + 1, np.sort(rng.choice(T, size=T // 2, replace=False)), rng) for k in range(n_tracks)]
-    return SkeletonClip(clip_id, f"/videos/{clip_id}", 768, 576, 10.0, np.arange(T, dtype=np.int32) * 2, np.arange(T) * 0.2, tracks)
+    return SkeletonClip(
+        clip_id, f"/videos/{clip_id}", 768, 576, 10.0, np.arange(T, dtype=np.int32) * 2, np.arange(T) * 0.2, tracks
+    )
 
 
 INFO = ShardInfo("skeletons", COCO17, ("yolo",))
@@ -166,7 +169,7 @@ def test_atomic_write_leaves_no_partial_file_on_failure(tmp_path, monkeypatch):
     import pyarrow.parquet as pq_mod
 
     def broken_write(table, where, **kwargs):
-        open(where, "wb").write(b"half a shard")
+        Path(where).write_bytes(b"half a shard")
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(pq_mod, "write_table", broken_write)

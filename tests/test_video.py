@@ -6,7 +6,7 @@ import pytest
 
 from posekit.errors import ConfigError, VideoError
 from posekit.pipeline.video import Prefetcher, batched_frames, find_videos, iter_frames, probe_video
-from tests.conftest import write_clip
+from tests.videos import write_clip
 
 
 def test_find_videos_is_recursive_sorted_and_filters_by_extension(tmp_path, short_clip):
