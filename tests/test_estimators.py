@@ -28,7 +28,11 @@ def test_expert_specs_parse_names_and_weights(tmp_path):
 
 @pytest.mark.parametrize(
     "text, match",
-    [("openpose", "unknown expert 'openpose'.*known experts: yolo, mediapipe"), ("", "empty"), ("yolo,yolo", "twice")],
+    [
+        ("openpose", "unknown expert 'openpose'.*known experts: yolo, yolo-topdown, mediapipe"),
+        ("", "empty"),
+        ("yolo,yolo", "twice"),
+    ],
 )
 def test_bad_expert_lists_get_one_clear_message(text, match):
     with pytest.raises(ConfigError, match=match):
@@ -98,3 +102,14 @@ def test_crop_transform_round_trips_points():
 def test_empty_proposals_have_consistent_shapes():
     empty = PoseProposals.empty(COCO17)
     assert len(empty) == 0 and empty.keypoints.shape == (0, 17, 2) and empty.track_ids.shape == (0,)
+
+
+def test_yolo_topdown_agrees_with_the_full_frame_pass_on_upscaled_crops(yolo_on_sample, sample_frames):
+    topdown = build_estimator("yolo-topdown", EstimatorConfig())
+    boxes = yolo_on_sample[0].boxes
+    (props,) = topdown.predict(sample_frames[:1], [boxes])
+    assert topdown.needs_boxes and props.layout is COCO17 and len(props) == len(boxes)
+    error = np.linalg.norm(props.keypoints - yolo_on_sample[0].keypoints, axis=-1)
+    assert np.nanmedian(error) < 5.0
+    (nobody,) = topdown.predict(sample_frames[:1], [np.array([[0, 0, 30, 30]], np.float32)])
+    assert np.isnan(nobody.keypoints).all() and nobody.scores[0] == 0

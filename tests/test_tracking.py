@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
+from posekit.boxes import box_iou
 from posekit.estimators import EstimatorConfig, PoseProposals, build_estimator
 from posekit.pipeline.extract import build_tracks
-from posekit.pipeline.tracking import PersonTracker, box_iou, match_boxes
+from posekit.pipeline.tracking import PersonTracker, match_boxes
 from posekit.skeleton import COCO17
 
 

@@ -27,6 +27,10 @@ EXPERTS: dict[str, ExpertEntry] = {
         "posekit.estimators.yolo:YoloPose",
         "Ultralytics YOLO-pose, one-stage, multi-person, COCO-17 (default: bundled yolo11n-pose)",
     ),
+    "yolo-topdown": ExpertEntry(
+        "posekit.estimators.yolo_topdown:YoloTopDown",
+        "the same YOLO-pose run top-down on an upscaled crop of each tracked person, COCO-17",
+    ),
     "mediapipe": ExpertEntry(
         "posekit.estimators.mediapipe:MediaPipePose",
         "MediaPipe BlazePose full, top-down on person boxes, 33 landmarks",

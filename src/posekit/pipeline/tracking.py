@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from posekit.boxes import box_iou
+
 
 @dataclass(frozen=True)
 class TrackerConfig:
@@ -58,16 +60,6 @@ class PersonTracker:
         for row in tracked:
             ids[int(row[-1])] = int(row[4])
         return ids
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(A, B)`` intersection over union of ``(A, 4)`` and ``(B, 4)`` xyxy boxes."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(axis=-1)
-    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(axis=-1)
-    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(axis=-1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def match_boxes(reference: np.ndarray, candidates: np.ndarray, min_iou: float = 0.3) -> np.ndarray:
