@@ -1,0 +1,87 @@
+"""Pose quality metrics on arrays (thesis 3.6.1 and the usual 2D-pose protocols).
+
+Poses are ``(N, V, 2)`` pixels with NaN for missing joints. A ground-truth joint that is
+NaN is not scored; a predicted joint that is NaN where the ground truth has one counts as
+wrong in PCK and is left out of MPJPE (report completeness beside it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from posekit.skeleton import POSETICS17, JointLayout, convert_keypoints
+
+
+def _point(kpts: np.ndarray, layout: JointLayout, joint: str) -> np.ndarray:
+    """``(..., 2)`` position of ``joint`` (interpolated if the layout lacks it, e.g. COCO's neck)."""
+    if joint in layout.joints:
+        return kpts[..., layout.index(joint), :]
+    converted, _ = convert_keypoints(kpts, None, layout, POSETICS17)
+    return converted[..., POSETICS17.index(joint), :]
+
+
+def head_length(kpts: np.ndarray, layout: JointLayout) -> np.ndarray:
+    """``(N,)`` head-neck distance in pixels (thesis 3.6.1): nose to neck (mid-shoulders when interpolated)."""
+    head = kpts[..., layout.index("head" if "head" in layout.joints else "nose"), :]
+    return np.linalg.norm(head - _point(kpts, layout, "neck"), axis=-1)
+
+
+def torso_size(kpts: np.ndarray, layout: JointLayout) -> np.ndarray:
+    """``(N,)`` torso diameter in pixels: left shoulder to right hip (the PCK torso convention)."""
+    return np.linalg.norm(
+        kpts[..., layout.index("left_shoulder"), :] - kpts[..., layout.index("right_hip"), :], axis=-1
+    )
+
+
+def box_size(boxes: np.ndarray) -> np.ndarray:
+    """``(N,)`` longer side of ``(N, 4)`` xyxy boxes in pixels."""
+    return np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+
+
+def joint_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """``(N, V)`` Euclidean distance (eq. 3.2) per joint; NaN where either side is missing."""
+    return np.linalg.norm(pred - gt, axis=-1)
+
+
+def pck(pred: np.ndarray, gt: np.ndarray, scale: np.ndarray, alpha: float) -> float:
+    """Fraction of ground-truth joints predicted within ``alpha * scale`` pixels of it.
+
+    ``scale`` is ``(N,)`` per pose (head length for PCKh, torso or box size for PCK).
+    Poses whose scale is missing or zero are not scored.
+    """
+    err = joint_errors(pred, gt)
+    scored = ~np.isnan(gt).any(-1) & (np.isfinite(scale) & (scale > 0))[:, None]
+    if not scored.any():
+        return float("nan")
+    correct = np.nan_to_num(err, nan=np.inf) <= alpha * scale[:, None]
+    return float((correct & scored).sum() / scored.sum())
+
+
+def pckh(pred: np.ndarray, gt: np.ndarray, layout: JointLayout, alpha: float = 0.5) -> float:
+    """PCKh@alpha: threshold ``alpha`` times the ground-truth head length (thesis: 0.5 and 2.0)."""
+    return pck(pred, gt, head_length(gt, layout), alpha)
+
+
+def mpjpe_normalised(pred: np.ndarray, gt: np.ndarray, layout: JointLayout) -> float:
+    """Mean per-joint position error divided by the ground-truth head length (thesis 3.6.1)."""
+    err = joint_errors(pred, gt) / head_length(gt, layout)[:, None]
+    return float(np.nanmean(err)) if np.isfinite(err).any() else float("nan")
+
+
+def completeness(kpts: np.ndarray) -> float:
+    """Fraction of joints present (not NaN) in ``(..., V, 2)`` poses."""
+    return float(1.0 - np.isnan(kpts).any(-1).mean()) if kpts.size else float("nan")
+
+
+def jitter(kpts: np.ndarray, scale: np.ndarray | float) -> float:
+    """Temporal jitter of a ``(T, V, 2)`` track: mean acceleration norm / body scale.
+
+    Acceleration is the second difference over consecutive frames, per joint, where all
+    three frames have the joint; ``scale`` is ``(T,)`` or a scalar in pixels.
+    """
+    if len(kpts) < 3:
+        return float("nan")
+    accel = np.linalg.norm(kpts[2:] - 2 * kpts[1:-1] + kpts[:-2], axis=-1)
+    scale = np.broadcast_to(np.asarray(scale, np.float64), (len(kpts),))[1:-1]
+    value = accel / scale[:, None]
+    return float(np.nanmean(value)) if np.isfinite(value).any() else float("nan")
