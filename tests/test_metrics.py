@@ -62,3 +62,5 @@ def test_completeness_and_jitter():
     shaky = line.copy()
     shaky[1::2] += 1.0
     assert jitter(shaky, 50.0) == pytest.approx(2 * np.sqrt(2) / 50)
+    assert jitter(np.stack([line, shaky]), np.array([50.0, 50.0])) == pytest.approx(np.sqrt(2) / 50)
+    assert completeness(kpts, joints=[0, 1, 2, 3]) == pytest.approx(1 - 4 / 20)

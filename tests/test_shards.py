@@ -152,7 +152,9 @@ def test_proposals_round_trip_and_filter_by_clip(tmp_path):
     for clip in ("a.mp4", "b.mp4"):
         writer.add(
             [
-                ExpertFrame(clip, clip, 640, 480, expert, t, t, t / 10, props if t % 2 else PoseProposals.empty(COCO17))
+                ExpertFrame(
+                    clip, clip, 640, 480, 10.0, expert, t, t, t / 10, props if t % 2 else PoseProposals.empty(COCO17)
+                )
                 for expert in ("yolo", "mediapipe")
                 for t in range(3)
             ]

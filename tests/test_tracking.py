@@ -2,10 +2,8 @@ import numpy as np
 import pytest
 
 from posekit.boxes import box_iou
-from posekit.estimators import EstimatorConfig, PoseProposals, build_estimator
-from posekit.pipeline.extract import build_tracks
+from posekit.estimators import EstimatorConfig, build_estimator
 from posekit.pipeline.tracking import PersonTracker, match_boxes
-from posekit.skeleton import COCO17
 
 
 def test_tracker_keeps_ids_of_people_moving_smoothly():
@@ -39,27 +37,3 @@ def test_match_boxes_pairs_by_iou_and_rejects_far_boxes():
     cand = np.array([[101, 99, 121, 131], [500, 500, 510, 510], [1, 0, 11, 10]], np.float32)
     np.testing.assert_array_equal(match_boxes(ref, cand), [1, -1, 0])
     assert box_iou(ref, ref).diagonal() == pytest.approx([1.0, 1.0])
-
-
-def test_build_tracks_groups_by_id_and_masks_low_score_joints():
-    rng = np.random.default_rng(0)
-
-    def frame(ids):
-        n = len(ids)
-        return PoseProposals(
-            rng.random((n, 17, 2)).astype(np.float32),
-            np.full((n, 17), 0.9, np.float32),
-            rng.random((n, 4)).astype(np.float32),
-            np.full(n, 0.8, np.float32),
-            COCO17,
-            np.array(ids, np.int32),
-        )
-
-    frames = [frame([2, 1]), frame([1, -1]), frame([]), frame([2])]
-    frames[1].joint_scores[0, 5] = 0.1
-    tracks = build_tracks(frames, min_joint_score=0.3)
-    assert [t.track_id for t in tracks] == [1, 2]
-    np.testing.assert_array_equal(tracks[0].t, [0, 1])
-    np.testing.assert_array_equal(tracks[1].t, [0, 3])
-    assert np.isnan(tracks[0].keypoints[1, 5]).all() and tracks[0].joint_source[1, 5] == -1
-    assert (tracks[0].joint_source[0] == 0).all() and np.isnan(tracks[0].confidence).all()

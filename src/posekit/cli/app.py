@@ -6,6 +6,7 @@ import typer
 
 from posekit.cli.extract import extract_command
 from posekit.cli.inspect import inspect_command
+from posekit.cli.refine import refine_app
 from posekit.cli.viz import viz_command
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
 app.command("extract", no_args_is_help=True)(extract_command)
 app.command("inspect", no_args_is_help=True)(inspect_command)
 app.command("viz", no_args_is_help=True)(viz_command)
+app.add_typer(refine_app, name="refine")
 
 
 def main() -> None:

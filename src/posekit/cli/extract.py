@@ -12,10 +12,11 @@ from posekit.cli.common import EXIT_INPUT_FAILED, console, friendly_errors, setu
 from posekit.errors import ConfigError
 from posekit.estimators import EXPERTS, EstimatorConfig, parse_experts
 from posekit.pipeline import ExtractOptions, RunSummary, run_extraction
+from posekit.refine.tracks import AggregationOptions
 from posekit.skeleton import LAYOUTS
 
 _EXPERTS_HELP = (
-    "Comma-separated experts, first = primary (skeletons come from it). "
+    "Comma-separated experts; with several, SST-A aggregates them into the skeletons. "
     "NAME or NAME:WEIGHTS, e.g. yolo, yolo:runs/best.pt, mediapipe. Known: " + ", ".join(EXPERTS)
 )
 
@@ -36,8 +37,15 @@ def extract_command(
     layout: Annotated[str, typer.Option(help=f"Joint layout of the shards: {', '.join(LAYOUTS)}.")] = "coco17",
     min_joint_score: Annotated[
         float,
-        typer.Option(min=0.0, max=1.0, help="Primary-expert joints scored below this are missing (NaN)."),
+        typer.Option(min=0.0, max=1.0, help="Joints an expert scores below this count as missing (NaN)."),
     ] = 0.3,
+    mode: Annotated[str, typer.Option(help="SST-A mode: thesis (eq. 3.1 exactly) or robust.")] = "thesis",
+    gamma: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="SST-A filter (eq. 3.3): drop poses with confidence C < gamma.")
+    ] = 0.18,
+    normaliser: Annotated[
+        str, typer.Option(help="D_normal of eq. 3.4: head-neck (thesis) or shoulders (authors' code).")
+    ] = "head-neck",
     keep_proposals: Annotated[
         bool, typer.Option(help="Also write every expert's raw output to OUT/proposals/.")
     ] = False,
@@ -67,6 +75,7 @@ def extract_command(
         min_joint_score=min_joint_score,
         keep_proposals=keep_proposals,
         shard_clips=shard_clips,
+        aggregation=aggregation_options(mode, gamma, normaliser),
     )
     try:
         summary = run_extraction(input, out, options, overwrite=overwrite, progress=progress)
@@ -94,3 +103,11 @@ def print_summary(summary: RunSummary) -> None:
     console.print(table)
     for reason in summary.failures:
         console.print(f"[red]failed:[/] {reason}", highlight=False, soft_wrap=True)
+
+
+def aggregation_options(mode: str, gamma: float, normaliser: str) -> AggregationOptions:
+    if mode not in ("thesis", "robust"):
+        raise ConfigError(f"unknown --mode {mode!r}; use thesis or robust")
+    if normaliser not in ("head-neck", "shoulders"):
+        raise ConfigError(f"unknown --normaliser {normaliser!r}; use head-neck or shoulders")
+    return AggregationOptions(mode=mode, gamma=gamma, normaliser=normaliser)

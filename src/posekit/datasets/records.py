@@ -85,6 +85,7 @@ class ExpertFrame:
     video_path: str
     width: int
     height: int
+    fps: float
     expert: str
     t: int
     frame_index: int

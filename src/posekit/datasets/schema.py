@@ -65,6 +65,7 @@ def proposals_schema(num_joints: int) -> pa.Schema:
             pa.field("video_path", pa.string()),
             pa.field("width", pa.int32()),
             pa.field("height", pa.int32()),
+            pa.field("fps", pa.float64()),
             pa.field("expert", pa.string(), nullable=False),
             pa.field("t", pa.int32(), nullable=False),
             pa.field("frame_index", pa.int32()),

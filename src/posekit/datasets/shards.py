@@ -79,6 +79,7 @@ def proposals_to_table(frames: Sequence[ExpertFrame], info: ShardInfo) -> pa.Tab
         pa.array([f.video_path for f in frames], pa.string()),
         pa.array([f.width for f in frames], pa.int32()),
         pa.array([f.height for f in frames], pa.int32()),
+        pa.array([f.fps for f in frames], pa.float64()),
         pa.array([f.expert for f in frames], pa.string()),
         pa.array([f.t for f in frames], pa.int32()),
         pa.array([f.frame_index for f in frames], pa.int32()),
@@ -164,7 +165,7 @@ def table_to_proposals(table: pa.Table, info: ShardInfo) -> list[ExpertFrame]:
         "boxes": _list_column(table, "boxes", (4,)),
         "scores": _list_column(table, "box_scores"),
     }
-    names = ("clip_id", "video_path", "width", "height", "expert", "t", "frame_index", "timestamp")
+    names = ("clip_id", "video_path", "width", "height", "fps", "expert", "t", "frame_index", "timestamp")
     scalars = {name: _column(table, name).to_pylist() for name in names}
     return [
         ExpertFrame(

@@ -58,7 +58,7 @@ class ExpertSpec:
 
 
 def parse_experts(text: str) -> list[ExpertSpec]:
-    """``"yolo,mediapipe"`` -> specs, in order; the first expert is the primary one."""
+    """``"yolo,mediapipe"`` -> specs, in order; people are found by the first one-stage expert."""
     specs = [ExpertSpec.parse(part) for part in text.split(",") if part.strip()]
     if not specs:
         raise ConfigError("--experts is empty; name at least one expert, e.g. --experts yolo")

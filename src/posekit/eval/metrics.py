@@ -7,6 +7,8 @@ wrong in PCK and is left out of MPJPE (report completeness beside it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from posekit.skeleton import POSETICS17, JointLayout, convert_keypoints
@@ -68,20 +70,21 @@ def mpjpe_normalised(pred: np.ndarray, gt: np.ndarray, layout: JointLayout) -> f
     return float(np.nanmean(err)) if np.isfinite(err).any() else float("nan")
 
 
-def completeness(kpts: np.ndarray) -> float:
-    """Fraction of joints present (not NaN) in ``(..., V, 2)`` poses."""
-    return float(1.0 - np.isnan(kpts).any(-1).mean()) if kpts.size else float("nan")
+def completeness(keypoints: np.ndarray, joints: Sequence[int] | None = None) -> float:
+    """Fraction of joints present (not NaN) in ``(..., V, 2)`` poses, optionally over ``joints`` only."""
+    x = np.asarray(keypoints)
+    if joints is not None:
+        x = x[..., list(joints), :]
+    return float(np.isfinite(x).all(-1).mean()) if x.size else float("nan")
 
 
-def jitter(kpts: np.ndarray, scale: np.ndarray | float) -> float:
-    """Temporal jitter of a ``(T, V, 2)`` track: mean acceleration norm / body scale.
+def jitter(keypoints: np.ndarray, scale: float | np.ndarray) -> float:
+    """Temporal jitter of ``(..., T, V, 2)`` tracks: mean acceleration norm / body scale.
 
-    Acceleration is the second difference over consecutive frames, per joint, where all
-    three frames have the joint; ``scale`` is ``(T,)`` or a scalar in pixels.
+    Acceleration is the second difference over consecutive frames, per joint, counted where
+    the joint is present in all three frames; ``scale`` is pixels, a scalar or one per track.
     """
-    if len(kpts) < 3:
-        return float("nan")
-    accel = np.linalg.norm(kpts[2:] - 2 * kpts[1:-1] + kpts[:-2], axis=-1)
-    scale = np.broadcast_to(np.asarray(scale, np.float64), (len(kpts),))[1:-1]
-    value = accel / scale[:, None]
+    x = np.asarray(keypoints, dtype=np.float64)
+    accel = x[..., 2:, :, :] - 2.0 * x[..., 1:-1, :, :] + x[..., :-2, :, :]
+    value = np.linalg.norm(accel, axis=-1) / np.asarray(scale, dtype=np.float64)[..., None, None]
     return float(np.nanmean(value)) if np.isfinite(value).any() else float("nan")

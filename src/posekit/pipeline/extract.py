@@ -3,8 +3,8 @@
 Per video: frames stream from a decoding thread in batches; a person detector (the first
 one-stage expert, or the bundled YOLO when every expert is top-down) finds people; ByteTrack
 gives them track ids; top-down experts estimate a pose on each tracked box; other one-stage
-experts are matched to the tracked boxes by IoU. Skeleton tracks come from the primary
-(first) expert.
+experts are matched to the tracked boxes by IoU. With several experts, SST-A aggregates
+each track's proposals into its skeleton (thesis 3.3.2); with one, the skeleton is its output.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from posekit.datasets.records import ExpertFrame, SkeletonClip, SkeletonTrack
+from posekit.datasets.records import ExpertFrame, SkeletonClip
 from posekit.datasets.schema import ShardInfo
 from posekit.datasets.shards import SHARD_PATTERN, ShardWriter
 from posekit.errors import ConfigError, PosekitError, VideoError
@@ -34,6 +33,7 @@ from posekit.pipeline.video import (
     iter_frames,
     probe_video,
 )
+from posekit.refine.tracks import AggregationOptions, skeleton_tracks
 from posekit.skeleton import JointLayout, get_layout
 
 log = logging.getLogger(__name__)
@@ -44,15 +44,16 @@ class ExtractOptions:
     """Everything that decides what ``posekit extract`` writes.
 
     Attributes:
-        experts: expert specs; the first is the primary expert the skeletons come from.
+        experts: expert specs, in order (``joint_source`` indexes them).
         estimator: settings passed to every expert (device, input size, crops).
         layout: joint layout of the shards (every expert is converted to it).
         batch_size: frames per inference batch.
         fps: sample frames at this rate (None: every frame).
         max_frames: stop each video after this many sampled frames (None: all).
-        min_joint_score: joints the primary expert scores below this are missing (NaN) in skeletons.
+        min_joint_score: joints an expert scores below this count as missing (NaN).
         keep_proposals: also write every expert's raw output as proposals shards.
         shard_clips: clips per shard (a shard is also cut at ``shard_bytes``).
+        aggregation: SST-A settings, used when there are several experts.
     """
 
     experts: tuple[ExpertSpec, ...]
@@ -66,6 +67,7 @@ class ExtractOptions:
     shard_clips: int = 64
     shard_bytes: int = 256 << 20
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    aggregation: AggregationOptions = field(default_factory=AggregationOptions)
 
     def settings(self) -> dict:
         """The options that change the output, as recorded in the manifest."""
@@ -81,6 +83,7 @@ class ExtractOptions:
             "crop_size": self.estimator.crop_size,
             "keep_proposals": self.keep_proposals,
             "tracker": asdict(self.tracker),
+            "aggregation": self.aggregation.settings() if len(self.experts) > 1 else None,
         }
 
 
@@ -132,39 +135,6 @@ def run_experts(
     return out
 
 
-def build_tracks(frames: list[PoseProposals], min_joint_score: float, source: int = 0) -> list[SkeletonTrack]:
-    """Group one expert's per-frame proposals by track id into skeleton tracks.
-
-    ``frames[t]`` holds frame ``t``'s persons; joints scored below ``min_joint_score`` become
-    NaN; ``joint_source`` is ``source`` where a joint is present. Tracks are sorted by id.
-    """
-    rows: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for t, props in enumerate(frames):
-        for p, tid in enumerate(props.track_ids):
-            if tid >= 0:
-                rows[int(tid)].append((t, p))
-    tracks = []
-    for tid in sorted(rows):
-        ts = np.array([t for t, _ in rows[tid]], np.int32)
-        kpts = np.stack([frames[t].keypoints[p] for t, p in rows[tid]]).astype(np.float32)
-        scores = np.stack([frames[t].joint_scores[p] for t, p in rows[tid]]).astype(np.float32)
-        missing = np.isnan(kpts).any(-1) | ~(scores >= min_joint_score)
-        kpts[missing] = np.nan
-        tracks.append(
-            SkeletonTrack(
-                track_id=tid,
-                t=ts,
-                keypoints=kpts,
-                joint_scores=scores,
-                joint_source=np.where(missing, -1, source).astype(np.int8),
-                boxes=np.stack([frames[t].boxes[p] for t, p in rows[tid]]).astype(np.float32),
-                box_scores=np.array([frames[t].scores[p] for t, p in rows[tid]], np.float32),
-                confidence=np.full(len(ts), np.nan, np.float32),
-            )
-        )
-    return tracks
-
-
 def extract_clip(
     video: VideoInput,
     experts: ExpertSet,
@@ -202,10 +172,14 @@ def extract_clip(
         fps=float(sampled_fps or 0.0),
         frame_index=np.array(frame_index, np.int32),
         timestamp=np.array(timestamps, np.float64),
-        tracks=build_tracks(per_expert[experts.names[0]], options.min_joint_score),
+        tracks=skeleton_tracks(
+            [per_expert[name] for name in experts.names], layout, options.aggregation, options.min_joint_score
+        ),
     )
     expert_frames = [
-        ExpertFrame(video.clip_id, str(video.path), info.width, info.height, name, t, frame_index[t], timestamps[t], p)
+        ExpertFrame(
+            clip.clip_id, clip.video_path, clip.width, clip.height, clip.fps, name, t, frame_index[t], timestamps[t], p
+        )
         for name, props in per_expert.items()
         for t, p in enumerate(props)
     ]

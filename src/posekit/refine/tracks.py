@@ -1,0 +1,182 @@
+"""From per-expert, per-frame proposals to per-track proposal stacks, and SST-A over them.
+
+The extraction pipeline gives every expert's persons the track id of the person they were
+associated with. Here the experts' views of one track are stacked into ``(M, n, V, 2)``
+arrays (NaN where an expert saw nothing), SST-A aggregates them, and eq. 3.3 keeps the
+frames whose confidence C reaches gamma.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from posekit.datasets.records import SkeletonTrack
+from posekit.estimators.base import PoseProposals
+from posekit.refine.ssta import DEFAULT_GAMMA, RobustOptions, aggregate
+from posekit.skeleton import JointLayout
+
+
+@dataclass
+class TrackProposals:
+    """Every expert's view of one person track, on the ``n`` frames where any expert saw them.
+
+    Attributes:
+        track_id: the track's id.
+        t: ``(n,)`` int32 positions in the clip's frame list.
+        keypoints: ``(M, n, V, 2)`` float32 pixels; NaN where expert ``m`` has no joint.
+        joint_scores: ``(M, n, V)`` float32; NaN where expert ``m`` has no joint.
+        boxes: ``(n, 4)`` float32 xyxy pixels, from the first expert (in order) that saw the person.
+        box_scores: ``(n,)`` float32, from the same expert.
+    """
+
+    track_id: int
+    t: np.ndarray
+    keypoints: np.ndarray
+    joint_scores: np.ndarray
+    boxes: np.ndarray
+    box_scores: np.ndarray
+
+
+def stack_tracks(per_expert: Sequence[Sequence[PoseProposals]], min_joint_score: float = 0.0) -> list[TrackProposals]:
+    """Group ``per_expert[m][t]`` proposals by track id into per-track stacks, sorted by id.
+
+    Joints an expert scores below ``min_joint_score`` are treated as missing. Persons
+    without a track (id -1) are left out.
+    """
+    M = len(per_expert)
+    seen: dict[int, set[int]] = {}
+    for frames in per_expert:
+        for t, props in enumerate(frames):
+            for tid in props.track_ids[props.track_ids >= 0]:
+                seen.setdefault(int(tid), set()).add(t)
+    if not seen:
+        return []
+    V = next(p.layout.num_joints for frames in per_expert for p in frames)
+    stacks = []
+    for tid in sorted(seen):
+        ts = np.array(sorted(seen[tid]), np.int32)
+        where = {int(t): i for i, t in enumerate(ts)}
+        n = len(ts)
+        kpts = np.full((M, n, V, 2), np.nan, np.float32)
+        scores = np.full((M, n, V), np.nan, np.float32)
+        boxes = np.full((n, 4), np.nan, np.float32)
+        box_scores = np.full(n, np.nan, np.float32)
+        for m, frames in enumerate(per_expert):
+            for t in ts:
+                props = frames[t]
+                hits = np.flatnonzero(props.track_ids == tid)
+                if not len(hits):
+                    continue
+                i, p = where[int(t)], hits[0]
+                kpts[m, i] = props.keypoints[p]
+                scores[m, i] = props.joint_scores[p]
+                if np.isnan(box_scores[i]):
+                    boxes[i], box_scores[i] = props.boxes[p], props.scores[p]
+        low = ~(scores >= min_joint_score)
+        kpts[low] = np.nan
+        scores[low] = np.nan
+        stacks.append(TrackProposals(tid, ts, kpts, scores, boxes, box_scores))
+    return stacks
+
+
+@dataclass(frozen=True)
+class AggregationOptions:
+    """SST-A settings (thesis 3.3.2): see :func:`posekit.refine.ssta.aggregate`."""
+
+    mode: str = "thesis"
+    gamma: float = DEFAULT_GAMMA
+    normaliser: str = "head-neck"
+    joints: str = "body13"
+    robust: RobustOptions = field(default_factory=RobustOptions)
+
+    def settings(self) -> dict:
+        out = {"mode": self.mode, "gamma": self.gamma, "normaliser": self.normaliser, "joints": self.joints}
+        if self.mode == "robust":
+            out["robust"] = {k: getattr(self.robust, k) for k in self.robust.__dataclass_fields__}
+        return out
+
+
+def aggregate_tracks(
+    stacks: Sequence[TrackProposals], layout: JointLayout, options: AggregationOptions
+) -> list[SkeletonTrack]:
+    """SST-A on every track, batched; each skeleton track keeps the frames with C >= gamma.
+
+    The joint score of an aggregated joint is the score its source expert gave it (NaN for
+    joints filled by interpolation); ``joint_source`` indexes the experts.
+    """
+    if not stacks:
+        return []
+    M, V = stacks[0].keypoints.shape[0], stacks[0].keypoints.shape[2]
+    n_max = max(len(s.t) for s in stacks)
+    batch = np.full((len(stacks), M, n_max, V, 2), np.nan, np.float32)
+    for b, s in enumerate(stacks):
+        batch[b, :, : len(s.t)] = s.keypoints
+    result = aggregate(
+        batch,
+        mode=options.mode,
+        gamma=options.gamma,
+        normaliser=options.normaliser,
+        joints=options.joints,
+        layout=layout,
+        robust=options.robust if options.mode == "robust" else None,
+    )
+    tracks = []
+    for b, s in enumerate(stacks):
+        n = len(s.t)
+        keep = result.keep[b, :n]
+        if not keep.any():
+            continue
+        source = result.source[b, :n][keep]
+        picked = np.clip(source, 0, M - 1).astype(np.intp)
+        scores = np.take_along_axis(s.joint_scores[:, keep].transpose(1, 2, 0), picked[..., None], axis=-1)[..., 0]
+        scores = np.where(source >= 0, scores, np.nan).astype(np.float32)
+        tracks.append(
+            SkeletonTrack(
+                track_id=s.track_id,
+                t=s.t[keep],
+                keypoints=result.keypoints[b, :n][keep].astype(np.float32),
+                joint_scores=scores,
+                joint_source=source.astype(np.int8),
+                boxes=s.boxes[keep],
+                box_scores=s.box_scores[keep],
+                confidence=result.confidence[b, :n][keep].astype(np.float32),
+            )
+        )
+    return tracks
+
+
+def single_expert_tracks(stacks: Sequence[TrackProposals]) -> list[SkeletonTrack]:
+    """Skeleton tracks straight from one expert (``M = 1``): no aggregation, C is NaN."""
+    tracks = []
+    for s in stacks:
+        kpts, scores = s.keypoints[0], s.joint_scores[0]
+        present = ~np.isnan(kpts).any(-1)
+        tracks.append(
+            SkeletonTrack(
+                track_id=s.track_id,
+                t=s.t,
+                keypoints=kpts,
+                joint_scores=scores,
+                joint_source=np.where(present, 0, -1).astype(np.int8),
+                boxes=s.boxes,
+                box_scores=s.box_scores,
+                confidence=np.full(len(s.t), np.nan, np.float32),
+            )
+        )
+    return tracks
+
+
+def skeleton_tracks(
+    per_expert: Sequence[Sequence[PoseProposals]],
+    layout: JointLayout,
+    options: AggregationOptions,
+    min_joint_score: float = 0.0,
+) -> list[SkeletonTrack]:
+    """The skeleton tracks of a clip: SST-A when there are several experts, else the one expert's."""
+    stacks = stack_tracks(per_expert, min_joint_score)
+    if len(per_expert) == 1:
+        return single_expert_tracks(stacks)
+    return aggregate_tracks(stacks, layout, options)

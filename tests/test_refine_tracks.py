@@ -1,0 +1,85 @@
+import numpy as np
+
+from posekit.estimators import PoseProposals
+from posekit.refine.tracks import AggregationOptions, skeleton_tracks, stack_tracks
+from posekit.skeleton import COCO17
+
+
+def frame(ids, rng, offset=0.0):
+    n = len(ids)
+    return PoseProposals(
+        (rng.random((n, 17, 2)) * 100 + offset).astype(np.float32),
+        np.full((n, 17), 0.9, np.float32),
+        rng.random((n, 4)).astype(np.float32),
+        np.full(n, 0.8, np.float32),
+        COCO17,
+        np.array(ids, np.int32),
+    )
+
+
+def test_stack_tracks_groups_experts_by_track_id_with_nan_where_unseen():
+    rng = np.random.default_rng(0)
+    expert_a = [frame([2, 1], rng), frame([1, -1], rng), frame([], rng), frame([2], rng)]
+    expert_b = [frame([1], rng), frame([], rng), frame([], rng), frame([2, 1], rng)]
+    expert_a[1].joint_scores[0, 5] = 0.1
+    stacks = stack_tracks([expert_a, expert_b], min_joint_score=0.3)
+    assert [s.track_id for s in stacks] == [1, 2]
+    one = stacks[0]
+    np.testing.assert_array_equal(one.t, [0, 1, 3])
+    assert one.keypoints.shape == (2, 3, 17, 2)
+    np.testing.assert_array_equal(one.keypoints[0, 0], expert_a[0].keypoints[1])
+    np.testing.assert_array_equal(one.keypoints[1, 2], expert_b[3].keypoints[1])
+    assert np.isnan(one.keypoints[1, 1]).all() and np.isnan(one.keypoints[0, 2]).all()
+    assert np.isnan(one.keypoints[0, 1, 5]).all() and np.isnan(one.joint_scores[0, 1, 5])
+    np.testing.assert_array_equal(one.boxes[2], expert_b[3].boxes[1])
+
+
+def test_one_expert_gives_its_own_tracks_without_confidence():
+    rng = np.random.default_rng(1)
+    frames = [frame([1], rng), frame([1], rng)]
+    (track,) = skeleton_tracks([frames], COCO17, AggregationOptions())
+    np.testing.assert_array_equal(track.keypoints, np.stack([f.keypoints[0] for f in frames]))
+    assert (track.joint_source == 0).all() and np.isnan(track.confidence).all()
+
+
+def test_several_experts_are_aggregated_and_filtered_by_gamma():
+    rng = np.random.default_rng(2)
+    base = [frame([1], rng) for _ in range(4)]
+    close = [PoseProposals(f.keypoints + 0.5, f.joint_scores, f.boxes, f.scores, COCO17, f.track_ids) for f in base]
+    far = [PoseProposals(f.keypoints + 0.5, f.joint_scores, f.boxes, f.scores, COCO17, f.track_ids) for f in base]
+    far[2].keypoints[:] += 400
+    (track,) = skeleton_tracks([base, close, far], COCO17, AggregationOptions(gamma=0.18))
+    assert 2 not in track.t.tolist() or track.confidence[list(track.t).index(2)] >= 0.18
+    assert (track.confidence >= 0.18).all()
+    assert set(np.unique(track.joint_source)) <= {0, 1, 2}
+    everything = skeleton_tracks([base, close, far], COCO17, AggregationOptions(gamma=0.0))[0]
+    assert len(everything.t) == 4 and np.isfinite(everything.confidence).all()
+
+
+def test_refine_aggregate_reproduces_extraction_from_proposals_and_refilters(short_clip, tmp_path):
+    from typer.testing import CliRunner
+
+    from posekit.cli.app import app
+    from posekit.datasets import read_skeletons
+    from posekit.estimators import EstimatorConfig, parse_experts
+    from posekit.pipeline import ExtractOptions, run_extraction
+
+    options = ExtractOptions(
+        experts=tuple(parse_experts("yolo,yolo-topdown")),
+        estimator=EstimatorConfig(imgsz=1280),
+        max_frames=4,
+        keep_proposals=True,
+    )
+    run_extraction(short_clip, tmp_path / "x", options, progress=False)
+    runner = CliRunner()
+    args = ["refine", "aggregate", "--proposals", str(tmp_path / "x" / "proposals")]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "same")])
+    assert result.exit_code == 0, result.output
+    same = (tmp_path / "same" / "skeletons-00000.parquet").read_bytes()
+    assert same == (tmp_path / "x" / "skeletons-00000.parquet").read_bytes()
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "strict"), "--gamma", "0.99", "--mode", "robust"])
+    assert result.exit_code == 0, result.output
+    kept = sum(len(t) for t in read_skeletons(tmp_path / "strict")[0].tracks)
+    assert kept < sum(len(t) for t in read_skeletons(tmp_path / "x")[0].tracks)
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "bad"), "--mode", "magic"])
+    assert result.exit_code == 2 and "unknown --mode 'magic'" in result.output
