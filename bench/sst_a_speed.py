@@ -6,7 +6,7 @@
 2. Quality without ground truth: completeness, jitter, mean C and the fraction of frames kept
    at gamma 0.18 and 0.06, for each expert, thesis mode and robust mode with each option.
 
-Run: ``python bench/ssta_speed.py [--demo DIR] [--repeat N] [--batch B]``.
+Run: ``python bench/sst_a_speed.py [--demo DIR] [--repeat N] [--batch B]``.
 """
 
 from __future__ import annotations

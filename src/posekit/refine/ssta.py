@@ -748,7 +748,7 @@ def ssta_reference_loop(
     """Thesis mode (eq. 3.1, 3.3, 3.4) as a plain per-frame, per-joint Python loop.
 
     The straightforward reading of the equations, kept as the reference that :func:`aggregate`
-    must reproduce bit for bit, and as the baseline of ``bench/ssta_speed.py``. Takes one
+    must reproduce bit for bit, and as the baseline of ``bench/sst_a_speed.py``. Takes one
     stack ``(M, T, V, 2)`` pixels; same NaN policy and outputs as :func:`aggregate`. The argmins
     of eq. 3.1 compare squared distances, which have the same minimiser as D.
     """
