@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/posekit extract assets/vtest-4s.mp4 --out $(DEMO_OUT) --experts yolo,mediapipe --imgsz 1280 --overwrite
+	$(BIN)/posekit extract assets/vtest-4s.mp4 --out $(DEMO_OUT) --experts yolo,yolo-topdown,mediapipe --imgsz 1280 --overwrite
 	$(BIN)/posekit inspect $(DEMO_OUT) --plot $(DEMO_OUT)/histograms.png
 	$(BIN)/posekit viz vtest-4s.mp4 --shards $(DEMO_OUT) --out $(DEMO_OUT)/overlay.mp4
 

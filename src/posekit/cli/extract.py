@@ -96,6 +96,7 @@ def print_summary(summary: RunSummary) -> None:
         ("videos skipped (already done)", str(summary.skipped)),
         ("frames", str(summary.frames)),
         ("person tracks", str(summary.tracks)),
+        ("poses (person-frames kept)", str(summary.poses)),
         ("time", f"{summary.seconds:.1f} s ({per_frame * 1000:.0f} ms/frame)"),
     ]
     for key, value in rows:

@@ -204,6 +204,7 @@ class RunSummary:
     skipped: int = 0
     frames: int = 0
     tracks: int = 0
+    poses: int = 0
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
 
@@ -328,6 +329,7 @@ def run_extraction(
                         summary.done += 1
                         summary.frames += result.clip.num_frames
                         summary.tracks += len(result.clip.tracks)
+                        summary.poses += sum(len(track) for track in result.clip.tracks)
                 overall.update(1)
     finally:
         sink.flush()
