@@ -233,27 +233,29 @@ def prepare_output(out: Path, overwrite: bool) -> None:
 class ShardSink:
     """Writes skeleton (and proposal) shards together and marks their clips done in the manifest."""
 
-    def __init__(self, out: Path, experts: tuple[str, ...], options: ExtractOptions, manifest: RunManifest) -> None:
-        layout = get_layout(options.layout)
+    def __init__(
+        self,
+        out: Path,
+        layout: JointLayout,
+        experts: tuple[str, ...],
+        manifest: RunManifest,
+        shard_clips: int = 64,
+        shard_bytes: int = 256 << 20,
+        keep_proposals: bool = False,
+    ) -> None:
         self.manifest = manifest
-        self.skeletons = ShardWriter(
-            out, ShardInfo("skeletons", layout, experts), options.shard_clips, options.shard_bytes
-        )
+        self.skeletons = ShardWriter(out, ShardInfo("skeletons", layout, experts), shard_clips, shard_bytes)
         self.proposals = None
-        if options.keep_proposals:
+        if keep_proposals:
             (out / "proposals").mkdir(exist_ok=True)
-            self.proposals = ShardWriter(
-                out / "proposals",
-                ShardInfo("proposals", layout, experts),
-                options.shard_clips,
-                options.shard_bytes,
-            )
+            info = ShardInfo("proposals", layout, experts)
+            self.proposals = ShardWriter(out / "proposals", info, shard_clips, shard_bytes)
         self._pending: list[ManifestEntry] = []
 
-    def add(self, result: ClipResult, entry: ManifestEntry) -> None:
-        self.skeletons.add([result.clip])
-        if self.proposals is not None:
-            self.proposals.add(result.expert_frames)
+    def add(self, clip: SkeletonClip, entry: ManifestEntry, expert_frames: list[ExpertFrame] | None = None) -> None:
+        self.skeletons.add([clip])
+        if self.proposals is not None and expert_frames is not None:
+            self.proposals.add(expert_frames)
         self._pending.append(entry)
         if self.skeletons.should_flush or (self.proposals is not None and self.proposals.should_flush):
             self.flush()
@@ -300,7 +302,15 @@ def run_extraction(
         manifest.save()
         return summary
     experts = ExpertSet(options.experts, options.estimator)
-    sink = ShardSink(Path(out), experts.names, options, manifest)
+    sink = ShardSink(
+        Path(out),
+        get_layout(options.layout),
+        experts.names,
+        manifest,
+        options.shard_clips,
+        options.shard_bytes,
+        options.keep_proposals,
+    )
     started = time.perf_counter()
     try:
         with tqdm(total=len(todo), desc="videos", unit="video", disable=not progress) as overall:
@@ -325,7 +335,7 @@ def run_extraction(
                             tracks=len(result.clip.tracks),
                             seconds=round(result.seconds, 3),
                         )
-                        sink.add(result, entry)
+                        sink.add(result.clip, entry, result.expert_frames)
                         summary.done += 1
                         summary.frames += result.clip.num_frames
                         summary.tracks += len(result.clip.tracks)

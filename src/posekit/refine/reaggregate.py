@@ -11,10 +11,10 @@ import numpy as np
 
 from posekit.datasets.records import ExpertFrame, SkeletonClip
 from posekit.datasets.schema import ShardInfo
-from posekit.datasets.shards import ShardWriter, list_shards, read_proposals, read_shard_info
+from posekit.datasets.shards import list_shards, read_proposals, read_shard_info
 from posekit.errors import ShardError
 from posekit.estimators.base import PoseProposals
-from posekit.pipeline.extract import prepare_output
+from posekit.pipeline.extract import ShardSink, prepare_output
 from posekit.pipeline.manifest import ManifestEntry, RunManifest
 from posekit.refine.tracks import AggregationOptions, skeleton_tracks
 
@@ -77,18 +77,8 @@ def aggregate_proposal_shards(
     prepare_output(out, overwrite)
     settings = {"proposals": str(Path(proposals).resolve()), "min_joint_score": min_joint_score, **options.settings()}
     manifest = RunManifest.open(out, settings)
-    writer = ShardWriter(out, ShardInfo("skeletons", info.layout, info.experts), max_clips=shard_clips)
-    pending: list[ManifestEntry] = []
+    sink = ShardSink(out, info.layout, info.experts, manifest, shard_clips)
     summary = AggregateSummary()
-
-    def flush() -> None:
-        shard = writer.flush()
-        for entry in pending:
-            entry.shard = shard.name if shard else ""
-            manifest.record(entry)
-        pending.clear()
-        manifest.save()
-
     try:
         for shard in shards:
             if read_shard_info(shard).experts != info.experts:
@@ -101,17 +91,13 @@ def aggregate_proposal_shards(
                     summary.skipped += 1
                     continue
                 clip = clip_from_proposals(frames, info, options, min_joint_score)
-                writer.add([clip])
-                pending.append(
-                    ManifestEntry(clip_id, clip.video_path, "done", frames=clip.num_frames, tracks=len(clip.tracks))
-                )
+                entry = ManifestEntry(clip_id, clip.video_path, "done", frames=clip.num_frames, tracks=len(clip.tracks))
+                sink.add(clip, entry)
                 summary.done += 1
                 summary.tracks += len(clip.tracks)
                 summary.person_frames += sum(len(t) for t in clip.tracks)
-                if writer.should_flush:
-                    flush()
     finally:
-        flush()
+        sink.flush()
     if summary.skipped:
         log.info("skipped %d clip(s) already aggregated in %s", summary.skipped, out)
     return summary
