@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from posekit.cli.evaluate import eval_app
 from posekit.cli.extract import extract_command
 from posekit.cli.inspect import inspect_command
 from posekit.cli.refine import refine_app
@@ -25,6 +26,7 @@ app.command("extract", no_args_is_help=True)(extract_command)
 app.command("inspect", no_args_is_help=True)(inspect_command)
 app.command("viz", no_args_is_help=True)(viz_command)
 app.add_typer(refine_app, name="refine")
+app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:

@@ -1,4 +1,9 @@
-"""Pose quality metrics and evaluation protocols."""
+"""Pose quality metrics and evaluation protocols.
+
+``metrics`` (pure array metrics), ``degrade`` (seeded degradations), ``reference`` (clean
+reference and per-frame matching), ``protocol`` (the degradation protocol), ``coco`` (scoring
+against COCO-keypoints ground truth) and ``plots`` (thesis Fig. 3.7/3.8).
+"""
 
 from posekit.eval.metrics import (
     box_size,

@@ -1,0 +1,227 @@
+"""``posekit eval``: pose quality against COCO ground truth, or against a clean reference under degradations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from posekit.cli.common import console, friendly_errors, setup_logging
+from posekit.errors import ConfigError
+from posekit.estimators import EXPERTS, EstimatorConfig, parse_experts
+from posekit.eval.degrade import DEFAULT_DEGRADATIONS, parse_degradations
+from posekit.eval.reference import ReferenceOptions, ScoreOptions, jsonable
+from posekit.refine.ssta import DEFAULT_GAMMA
+
+eval_app = typer.Typer(
+    help=(
+        "Measure pose quality. With ground truth: posekit eval --gt coco.json --shards DIR [--plots DIR]. "
+        "Without: posekit eval degrade VIDEO --out DIR (agreement with a clean reference under degradations)."
+    ),
+    invoke_without_command=True,
+)
+
+GtOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--gt",
+        help="COCO-keypoints JSON; images name a clip and frame ('{clip}/{frame:06d}.jpg' or clip_id + frame_index).",
+    ),
+]
+ShardsOption = Annotated[Path | None, typer.Option(help="Skeletons shards (a file or a folder) to score.")]
+PlotsOption = Annotated[
+    Path | None, typer.Option(help="Write the C histogram and C-vs-error plots (thesis Fig. 3.7/3.8) here.")
+]
+JsonOption = Annotated[Path | None, typer.Option("--json", help="Also write the scores as JSON to this file.")]
+GammaOption = Annotated[
+    float, typer.Option(min=0.0, max=1.0, help="Gamma drawn in the plots (eq. 3.3; the thesis picks 0.18).")
+]
+PckScaleOption = Annotated[str, typer.Option(help="PCK@0.2 normaliser: torso or box.")]
+
+_SCORE_KEYS = (
+    ("pckh", "PCKh@0.5", 1),
+    ("pck", "PCK@0.2", 1),
+    ("mpjpe", "MPJPE/head", 3),
+    ("completeness", "complete %", 1),
+    ("recall", "recall %", 1),
+)
+
+
+def _fmt(value: float, digits: int) -> str:
+    return "-" if value != value else f"{value:.{digits}f}"
+
+
+def _score_gt(gt: Path, shards: Path, plots: Path | None, json_out: Path | None, gamma: float, pck_scale: str) -> None:
+    from posekit.eval.coco import score_shards
+    from posekit.eval.plots import confidence_plots
+
+    if pck_scale not in ("torso", "box"):
+        raise ConfigError(f"unknown --pck-scale {pck_scale!r}; use torso or box")
+    result = score_shards(gt, shards, ScoreOptions(pck_scale=pck_scale))
+    table = Table(title=f"{shards} vs {gt} ({result.images_scored} of {result.images} images)")
+    table.add_column("clip")
+    table.add_column("images", justify="right")
+    for _, label, _ in _SCORE_KEYS:
+        table.add_column(label, justify="right")
+    for row in [*result.per_clip, {"clip_id": "all", "images": result.images_scored, **result.overall}]:
+        table.add_row(row["clip_id"], str(row["images"]), *(_fmt(row[k], d) for k, _, d in _SCORE_KEYS))
+    console.print(table)
+    if result.unmatched:
+        console.print(f"[yellow]not scored[/]: images with no shard frame, e.g. {', '.join(result.unmatched[:3])}")
+    if plots is not None:
+        if len(result.conf):
+            paths = confidence_plots(result.conf, result.error, gamma, plots, title="SST-A vs ground truth")
+            console.print(f"plots: {', '.join(str(p) for p in paths)}")
+        else:
+            console.print("[yellow]no plots[/]: the shards hold no SST-A confidence C (single-expert extraction)")
+    if json_out is not None:
+        doc = {"overall": result.overall, "per_clip": result.per_clip, "images": result.images}
+        doc["images_scored"] = result.images_scored
+        json_out.write_text(json.dumps(jsonable(doc), indent=2) + "\n")
+
+
+@eval_app.callback()
+@friendly_errors
+def eval_callback(
+    ctx: typer.Context,
+    gt: GtOption = None,
+    shards: ShardsOption = None,
+    plots: PlotsOption = None,
+    json_out: JsonOption = None,
+    gamma: GammaOption = DEFAULT_GAMMA,
+    pck_scale: PckScaleOption = "torso",
+) -> None:
+    """Score shards against COCO ground truth (--gt/--shards here), or run a subcommand.
+
+    Example: posekit eval --gt coco.json --shards shards/ --plots plots/
+    """
+    if ctx.invoked_subcommand is not None:
+        if gt is not None or shards is not None:
+            raise ConfigError(f"--gt/--shards belong to 'posekit eval' alone, not to 'eval {ctx.invoked_subcommand}'")
+        return
+    if gt is None and shards is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    if gt is None or shards is None:
+        raise ConfigError("scoring against ground truth needs both --gt coco.json and --shards DIR")
+    setup_logging()
+    _score_gt(gt, shards, plots, json_out, gamma, pck_scale)
+
+
+@eval_app.command("gt", no_args_is_help=True)
+@friendly_errors
+def gt_command(
+    gt: Annotated[Path, typer.Option("--gt", help="COCO-keypoints JSON ground truth.")],
+    shards: Annotated[Path, typer.Option(help="Skeletons shards (a file or a folder) to score.")],
+    plots: PlotsOption = None,
+    json_out: JsonOption = None,
+    gamma: GammaOption = DEFAULT_GAMMA,
+    pck_scale: PckScaleOption = "torso",
+) -> None:
+    """Score skeleton shards against COCO-keypoints ground truth: PCKh@0.5, PCK@0.2, MPJPE/head.
+
+    To pick gamma from the plots, extract (or posekit refine aggregate) with --gamma 0 first,
+    so that low-confidence poses are still in the shards.
+
+    Example: posekit eval gt --gt coco.json --shards shards/ --plots plots/
+    """
+    setup_logging()
+    _score_gt(gt, shards, plots, json_out, gamma, pck_scale)
+
+
+class _Progress:
+    """One tqdm bar per protocol stage."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+
+    def stage(self, name: str, frames: int) -> None:
+        from tqdm import tqdm
+
+        self.close()
+        self.bar = tqdm(total=frames or None, desc=name[:32], unit="frame", disable=not self.enabled)
+
+    def frames(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+@eval_app.command("degrade", no_args_is_help=True)
+@friendly_errors
+def degrade_command(
+    video: Annotated[Path, typer.Argument(help="The video to degrade.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder for the table (CSV, JSON, Markdown) and plots.")
+    ],
+    experts: Annotated[
+        str, typer.Option(help="Comma-separated experts (two or more). Known: " + ", ".join(EXPERTS))
+    ] = "yolo,yolo-topdown,mediapipe",
+    degradations: Annotated[
+        str,
+        typer.Option(help="Comma-separated: downscale-F, occlude-F, blur-SIGMA, jpeg-Q; combine with '+'."),
+    ] = ",".join(DEFAULT_DEGRADATIONS),
+    max_frames: Annotated[int | None, typer.Option(min=1, help="Use the first N frames only.")] = None,
+    imgsz: Annotated[
+        int, typer.Option(min=32, help="Network input size of full-frame experts; small people need 1280.")
+    ] = 640,
+    reference_imgsz: Annotated[
+        int | None, typer.Option(min=32, help="Input size for the clean reference run (default: --imgsz).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda:N.")] = "cpu",
+    batch_size: Annotated[int, typer.Option(min=1, help="Frames per inference batch.")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of the random occluders.")] = 0,
+    gamma: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Eq. 3.3 filter of the scored SST-A modes (default: discard nothing)."),
+    ] = None,
+    agree: Annotated[
+        float, typer.Option(min=0.01, help="Reference joints: experts agree within this many body scales.")
+    ] = 0.2,
+    min_joint_score: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Joints an expert scores below this count as missing.")
+    ] = 0.3,
+    plots: Annotated[bool, typer.Option(help="Write the C plots of each SST-A mode.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Score every expert and SST-A mode on degraded frames against a clean reference.
+
+    The reference keeps the joints that at least two experts agree on in the clean frames;
+    scores are agreement with it, not accuracy against human labels.
+
+    Example: posekit eval degrade vtest.avi --max-frames 60 --imgsz 1280 --out eval-vtest/
+    """
+    from posekit.eval.protocol import ProtocolOptions, markdown_table, run_protocol, write_outputs
+
+    setup_logging(verbose)
+    options = ProtocolOptions(
+        experts=tuple(parse_experts(experts)),
+        degradations=tuple(d.name for d in parse_degradations(degradations)),
+        estimator=EstimatorConfig(device=device, imgsz=imgsz),
+        reference_imgsz=reference_imgsz,
+        max_frames=max_frames,
+        batch_size=batch_size,
+        seed=seed,
+        gamma=gamma,
+        min_joint_score=min_joint_score,
+        reference=ReferenceOptions(agree=agree),
+    )
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder")
+    bars = _Progress(progress)
+    try:
+        result = run_protocol(video, options, on_stage=bars.stage, on_frames=bars.frames)
+    finally:
+        bars.close()
+    paths = write_outputs(result, out, plots=plots)
+    typer.echo(markdown_table(result))
+    console.print(f"wrote {len(paths)} files to {out}")
