@@ -8,6 +8,7 @@ from posekit.cli.evaluate import eval_app
 from posekit.cli.extract import extract_command
 from posekit.cli.inspect import inspect_command
 from posekit.cli.refine import refine_app
+from posekit.cli.train import train_app, unik_eval, unik_predict
 from posekit.cli.viz import viz_command
 
 app = typer.Typer(
@@ -15,7 +16,7 @@ app = typer.Typer(
     help=(
         "Skeleton extraction and refinement for action recognition.\n\n"
         "Typical use: posekit extract videos/ --out shards/ ; posekit inspect shards/ ; "
-        "posekit viz clip.mp4 --shards shards/ --out overlay.mp4"
+        "posekit viz clip.mp4 --shards shards/ --out overlay.mp4 ; posekit train unik --data shards/"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -27,6 +28,11 @@ app.command("inspect", no_args_is_help=True)(inspect_command)
 app.command("viz", no_args_is_help=True)(viz_command)
 app.add_typer(refine_app, name="refine")
 app.add_typer(eval_app, name="eval")
+app.add_typer(train_app, name="train")
+eval_app.command("unik", no_args_is_help=True)(unik_eval)
+predict_app = typer.Typer(help="Predict with trained models.", no_args_is_help=True)
+predict_app.command("unik", no_args_is_help=True)(unik_predict)
+app.add_typer(predict_app, name="predict")
 
 
 def main() -> None:

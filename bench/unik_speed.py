@@ -1,0 +1,142 @@
+"""UNIK training step: batched S-LSU heads against the per-head loop of the same equations.
+
+The full thesis model (10 blocks, N = 3 heads, 60 classes, 17 joints, 2 persons, 2D) on a
+batch of 16 clips of T = 150 frames. One model, two head modes (``set_head_mode``), so the
+weights are the same; the logits and every parameter gradient of the two formulations are
+asserted equal before timing. Then forward + backward (a training step without the
+optimiser update) is timed alternately in each mode, and the ratio of the medians is
+printed (goal >= 1.5x), with training and inference samples/s of the batched model; on a
+GPU also with and without AMP (bf16 autocast).
+
+Run: ``python bench/unik_speed.py [--batch 16] [--frames 150] [--repeat 5] [--device auto]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+
+import torch
+import torch.nn.functional as nnf
+
+from posekit.unik.model import UNIK, count_parameters
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(fn: Callable[[], object], device: torch.device) -> float:
+    _sync(device)
+    t0 = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+def _autocast(device: torch.device, amp: bool):
+    return torch.autocast("cuda", dtype=torch.bfloat16) if amp and device.type == "cuda" else nullcontext()
+
+
+def train_step(model: UNIK, x: torch.Tensor, y: torch.Tensor, amp: bool = False) -> torch.Tensor:
+    model.zero_grad(set_to_none=True)
+    with _autocast(x.device, amp):
+        loss = nnf.cross_entropy(model(x).float(), y)
+    loss.backward()
+    return loss
+
+
+def check_same_numbers(model: UNIK, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Assert equal logits and gradients of both head modes in float64 (where only rounding can
+    differ) on a copy of the model; return the largest relative logit and gradient differences
+    ``|a - b| / |b|`` (L2 norms, per tensor) in float32 on the model itself. Biases followed by
+    a BatchNorm have a zero gradient up to rounding, so norms are floored at 1e-9 (float64) or
+    1e-3 (float32) of the largest gradient norm."""
+    worst = []
+    for dtype, rel_floor in ((torch.float64, 1e-9), (torch.float32, 1e-3)):
+        m = copy.deepcopy(model).to(dtype) if dtype == torch.float64 else model
+        results = {}
+        for mode in ("batched", "loop"):
+            m.set_head_mode(mode)
+            m.zero_grad(set_to_none=True)
+            logits = m(x.to(dtype))
+            nnf.cross_entropy(logits, y).backward()
+            results[mode] = [logits.detach().clone()] + [p.grad.detach().clone() for p in m.parameters()]
+        floor = rel_floor * max(float(g.norm()) for g in results["loop"][1:])
+        diffs = [float((a - b).norm()) / max(float(b.norm()), floor) for a, b in zip(*results.values())]
+        if dtype == torch.float64:
+            assert max(diffs) < 1e-6, f"batched and loop heads differ in float64: {max(diffs):.3g}"
+        worst = [diffs[0], max(diffs[1:])]
+        m.set_head_mode("batched")
+    return worst[0], worst[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--frames", type=int, default=150)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    args = parser.parse_args()
+    device = torch.device(
+        "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device.replace("auto", "cpu")
+    )
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = UNIK(num_classes=60).to(device).train()
+    x = torch.randn(args.batch, 2, args.frames, 17, 2, device=device)
+    y = torch.randint(0, 60, (args.batch,), device=device)
+    print(
+        f"UNIK {count_parameters(model):,} parameters; batch {args.batch}, T = {args.frames}; "
+        f"{device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or 'cpu'}), "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs"
+    )
+    logit_diff, grad_diff = check_same_numbers(model, x, y)
+    print(
+        f"same numbers: logits and all {len(list(model.parameters()))} parameter gradients equal in float64 "
+        f"(< 1e-6 relative); float32 max relative difference: logits {logit_diff:.1e}, gradients {grad_diff:.1e}"
+    )
+
+    times: dict[str, list[float]] = {"batched": [], "loop": []}
+    for mode in ("batched", "loop"):
+        model.set_head_mode(mode)
+        _timed(lambda: train_step(model, x, y), device)
+    for _ in range(args.repeat):
+        for mode in ("batched", "loop"):
+            model.set_head_mode(mode)
+            times[mode].append(_timed(lambda: train_step(model, x, y), device))
+    med = {mode: statistics.median(t) for mode, t in times.items()}
+    for mode, t in times.items():
+        print(f"  {mode:8s} forward+backward: median {med[mode] * 1e3:8.1f} ms, min {min(t) * 1e3:8.1f} ms "
+              f"({args.batch / med[mode]:.1f} samples/s)")  # fmt: skip
+    print(f"speed ratio loop / batched (median): {med['loop'] / med['batched']:.2f}x  (goal >= 1.5x)")
+
+    model.set_head_mode("batched").eval()
+    with torch.no_grad():
+        model(x)
+        infer = [_timed(lambda: model(x), device) for _ in range(args.repeat)]
+    print(f"batched inference: {args.batch / statistics.median(infer):.1f} samples/s")
+    if device.type == "cuda":
+        model.train()
+        for amp in (False, True):
+            train_step(model, x, y, amp)
+            t = statistics.median(_timed(lambda a=amp: train_step(model, x, y, a), device) for _ in range(args.repeat))
+            print(f"training step {'with' if amp else 'without'} AMP (bf16): {args.batch / t:.1f} samples/s")
+        model.eval()
+        with torch.no_grad(), _autocast(device, True):
+            model(x)
+            t = statistics.median(_timed(lambda: model(x), device) for _ in range(args.repeat))
+        print(f"inference with AMP (bf16): {args.batch / t:.1f} samples/s")
+
+
+if __name__ == "__main__":
+    main()
