@@ -1,6 +1,7 @@
 # posekit for GPU clusters: CUDA runtime, the package and its offline default weights.
 #   docker build -t posekit .
-#   docker run --gpus all -v $PWD/videos:/data posekit extract /data --out /data/shards --device cuda:0
+#   docker run --gpus all --user $(id -u):$(id -g) -v $PWD/videos:/data posekit extract /data --out /data/shards --device cuda:0
+# It runs as an unprivileged user; --user maps it to yours so it can write to the mounted folder.
 FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 
 ENV DEBIAN_FRONTEND=noninteractive \

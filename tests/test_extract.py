@@ -169,7 +169,7 @@ def test_config_errors_exit_2_before_touching_videos(short_clip, tmp_path):
         (["--out", str(a_file)], "is a file"),
         (["--out", str(tmp_path / "o1"), "--experts", "openpose"], "unknown expert 'openpose'"),
         (["--out", str(tmp_path / "o2"), "--experts", f"yolo:{tmp_path / 'missing.pt'}"], "YOLO weights not found"),
-        (["--out", str(tmp_path / "o3"), "--layout", "openpose25"], "unknown --layout"),
+        (["--out", str(tmp_path / "o3"), "--layout", "openpose25"], "unknown layout"),
     ]
     for args, message in cases:
         result = runner.invoke(app, ["extract", str(short_clip), *args, *FAST])
@@ -212,3 +212,50 @@ def test_overwrite_starts_again(extracted, short_clip, tmp_path):
     assert result.exit_code == 0, result.output
     (clip,) = read_skeletons(out)
     assert clip.num_frames == 2
+
+
+def test_a_second_one_stage_expert_is_matched_to_tracks_without_failing(sample_clip, tmp_path):
+    from posekit.estimators.yolo import bundled_yolo_weights
+
+    student = tmp_path / "student.pt"
+    shutil.copy(bundled_yolo_weights(), student)
+    summary = run_extraction(sample_clip, tmp_path / "out", options(f"yolo,yolo:{student}", max_frames=12))
+    assert summary.done == 1 and summary.failed == 0, summary.failures
+    (clip,) = read_skeletons(tmp_path / "out")
+    assert len(clip.tracks) >= 2
+
+
+def test_shards_left_by_a_run_killed_before_its_manifest_save_are_redone_once(short_clip, tmp_path):
+    out = tmp_path / "out"
+    run_extraction(short_clip, out, options(max_frames=2, keep_proposals=True), progress=False)
+    (out / "manifest.json").unlink()
+    summary = run_extraction(short_clip, out, options(max_frames=2, keep_proposals=True), progress=False)
+    assert summary.done == 1
+    assert [p.name for p in out.glob("skeletons-*.parquet")] == ["skeletons-00001.parquet"]
+    assert len(list((out / "proposals").glob("*.parquet"))) == 1
+    assert len(read_skeletons(out)) == 1
+
+
+def test_another_file_with_a_done_clip_id_fails_instead_of_being_skipped(short_clip, tmp_path):
+    out = tmp_path / "out"
+    run_extraction(short_clip, out, options(max_frames=2), progress=False)
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(short_clip, other / short_clip.name)
+    summary = run_extraction(other / short_clip.name, out, options(max_frames=2), progress=False)
+    assert summary.failed == 1 and "already holds clip id" in summary.failures[0]
+
+
+def test_a_device_that_is_not_there_stops_the_run_once(short_clip, tmp_path):
+    for device, message in [("cuda:0", "no CUDA GPU"), ("gpu", "unknown --device 'gpu'")]:
+        result = runner.invoke(app, ["extract", str(short_clip), "--out", str(tmp_path / device), "--device", device])
+        assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_huge_frames_are_refused_with_the_fix(sample_clip, monkeypatch):
+    from posekit.errors import VideoError
+    from posekit.pipeline import video
+
+    monkeypatch.setattr(video, "MAX_PIXELS", 1000)
+    with pytest.raises(VideoError, match="768x576 frames exceed"):
+        video.probe_video(sample_clip)

@@ -1,7 +1,7 @@
 import numpy as np
 
 from posekit.estimators import PoseProposals
-from posekit.refine.tracks import AggregationOptions, skeleton_tracks, stack_tracks
+from posekit.refine.tracks import AggregationOptions, length_batches, skeleton_tracks, stack_tracks
 from posekit.skeleton import COCO17
 
 
@@ -82,4 +82,17 @@ def test_refine_aggregate_reproduces_extraction_from_proposals_and_refilters(sho
     kept = sum(len(t) for t in read_skeletons(tmp_path / "strict")[0].tracks)
     assert kept < sum(len(t) for t in read_skeletons(tmp_path / "x")[0].tracks)
     result = runner.invoke(app, [*args, "--out", str(tmp_path / "bad"), "--mode", "magic"])
-    assert result.exit_code == 2 and "unknown --mode 'magic'" in result.output
+    assert result.exit_code == 2 and "unknown SST-A mode 'magic'" in result.output
+
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "x"), "--overwrite"])
+    assert result.exit_code == 2 and "holds the proposals being read" in result.output
+    assert (tmp_path / "x" / "proposals").is_dir()
+
+
+def test_length_batches_bound_padding_and_keep_every_track_once():
+    lengths = [3000, 10, 10, 12, 2900, 5]
+    batches = length_batches(lengths, budget=6000)
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    for batch in batches:
+        assert len(batch) * max(lengths[i] for i in batch) <= 6000 or len(batch) == 1
+    assert [5, 1, 2, 3] in batches

@@ -14,7 +14,7 @@ from rich.logging import RichHandler
 
 from posekit.errors import PosekitError
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 F = TypeVar("F", bound=Callable)
 
 EXIT_INPUT_FAILED = 1

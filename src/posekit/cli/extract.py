@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from posekit.cli.common import EXIT_INPUT_FAILED, console, friendly_errors, setup_logging
-from posekit.errors import ConfigError
 from posekit.estimators import EXPERTS, EstimatorConfig, parse_experts
 from posekit.pipeline import ExtractOptions, RunSummary, run_extraction
 from posekit.refine.tracks import AggregationOptions
@@ -63,8 +62,6 @@ def extract_command(
     Example: posekit extract videos/ --out shards/ --experts yolo,mediapipe --imgsz 1280
     """
     setup_logging(verbose)
-    if layout not in LAYOUTS:
-        raise ConfigError(f"unknown --layout {layout!r}; known layouts: {', '.join(LAYOUTS)}")
     options = ExtractOptions(
         experts=tuple(parse_experts(experts)),
         estimator=EstimatorConfig(device=device, imgsz=imgsz),
@@ -75,7 +72,7 @@ def extract_command(
         min_joint_score=min_joint_score,
         keep_proposals=keep_proposals,
         shard_clips=shard_clips,
-        aggregation=aggregation_options(mode, gamma, normaliser),
+        aggregation=AggregationOptions(mode=mode, gamma=gamma, normaliser=normaliser),
     )
     try:
         summary = run_extraction(input, out, options, overwrite=overwrite, progress=progress)
@@ -104,11 +101,3 @@ def print_summary(summary: RunSummary) -> None:
     console.print(table)
     for reason in summary.failures:
         console.print(f"[red]failed:[/] {reason}", highlight=False, soft_wrap=True)
-
-
-def aggregation_options(mode: str, gamma: float, normaliser: str) -> AggregationOptions:
-    if mode not in ("thesis", "robust"):
-        raise ConfigError(f"unknown --mode {mode!r}; use thesis or robust")
-    if normaliser not in ("head-neck", "shoulders"):
-        raise ConfigError(f"unknown --normaliser {normaliser!r}; use head-neck or shoulders")
-    return AggregationOptions(mode=mode, gamma=gamma, normaliser=normaliser)

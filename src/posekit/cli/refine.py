@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from posekit.cli.common import console, friendly_errors, setup_logging
-from posekit.cli.extract import aggregation_options
 from posekit.refine.reaggregate import aggregate_proposal_shards
+from posekit.refine.tracks import AggregationOptions
 
 refine_app = typer.Typer(
     help="Refine poses: re-run SST-A on saved proposals (no model runs again).", no_args_is_help=True
@@ -39,7 +39,7 @@ def aggregate_command(
     """
     setup_logging()
     summary = aggregate_proposal_shards(
-        proposals, out, aggregation_options(mode, gamma, normaliser), min_joint_score, overwrite
+        proposals, out, AggregationOptions(mode=mode, gamma=gamma, normaliser=normaliser), min_joint_score, overwrite
     )
     console.print(
         f"aggregated {summary.done} clip(s) ({summary.skipped} already done): "

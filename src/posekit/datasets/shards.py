@@ -227,10 +227,6 @@ class ShardWriter:
     def should_flush(self) -> bool:
         return self._clips >= self.max_clips or self._bytes >= self.max_bytes
 
-    @property
-    def pending_clips(self) -> int:
-        return self._clips
-
     def flush(self) -> Path | None:
         """Write pending records as one shard; return its path (None if nothing was pending)."""
         if not self._clips:

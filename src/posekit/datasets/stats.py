@@ -55,8 +55,10 @@ def shard_stats(path: Path) -> ShardStats:
             missing = np.isnan(track.keypoints).any(-1)
             stats.joints += missing.size
             stats.missing_joints += int(missing.sum())
-            mean_scores = np.nanmean(np.where(missing, np.nan, track.joint_scores), axis=1) if len(track) else []
-            stats.score_hist += np.histogram(np.nan_to_num(mean_scores, nan=0.0), HISTOGRAM_BINS)[0]
+            posed = ~missing.all(axis=1)
+            scores = np.where(missing, 0.0, np.nan_to_num(track.joint_scores))[posed]
+            mean_scores = scores.sum(axis=1) / (~missing[posed]).sum(axis=1)
+            stats.score_hist += np.histogram(mean_scores, HISTOGRAM_BINS)[0]
             conf = track.confidence[np.isfinite(track.confidence)]
             stats.confidence_hist += np.histogram(np.clip(conf, 0, 1), HISTOGRAM_BINS)[0]
             stats.confidence_values += len(conf)

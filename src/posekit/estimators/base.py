@@ -86,6 +86,24 @@ class EstimatorConfig:
     crop_scale: float = 1.25
     crop_size: int = 256
 
+    def __post_init__(self) -> None:
+        check_device(self.device)
+
+
+def check_device(device: str) -> None:
+    """Fail once, before any video, when ``device`` is malformed or not on this machine."""
+    if device == "cpu":
+        return
+    kind, _, index = device.partition(":")
+    if kind != "cuda" or (index and not index.isdigit()):
+        raise ConfigError(f"unknown --device {device!r}; use cpu, cuda or cuda:N")
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: no CUDA GPU is visible on this machine; use --device cpu")
+    if index and int(index) >= torch.cuda.device_count():
+        raise ConfigError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+
 
 @runtime_checkable
 class Estimator(Protocol):

@@ -67,6 +67,3 @@ class MediaPipePose:
             joint_scores[p] = lm[:, 2]
             scores[p] = float(lm[:, 2].mean())
         return PoseProposals(keypoints, joint_scores, np.asarray(boxes, np.float32).reshape(P, 4), scores, self.layout)
-
-    def close(self) -> None:
-        self._pose.close()

@@ -36,6 +36,8 @@ EXPERTS: dict[str, ExpertEntry] = {
         "MediaPipe BlazePose full, top-down on person boxes, 33 landmarks",
     ),
 }
+EXPERTS["mediapipe-topdown"] = EXPERTS["mediapipe"]
+"""The design's name for the same expert (it always runs top-down)."""
 
 
 @dataclass(frozen=True)

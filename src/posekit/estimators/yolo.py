@@ -43,12 +43,18 @@ def load_yolo(weights: Path | None, task: str = "pose"):
     )
     from ultralytics import YOLO
 
+    if path.suffix != ".pt":
+        raise ConfigError(f"YOLO weights must be a .pt file; got {path}")
     try:
         model = YOLO(str(path))
     except Exception as exc:
-        raise ConfigError(f"cannot load YOLO weights {path}: {exc}") from exc
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"cannot load YOLO weights {path}: {reason}") from exc
     if model.task != task:
         raise ConfigError(f"{path} is a YOLO {model.task!r} model; posekit needs a {task!r} model here")
+    kpt_shape = tuple(model.model.yaml.get("kpt_shape", (17, 3)))
+    if kpt_shape[0] != COCO17.num_joints:
+        raise ConfigError(f"{path} predicts {kpt_shape[0]} keypoints; posekit reads COCO-17 (17)")
     return model
 
 
@@ -61,9 +67,6 @@ class YoloPose:
         self.name = "yolo"
         self.config = config
         self.model = load_yolo(weights)
-        kpt_shape = tuple(self.model.model.yaml.get("kpt_shape", (17, 3)))
-        if kpt_shape[0] != COCO17.num_joints:
-            raise ConfigError(f"YOLO weights predict {kpt_shape[0]} keypoints; posekit reads COCO-17 (17)")
         self.layout = COCO17
 
     def predict(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None) -> list[PoseProposals]:

@@ -34,7 +34,7 @@ from posekit.pipeline.video import (
     probe_video,
 )
 from posekit.refine.tracks import AggregationOptions, skeleton_tracks
-from posekit.skeleton import JointLayout, get_layout
+from posekit.skeleton import LAYOUTS, JointLayout, get_layout
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,12 @@ class ExtractOptions:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     aggregation: AggregationOptions = field(default_factory=AggregationOptions)
 
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ConfigError(f"unknown layout {self.layout!r}; known layouts: {', '.join(LAYOUTS)}")
+        if not self.experts:
+            raise ConfigError("no experts given; name at least one, e.g. yolo")
+
     def settings(self) -> dict:
         """The options that change the output, as recorded in the manifest."""
         return {
@@ -94,7 +100,6 @@ class ExpertSet:
         self.experts: list[Estimator] = [build_estimator(spec, config) for spec in specs]
         one_stage = [e for e in self.experts if not e.needs_boxes]
         self.detector: Estimator = one_stage[0] if one_stage else build_estimator(ExpertSpec("yolo"), config)
-        self.detector_is_expert = bool(one_stage)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -130,7 +135,8 @@ def run_experts(
             for props, det in zip(frames, detections):
                 ref = det.track_ids >= 0
                 match = match_boxes(det.boxes[ref], props.boxes)
-                props.track_ids = np.where(match >= 0, det.track_ids[ref][match], -1).astype(np.int32)
+                props.track_ids = np.full(len(match), -1, np.int32)
+                props.track_ids[match >= 0] = det.track_ids[ref][match[match >= 0]]
         out[expert.name] = [p.to_layout(layout) for p in frames]
     return out
 
@@ -163,10 +169,10 @@ def extract_clip(
             on_frames(len(batch))
     if not frame_index:
         raise VideoError(f"{video.path}: no decodable frames")
-    _check_complete(video, info.declared_frames, frame_index[-1], options, info.fps)
+    _check_complete(video, info.declared_frames, frame_index[-1], len(frame_index), options, info.fps)
     clip = SkeletonClip(
         clip_id=video.clip_id,
-        video_path=str(video.path),
+        video_path=str(video.path.resolve()),
         width=info.width,
         height=info.height,
         fps=float(sampled_fps or 0.0),
@@ -186,9 +192,11 @@ def extract_clip(
     return ClipResult(clip, expert_frames, time.perf_counter() - started)
 
 
-def _check_complete(video: VideoInput, declared: int, last_index: int, options: ExtractOptions, fps: float) -> None:
+def _check_complete(
+    video: VideoInput, declared: int, last_index: int, frames_kept: int, options: ExtractOptions, fps: float
+) -> None:
     """A file that ends well before the frame count its header declares is truncated."""
-    if declared <= 0 or options.max_frames is not None:
+    if declared <= 0 or (options.max_frames is not None and frames_kept >= options.max_frames):
         return
     stride = max(1.0, fps / options.fps) if options.fps and fps else 1.0
     decoded = last_index + 1
@@ -251,6 +259,16 @@ class ShardSink:
             info = ShardInfo("proposals", layout, experts)
             self.proposals = ShardWriter(out / "proposals", info, shard_clips, shard_bytes)
         self._pending: list[ManifestEntry] = []
+        self._drop_uncommitted_shards(Path(out))
+
+    def _drop_uncommitted_shards(self, out: Path) -> None:
+        """Remove shards the manifest does not name: a kill cut them off before it committed them."""
+        committed = self.manifest.committed_shards()
+        for folder in (out, out / "proposals"):
+            for path in folder.glob("*.parquet") if folder.is_dir() else ():
+                if SHARD_PATTERN.match(path.name) and path.name not in committed:
+                    log.info("removing %s: written by an interrupted run, its clips will be redone", path)
+                    path.unlink()
 
     def add(self, clip: SkeletonClip, entry: ManifestEntry, expert_frames: list[ExpertFrame] | None = None) -> None:
         self.skeletons.add([clip])
@@ -263,11 +281,11 @@ class ShardSink:
     def flush(self) -> None:
         if not self._pending:
             return
-        if self.proposals is not None:
-            self.proposals.flush()
+        proposals = self.proposals.flush() if self.proposals is not None else None
         shard = self.skeletons.flush()
         for entry in self._pending:
             entry.shard = shard.name if shard else ""
+            entry.proposals_shard = proposals.name if proposals else ""
             self.manifest.record(entry)
         self._pending = []
         self.manifest.save()
@@ -290,12 +308,20 @@ def run_extraction(
     prepare_output(out, overwrite)
     manifest = RunManifest.open(out, options.settings())
     summary = RunSummary(out=Path(out))
-    for problem in problems:
-        log.error("%s", problem)
-        summary.failures.append(problem)
-        summary.failed += 1
-    todo = [v for v in videos if not manifest.is_done(v.clip_id)]
-    summary.skipped = len(videos) - len(todo)
+    for folder, reason in problems:
+        _record_failure(manifest, summary, folder, reason)
+    todo = []
+    for video in videos:
+        done = manifest.entries.get(video.clip_id)
+        if done is None or done.status != "done":
+            todo.append(video)
+        elif done.path != str(video.path.resolve()):
+            reason = f"{video.path}: {out} already holds clip id {video.clip_id!r} from {done.path}; use another --out"
+            log.error("failed: %s", reason)
+            summary.failures.append(reason)
+            summary.failed += 1
+        else:
+            summary.skipped += 1
     if summary.skipped:
         log.info("skipping %d video(s) already done in %s", summary.skipped, out)
     if not todo:
@@ -320,7 +346,7 @@ def run_extraction(
                         result = extract_clip(video, experts, options, on_frames=bar.update)
                     except VideoError as exc:
                         _record_failure(manifest, summary, video, str(exc))
-                    except (ConfigError, KeyboardInterrupt, MemoryError):
+                    except (ConfigError, MemoryError):
                         raise
                     except PosekitError as exc:
                         _record_failure(manifest, summary, video, f"{video.path}: {exc}")
@@ -329,7 +355,7 @@ def run_extraction(
                     else:
                         entry = ManifestEntry(
                             video.clip_id,
-                            str(video.path),
+                            result.clip.video_path,
                             "done",
                             frames=result.clip.num_frames,
                             tracks=len(result.clip.tracks),
@@ -349,7 +375,7 @@ def run_extraction(
 
 def _record_failure(manifest: RunManifest, summary: RunSummary, video: VideoInput, reason: str) -> None:
     log.error("failed: %s", reason)
-    manifest.record(ManifestEntry(video.clip_id, str(video.path), "failed", reason=reason))
+    manifest.record(ManifestEntry(video.clip_id, str(video.path.resolve()), "failed", reason=reason))
     manifest.save()
     summary.failed += 1
     summary.failures.append(reason)

@@ -1,7 +1,8 @@
 """The run manifest: every input of an output folder with its status, saved atomically.
 
-A clip is marked ``done`` only once the shard holding it is on disk, so a run killed at any
-point resumes by redoing exactly the clips that never reached a shard.
+A clip is marked ``done`` only once the shards holding it are on disk, and the manifest is
+the commit point: a shard it does not name was cut off by a kill and is removed when the run
+resumes, so a run killed at any point redoes exactly the clips it had not committed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class ManifestEntry:
     frames: int = 0
     tracks: int = 0
     shard: str = ""
+    proposals_shard: str = ""
     seconds: float = 0.0
 
 
@@ -67,6 +69,11 @@ class RunManifest:
         if entry.status not in STATUSES:
             raise ValueError(f"unknown status {entry.status!r}")
         self.entries[entry.clip_id] = entry
+
+    def committed_shards(self) -> set[str]:
+        """Names of the shards that hold done clips (skeletons and proposals)."""
+        done = [e for e in self.entries.values() if e.status == "done"]
+        return {e.shard for e in done if e.shard} | {e.proposals_shard for e in done if e.proposals_shard}
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(STATUSES, 0)

@@ -19,6 +19,9 @@ import numpy as np
 
 from posekit.errors import ConfigError, VideoError
 
+MAX_PIXELS = 8192 * 8192
+"""Larger frames are refused: a decoding queue of them would need gigabytes."""
+
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
 
 
@@ -49,11 +52,13 @@ class VideoInfo:
     codec: str
 
 
-def find_videos(root: Path, extensions: tuple[str, ...] = VIDEO_EXTENSIONS) -> tuple[list[VideoInput], list[str]]:
+def find_videos(
+    root: Path, extensions: tuple[str, ...] = VIDEO_EXTENSIONS
+) -> tuple[list[VideoInput], list[tuple[VideoInput, str]]]:
     """Videos at ``root`` (a file, or a folder searched recursively by extension), sorted by id.
 
-    Returns the inputs and one message per sub-folder that could not be read, so that an
-    unreadable folder is reported without stopping the rest.
+    Returns the inputs and, for each sub-folder that could not be read, that folder (as an
+    input with its relative id) and the reason, so it is reported without stopping the rest.
     """
     root = Path(root)
     if root.is_file():
@@ -63,11 +68,13 @@ def find_videos(root: Path, extensions: tuple[str, ...] = VIDEO_EXTENSIONS) -> t
     if not os.access(root, os.R_OK | os.X_OK):
         raise ConfigError(f"input folder {root} is not readable (permission denied)")
     found: list[VideoInput] = []
-    problems: list[str] = []
+    problems: list[tuple[VideoInput, str]] = []
     exts = {e.lower() for e in extensions}
 
     def on_error(err: OSError) -> None:
-        problems.append(f"{err.filename}: cannot list folder ({err.strerror})")
+        folder = Path(err.filename)
+        relative = folder.relative_to(root).as_posix() if folder.is_relative_to(root) else str(folder)
+        problems.append((VideoInput(folder, relative + "/"), f"{folder}: cannot list folder ({err.strerror})"))
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=False):
         dirnames.sort()
@@ -107,6 +114,11 @@ def probe_video(path: Path) -> VideoInfo:
         ctx = stream.codec_context
         if not ctx.width or not ctx.height:
             raise VideoError(f"{path}: video stream has no frame size (codec {ctx.name!r} unreadable)")
+        if ctx.width * ctx.height > MAX_PIXELS:
+            raise VideoError(
+                f"{path}: {ctx.width}x{ctx.height} frames exceed posekit's {MAX_PIXELS // 10**6} Mpixel limit; "
+                "downscale the video first (e.g. ffmpeg -vf scale=-2:2160)"
+            )
         rate = stream.average_rate or stream.guessed_rate or Fraction(0)
         return VideoInfo(path, ctx.width, ctx.height, float(rate), int(stream.frames or 0), ctx.name)
 

@@ -12,7 +12,7 @@ import numpy as np
 from posekit.datasets.records import ExpertFrame, SkeletonClip
 from posekit.datasets.schema import ShardInfo
 from posekit.datasets.shards import list_shards, read_proposals, read_shard_info
-from posekit.errors import ShardError
+from posekit.errors import ConfigError, ShardError
 from posekit.estimators.base import PoseProposals
 from posekit.pipeline.extract import ShardSink, prepare_output
 from posekit.pipeline.manifest import ManifestEntry, RunManifest
@@ -74,11 +74,14 @@ def aggregate_proposal_shards(
     if not shards:
         raise ShardError(f"no proposals shards under {proposals} (write them with posekit extract --keep-proposals)")
     info = read_shard_info(shards[0])
+    if Path(proposals).resolve().is_relative_to(Path(out).resolve()):
+        raise ConfigError(f"--out {out} holds the proposals being read; write the new skeletons to another folder")
     prepare_output(out, overwrite)
     settings = {"proposals": str(Path(proposals).resolve()), "min_joint_score": min_joint_score, **options.settings()}
     manifest = RunManifest.open(out, settings)
     sink = ShardSink(out, info.layout, info.experts, manifest, shard_clips)
     summary = AggregateSummary()
+    written: set[str] = set()
     try:
         for shard in shards:
             if read_shard_info(shard).experts != info.experts:
@@ -87,9 +90,10 @@ def aggregate_proposal_shards(
             for frame in read_proposals(shard):
                 by_clip[frame.clip_id].append(frame)
             for clip_id, frames in by_clip.items():
-                if manifest.is_done(clip_id):
+                if manifest.is_done(clip_id) or clip_id in written:
                     summary.skipped += 1
                     continue
+                written.add(clip_id)
                 clip = clip_from_proposals(frames, info, options, min_joint_score)
                 entry = ManifestEntry(clip_id, clip.video_path, "done", frames=clip.num_frames, tracks=len(clip.tracks))
                 sink.add(clip, entry)

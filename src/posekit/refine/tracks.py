@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from posekit.datasets.records import SkeletonTrack
+from posekit.errors import ConfigError
 from posekit.estimators.base import PoseProposals
 from posekit.refine.ssta import DEFAULT_GAMMA, RobustOptions, aggregate
 from posekit.skeleton import JointLayout
@@ -92,11 +93,38 @@ class AggregationOptions:
     joints: str = "body13"
     robust: RobustOptions = field(default_factory=RobustOptions)
 
+    def __post_init__(self) -> None:
+        if self.mode not in ("thesis", "robust"):
+            raise ConfigError(f"unknown SST-A mode {self.mode!r}; use thesis or robust")
+        if self.normaliser not in ("head-neck", "shoulders"):
+            raise ConfigError(f"unknown SST-A normaliser {self.normaliser!r}; use head-neck or shoulders")
+        if self.joints not in ("body12", "body13", "all"):
+            raise ConfigError(f"unknown SST-A joint subset {self.joints!r}; use body12, body13 or all")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ConfigError(f"SST-A gamma must be in [0, 1] (C is in (0, 1]); got {self.gamma}")
+
     def settings(self) -> dict:
         out = {"mode": self.mode, "gamma": self.gamma, "normaliser": self.normaliser, "joints": self.joints}
         if self.mode == "robust":
             out["robust"] = {k: getattr(self.robust, k) for k in self.robust.__dataclass_fields__}
         return out
+
+
+MAX_BATCH_TRACK_FRAMES = 1 << 16
+"""Track-frames per SST-A batch: tracks are padded to the longest of their batch, so batches
+group tracks of similar length and memory stays bounded whatever the video's length."""
+
+
+def length_batches(lengths: Sequence[int], budget: int = MAX_BATCH_TRACK_FRAMES) -> list[list[int]]:
+    """Indices of tracks grouped by similar length so that ``len(batch) * longest <= budget``
+    (a single longer track gets a batch of its own)."""
+    batches: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda k: lengths[k]):
+        if batches and (len(batches[-1]) + 1) * lengths[i] <= budget:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
 
 
 def aggregate_tracks(
@@ -105,10 +133,20 @@ def aggregate_tracks(
     """SST-A on every track, batched; each skeleton track keeps the frames with C >= gamma.
 
     The joint score of an aggregated joint is the score its source expert gave it (NaN for
-    joints filled by interpolation); ``joint_source`` indexes the experts.
+    joints filled by interpolation); ``joint_source`` indexes the experts. Tracks come out
+    in input order; tracks with no frame kept are left out.
     """
-    if not stacks:
-        return []
+    kept: dict[int, SkeletonTrack] = {}
+    for group in length_batches([len(s.t) for s in stacks]):
+        for i, track in zip(group, _aggregate_batch([stacks[i] for i in group], layout, options)):
+            if track is not None:
+                kept[i] = track
+    return [kept[i] for i in sorted(kept)]
+
+
+def _aggregate_batch(
+    stacks: Sequence[TrackProposals], layout: JointLayout, options: AggregationOptions
+) -> list[SkeletonTrack | None]:
     M, V = stacks[0].keypoints.shape[0], stacks[0].keypoints.shape[2]
     n_max = max(len(s.t) for s in stacks)
     batch = np.full((len(stacks), M, n_max, V, 2), np.nan, np.float32)
@@ -123,11 +161,12 @@ def aggregate_tracks(
         layout=layout,
         robust=options.robust if options.mode == "robust" else None,
     )
-    tracks = []
+    tracks: list[SkeletonTrack | None] = []
     for b, s in enumerate(stacks):
         n = len(s.t)
         keep = result.keep[b, :n]
         if not keep.any():
+            tracks.append(None)
             continue
         source = result.source[b, :n][keep]
         picked = np.clip(source, 0, M - 1).astype(np.intp)
@@ -149,21 +188,26 @@ def aggregate_tracks(
 
 
 def single_expert_tracks(stacks: Sequence[TrackProposals]) -> list[SkeletonTrack]:
-    """Skeleton tracks straight from one expert (``M = 1``): no aggregation, C is NaN."""
+    """Skeleton tracks straight from one expert (``M = 1``): no aggregation, C is NaN.
+
+    Frames where the expert placed no joint of the person are left out.
+    """
     tracks = []
     for s in stacks:
-        kpts, scores = s.keypoints[0], s.joint_scores[0]
-        present = ~np.isnan(kpts).any(-1)
+        present = ~np.isnan(s.keypoints[0]).any(-1)
+        seen = present.any(-1)
+        if not seen.any():
+            continue
         tracks.append(
             SkeletonTrack(
                 track_id=s.track_id,
-                t=s.t,
-                keypoints=kpts,
-                joint_scores=scores,
-                joint_source=np.where(present, 0, -1).astype(np.int8),
-                boxes=s.boxes,
-                box_scores=s.box_scores,
-                confidence=np.full(len(s.t), np.nan, np.float32),
+                t=s.t[seen],
+                keypoints=s.keypoints[0][seen],
+                joint_scores=s.joint_scores[0][seen],
+                joint_source=np.where(present[seen], 0, -1).astype(np.int8),
+                boxes=s.boxes[seen],
+                box_scores=s.box_scores[seen],
+                confidence=np.full(int(seen.sum()), np.nan, np.float32),
             )
         )
     return tracks
