@@ -35,6 +35,18 @@ EXPERTS: dict[str, ExpertEntry] = {
         "posekit.estimators.mediapipe:MediaPipePose",
         "MediaPipe BlazePose full, top-down on person boxes, 33 landmarks",
     ),
+    "rtmpose": ExpertEntry(
+        "posekit.estimators.onnx_pose:RTMPose",
+        "MMPose RTMPose ONNX (rtmpose:model.onnx), top-down SimCC on person boxes, COCO-17",
+    ),
+    "rtmo": ExpertEntry(
+        "posekit.estimators.onnx_pose:RTMO",
+        "MMPose RTMO ONNX (rtmo:model.onnx), one-stage, multi-person, COCO-17",
+    ),
+    "dwpose": ExpertEntry(
+        "posekit.estimators.onnx_pose:DWPose",
+        "DWPose whole-body ONNX (dwpose:model.onnx), top-down, 133 joints kept as COCO-17",
+    ),
 }
 EXPERTS["mediapipe-topdown"] = EXPERTS["mediapipe"]
 """The design's name for the same expert (it always runs top-down)."""
