@@ -125,17 +125,11 @@ def decode_simcc(simcc_x: np.ndarray, simcc_y: np.ndarray, width: int, height: i
     return points, scores
 
 
-class RTMPose:
-    """Top-down SimCC pose model (RTMPose, RTMW, DWPose): one person per given box, COCO-17.
+class OnnxExpert:
+    """What every ONNX expert shares: the session, its fixed input size and two named outputs."""
 
-    Crops are made with :func:`aspect_transform` (``config.crop_scale`` padding, 1.25 as
-    MMPose) at the model's own input size and run in one session call when the batch dim is
-    dynamic (in chunks of ``MAX_BATCH``), else in chunks of the fixed batch.
-    """
-
-    needs_boxes: ClassVar[bool] = True
-    expert: ClassVar[str] = "rtmpose"
-    joint_counts: ClassVar[tuple[int, ...]] = (17, 26, 133)
+    expert: ClassVar[str]
+    outputs: ClassVar[tuple[str, str]]
 
     def __init__(self, weights: Path | None, config: EstimatorConfig) -> None:
         self.name = self.expert
@@ -146,17 +140,36 @@ class RTMPose:
         self.input_name = self.session.get_inputs()[0].name
         names = [o.name for o in self.session.get_outputs()]
         if len(names) != 2:
-            raise ConfigError(f"{self.expert}: expected two SimCC outputs (simcc_x, simcc_y), the model has {names}")
-        self.output_names = ["simcc_x", "simcc_y"] if set(names) == {"simcc_x", "simcc_y"} else names
+            raise ConfigError(
+                f"{self.expert}: expected the outputs {' and '.join(self.outputs)}, the model has {names}"
+            )
+        self.output_names = list(self.outputs) if set(names) == set(self.outputs) else names
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """``(width, height)`` in pixels of the image the model takes."""
+        return self.width, self.height
+
+
+class RTMPose(OnnxExpert):
+    """Top-down SimCC pose model (RTMPose, RTMW, DWPose): one person per given box, COCO-17.
+
+    Crops are made with :func:`aspect_transform` (``config.crop_scale`` padding, 1.25 as
+    MMPose) at the model's own input size and run in one session call when the batch dim is
+    dynamic (in chunks of ``MAX_BATCH``), else in chunks of the fixed batch.
+    """
+
+    needs_boxes: ClassVar[bool] = True
+    expert: ClassVar[str] = "rtmpose"
+    outputs: ClassVar[tuple[str, str]] = ("simcc_x", "simcc_y")
+    joint_counts: ClassVar[tuple[int, ...]] = (17, 26, 133)
+
+    def __init__(self, weights: Path | None, config: EstimatorConfig) -> None:
+        super().__init__(weights, config)
         joints = self.session.get_outputs()[0].shape[1]
         if isinstance(joints, int) and joints not in self.joint_counts:
             known = ", ".join(f"{k} ({COCO_PREFIXED_JOINT_COUNTS[k]})" for k in self.joint_counts)
             raise ConfigError(f"{self.expert}: the model has {joints} joints; this expert reads models with {known}")
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        """``(width, height)`` in pixels of the crops the model takes."""
-        return self.width, self.height
 
     def preprocess(
         self, frame: np.ndarray, box: np.ndarray, out: np.ndarray | None = None
@@ -235,7 +248,7 @@ def letterbox(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, f
     return out, ratio
 
 
-class RTMO:
+class RTMO(OnnxExpert):
     """One-stage multi-person RTMO: the whole frame in, people with COCO-17 keypoints out.
 
     Persons scoring below ``config.min_box_score`` are dropped; the model's export already
@@ -244,23 +257,7 @@ class RTMO:
 
     needs_boxes: ClassVar[bool] = False
     expert: ClassVar[str] = "rtmo"
-
-    def __init__(self, weights: Path | None, config: EstimatorConfig) -> None:
-        self.name = self.expert
-        self.layout = COCO17
-        self.config = config
-        self.session = open_session(weights, self.expert, config.device)
-        self.batch_size, self.height, self.width = input_geometry(self.session, self.expert)
-        self.input_name = self.session.get_inputs()[0].name
-        names = [o.name for o in self.session.get_outputs()]
-        if len(names) != 2:
-            raise ConfigError(f"{self.expert}: expected outputs dets and keypoints, the model has {names}")
-        self.output_names = ["dets", "keypoints"] if set(names) == {"dets", "keypoints"} else names
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        """``(width, height)`` in pixels of the letterboxed image the model takes."""
-        return self.width, self.height
+    outputs: ClassVar[tuple[str, str]] = ("dets", "keypoints")
 
     def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
         """``(3, H, W)`` float32 BGR 0..255 letterboxed image of an RGB frame, and the resize ratio."""
