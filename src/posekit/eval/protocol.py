@@ -63,7 +63,7 @@ from posekit.eval.reference import (
 )
 from posekit.pipeline.extract import ExpertSet, ExtractOptions, extract_clip
 from posekit.pipeline.video import VideoInput, iter_frames, probe_video
-from posekit.refine.ssta import DEFAULT_GAMMA, RobustOptions, aggregate
+from posekit.refine.ssta import DEFAULT_GAMMA, RobustOptions
 from posekit.refine.tracks import AggregationOptions, TrackProposals, skeleton_tracks, stack_tracks
 from posekit.skeleton import COCO17, JointLayout
 
@@ -275,15 +275,7 @@ def unfiltered_poses(
     """SST-A (eq. 3.1, 3.4) on every track without the eq. 3.3 filter: every frame with an aggregated joint."""
     parts = []
     for s in stacks:
-        res = aggregate(
-            s.keypoints,
-            mode=agg.mode,
-            gamma=agg.gamma,
-            normaliser=agg.normaliser,
-            joints=agg.joints,
-            layout=layout,
-            robust=agg.robust if agg.mode == "robust" else None,
-        )
+        res = agg.aggregate(s.keypoints, layout)
         has = np.isfinite(res.keypoints).all(-1).any(-1)
         parts.append(
             (s.t[has], res.keypoints[has], s.boxes[has], np.full(int(has.sum()), s.track_id), res.confidence[has])

@@ -16,7 +16,7 @@ import numpy as np
 from posekit.datasets.records import SkeletonTrack
 from posekit.errors import ConfigError
 from posekit.estimators.base import PoseProposals
-from posekit.refine.ssta import DEFAULT_GAMMA, RobustOptions, aggregate
+from posekit.refine.ssta import DEFAULT_GAMMA, Aggregation, RobustOptions, aggregate
 from posekit.skeleton import JointLayout
 
 
@@ -103,6 +103,18 @@ class AggregationOptions:
         if not 0.0 <= self.gamma <= 1.0:
             raise ConfigError(f"SST-A gamma must be in [0, 1] (C is in (0, 1]); got {self.gamma}")
 
+    def aggregate(self, proposals: np.ndarray, layout: JointLayout) -> Aggregation:
+        """SST-A with these settings on ``(M, T, V, 2)`` or ``(B, M, T, V, 2)`` pixel stacks."""
+        return aggregate(
+            proposals,
+            mode=self.mode,
+            gamma=self.gamma,
+            normaliser=self.normaliser,
+            joints=self.joints,
+            layout=layout,
+            robust=self.robust if self.mode == "robust" else None,
+        )
+
     def settings(self) -> dict:
         out = {"mode": self.mode, "gamma": self.gamma, "normaliser": self.normaliser, "joints": self.joints}
         if self.mode == "robust":
@@ -152,15 +164,7 @@ def _aggregate_batch(
     batch = np.full((len(stacks), M, n_max, V, 2), np.nan, np.float32)
     for b, s in enumerate(stacks):
         batch[b, :, : len(s.t)] = s.keypoints
-    result = aggregate(
-        batch,
-        mode=options.mode,
-        gamma=options.gamma,
-        normaliser=options.normaliser,
-        joints=options.joints,
-        layout=layout,
-        robust=options.robust if options.mode == "robust" else None,
-    )
+    result = options.aggregate(batch, layout)
     tracks: list[SkeletonTrack | None] = []
     for b, s in enumerate(stacks):
         n = len(s.t)
