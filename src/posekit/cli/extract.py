@@ -11,6 +11,7 @@ from rich.table import Table
 from posekit.cli.common import EXIT_INPUT_FAILED, console, friendly_errors, setup_logging
 from posekit.estimators import EXPERTS, EstimatorConfig, parse_experts
 from posekit.pipeline import ExtractOptions, RunSummary, run_extraction
+from posekit.pipeline.partition import Partition
 from posekit.refine.tracks import AggregationOptions
 from posekit.skeleton import LAYOUTS
 
@@ -49,6 +50,15 @@ def extract_command(
         bool, typer.Option(help="Also write every expert's raw output to OUT/proposals/.")
     ] = False,
     shard_clips: Annotated[int, typer.Option(min=1, help="Clips per shard file.")] = 64,
+    shard_index: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Do only part I of --num-shards (e.g. $SLURM_ARRAY_TASK_ID); writes OUT/part-I-of-N/."
+        ),
+    ] = None,
+    num_shards: Annotated[
+        int | None, typer.Option(min=1, help="Split the inputs into N parts by a stable hash of the clip id.")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Delete the shards and manifest already in OUT first.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
@@ -75,7 +85,14 @@ def extract_command(
         aggregation=AggregationOptions(mode=mode, gamma=gamma, normaliser=normaliser),
     )
     try:
-        summary = run_extraction(input, out, options, overwrite=overwrite, progress=progress)
+        summary = run_extraction(
+            input,
+            out,
+            options,
+            overwrite=overwrite,
+            progress=progress,
+            partition=Partition.from_options(shard_index, num_shards),
+        )
     except KeyboardInterrupt:
         console.print("interrupted: finished clips are saved; rerun the same command to resume")
         raise typer.Exit(130) from None

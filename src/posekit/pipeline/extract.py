@@ -24,6 +24,7 @@ from posekit.datasets.shards import SHARD_PATTERN, ShardWriter
 from posekit.errors import ConfigError, PosekitError, VideoError
 from posekit.estimators import Estimator, EstimatorConfig, ExpertSpec, PoseProposals, build_estimator
 from posekit.pipeline.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
+from posekit.pipeline.partition import Partition
 from posekit.pipeline.tracking import PersonTracker, TrackerConfig, match_boxes
 from posekit.pipeline.video import (
     Prefetcher,
@@ -297,14 +298,22 @@ def run_extraction(
     options: ExtractOptions,
     overwrite: bool = False,
     progress: bool = True,
+    partition: Partition | None = None,
 ) -> RunSummary:
     """Extract every video under ``input_path`` into shards in ``out``; resume what is done.
 
-    Bad inputs are recorded as failed in the manifest and never stop the other videos.
+    Bad inputs are recorded as failed in the manifest and never stop the other videos. With a
+    ``partition``, only its clips are extracted, into ``out/part-IIIII-of-NNNNN/`` (a complete
+    output folder of its own; ``posekit manifest merge`` joins the parts).
     """
     from tqdm import tqdm
 
     videos, problems = find_videos(input_path)
+    if partition is not None:
+        out = Path(out) / partition.folder_name
+        videos = [v for v in videos if partition.contains(v.clip_id)]
+        problems = [(v, reason) for v, reason in problems if partition.contains(v.clip_id)]
+        log.info("part %d of %d: %d video(s) -> %s", partition.index, partition.count, len(videos), out)
     prepare_output(out, overwrite)
     manifest = RunManifest.open(out, options.settings())
     summary = RunSummary(out=Path(out))
