@@ -268,3 +268,19 @@ def test_synthetic_dataset_is_real_labelled_shards(tmp_path: Path) -> None:
     assert again.clips == labels.clips
     kp2 = np.concatenate([tr.keypoints for c in read_skeletons(tmp_path / "again" / "train") for tr in c.tracks])
     np.testing.assert_array_equal(kp, kp2)
+
+
+def test_label_column_labels_clips_without_a_sidecar(tmp_path: Path) -> None:
+    info = ShardInfo(kind="skeletons", layout=POSETICS17, experts=("test",), columns=("label",))
+    clips = [_clip(f"c{i}", 2, [_track(0, _ramp(2))]) for i in range(3)]
+    for clip, name in zip(clips, ["sit", "run", None]):
+        clip.label = name
+    writer = ShardWriter(tmp_path, info)
+    for clip in clips:
+        writer.add([clip])
+    writer.flush()
+    assert [c.label for c in read_skeletons(tmp_path)] == ["sit", "run", None]
+    ds = SkeletonShardDataset(tmp_path)
+    assert ds.classes == ("run", "sit") and ds.clip_ids == ["c0", "c1"] and ds.targets.tolist() == [1, 0]
+    plain = ShardInfo(kind="skeletons", layout=POSETICS17, experts=("test",))
+    assert b"posekit.columns" not in plain.to_metadata() and "label" not in plain.schema().names

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from posekit.cli.build_dataset import build_app
 from posekit.cli.evaluate import eval_app
+from posekit.cli.export import export_app
 from posekit.cli.extract import extract_command
 from posekit.cli.inspect import inspect_command
 from posekit.cli.refine import refine_app
@@ -33,6 +35,8 @@ eval_app.command("unik", no_args_is_help=True)(unik_eval)
 predict_app = typer.Typer(help="Predict with trained models.", no_args_is_help=True)
 predict_app.command("unik", no_args_is_help=True)(unik_predict)
 app.add_typer(predict_app, name="predict")
+app.add_typer(build_app, name="build-dataset")
+app.add_typer(export_app, name="export")
 
 
 def main() -> None:

@@ -44,7 +44,11 @@ class SkeletonTrack:
 
 @dataclass
 class SkeletonClip:
-    """A clip's skeletons: ``T`` sampled frames and every person track in them."""
+    """A clip's skeletons: ``T`` sampled frames and every person track in them.
+
+    ``label``, ``source_label`` and ``text`` are set in datasets built by ``posekit
+    build-dataset`` (optional shard columns, ``docs/shards.md``); None elsewhere.
+    """
 
     clip_id: str
     video_path: str
@@ -54,6 +58,9 @@ class SkeletonClip:
     frame_index: np.ndarray
     timestamp: np.ndarray
     tracks: list[SkeletonTrack] = field(default_factory=list)
+    label: str | None = None
+    source_label: str | None = None
+    text: str | None = None
 
     @property
     def num_frames(self) -> int:

@@ -28,7 +28,38 @@ def keypoints_type(num_joints: int) -> pa.DataType:
     return pa.list_(pa.list_(pa.float32(), 2), num_joints)
 
 
-def skeletons_schema(num_joints: int) -> pa.Schema:
+def keypoints_3d_type(num_joints: int) -> pa.DataType:
+    """The (empty for now) 3D slot of dataset shards: per track, ``(n, V, 3)`` metres."""
+    V = num_joints
+    return pa.list_(
+        pa.struct(
+            [
+                pa.field("track_id", pa.int32()),
+                pa.field("t", pa.list_(pa.int32())),
+                pa.field("keypoints", pa.list_(pa.list_(pa.list_(pa.float32(), 3), V))),
+            ]
+        )
+    )
+
+
+OPTIONAL_COLUMNS: dict[str, str] = {
+    "label": "class name after the dataset's label map (datasets built by posekit build-dataset)",
+    "source_label": "the label as the annotations gave it, before the label map",
+    "text": "a textual description of the action (PoseCap)",
+    "keypoints_3d": "3D skeletons per track (PoseCap slot; null until a 3D lifter fills it)",
+}
+"""Columns a skeletons shard may carry after ``tracks`` (schema version 1, additive): readers
+that do not know them ignore them. ``ShardInfo.columns`` names the ones a shard has."""
+
+
+def optional_column_type(name: str, num_joints: int) -> pa.DataType:
+    if name not in OPTIONAL_COLUMNS:
+        raise ValueError(f"unknown optional column {name!r}; known: {', '.join(OPTIONAL_COLUMNS)}")
+    return keypoints_3d_type(num_joints) if name == "keypoints_3d" else pa.string()
+
+
+def skeletons_schema(num_joints: int, columns: tuple[str, ...] = ()) -> pa.Schema:
+    """Arrow schema of a skeletons shard; ``columns`` adds optional columns (``OPTIONAL_COLUMNS``)."""
     V = num_joints
     track = pa.struct(
         [
@@ -53,6 +84,7 @@ def skeletons_schema(num_joints: int) -> pa.Schema:
             pa.field("frame_index", pa.list_(pa.int32())),
             pa.field("timestamp", pa.list_(pa.float64())),
             pa.field("tracks", pa.list_(track)),
+            *[pa.field(name, optional_column_type(name, V)) for name in OPTIONAL_COLUMNS if name in columns],
         ]
     )
 
@@ -90,9 +122,10 @@ class ShardInfo:
     posekit_version: str = __version__
     coordinates: str = COORDINATES
     extra: str = "{}"
+    columns: tuple[str, ...] = ()
 
     def to_metadata(self) -> dict[bytes, bytes]:
-        return {
+        md = {
             b"posekit.kind": self.kind.encode(),
             b"posekit.schema_version": self.schema_version.encode(),
             b"posekit.version": self.posekit_version.encode(),
@@ -101,6 +134,9 @@ class ShardInfo:
             b"posekit.coordinates": self.coordinates.encode(),
             b"posekit.extra": self.extra.encode(),
         }
+        if self.columns:
+            md[b"posekit.columns"] = json.dumps(list(self.columns)).encode()
+        return md
 
     @classmethod
     def from_metadata(cls, metadata: dict[bytes, bytes] | None, where: str) -> ShardInfo:
@@ -118,10 +154,14 @@ class ShardInfo:
             posekit_version=md[b"posekit.version"].decode(),
             coordinates=md[b"posekit.coordinates"].decode(),
             extra=md.get(b"posekit.extra", b"{}").decode(),
+            columns=tuple(json.loads(md.get(b"posekit.columns", b"[]").decode())),
         )
 
     def schema(self) -> pa.Schema:
         if self.kind not in KINDS:
             raise ValueError(f"unknown shard kind {self.kind!r}; kinds: {KINDS}")
-        make = skeletons_schema if self.kind == "skeletons" else proposals_schema
-        return make(self.layout.num_joints).with_metadata(self.to_metadata())
+        if self.kind == "skeletons":
+            schema = skeletons_schema(self.layout.num_joints, self.columns)
+        else:
+            schema = proposals_schema(self.layout.num_joints)
+        return schema.with_metadata(self.to_metadata())

@@ -27,11 +27,15 @@ never loaded whole and is safe to use with ``num_workers > 0``. The randomness o
 ``i`` comes from ``(seed, epoch, i)`` only (see :meth:`set_epoch`), so a run is repeatable
 whatever the number of workers.
 
-Labels sidecar
---------------
-Skeletons shards carry no labels. A labelled dataset keeps them beside the shards in
-``labels.json`` (looked up in the data folder, then in its parent, so one file can serve
-``train/`` and ``val/`` folders)::
+Labels
+------
+Extraction shards carry no labels. A labelled dataset keeps them either beside the shards in
+a sidecar or in the shards' own ``label`` column (datasets made by ``posekit build-dataset``,
+whose ``dataset.json`` gives the class order). The lookup (:func:`find_labels`) tries the
+data folder, then its parent, so one file can serve ``train/`` and ``val/`` folders, in the
+order ``labels.json``, ``labels.csv``, ``dataset.json``; with none of them, a ``label``
+column in the shards still labels the clips (classes: its sorted distinct values). The
+sidecar ``labels.json``::
 
     {"classes": ["clapping", "jumping", ...],         # class index = position in this list
      "clips": {"<clip_id>": "<class name>", ...}}
@@ -39,6 +43,9 @@ Skeletons shards carry no labels. A labelled dataset keeps them beside the shard
 ``labels.csv`` with a header ``clip_id,label`` is accepted too; its classes are the sorted
 distinct labels. Clips missing from a given label map are skipped (``dataset.skipped``
 counts them).
+
+:class:`posekit.datasets.streaming.SkeletonShardStream` reads the same items shard by shard
+for datasets larger than memory or local disk caches.
 """
 
 from __future__ import annotations
@@ -66,6 +73,7 @@ from posekit.unik.streams import STREAMS, make_stream
 
 LABELS_JSON = "labels.json"
 LABELS_CSV = "labels.csv"
+DATASET_JSON = "dataset.json"
 PAD_MODES = ("loop", "zero")
 
 
@@ -98,9 +106,32 @@ class LabelMap:
         Path(path).write_text(json.dumps({"classes": list(self.classes), "clips": dict(self.clips)}, indent=1))
 
     @classmethod
+    def from_shards(cls, paths: Sequence[Path], classes: Sequence[str] | None = None) -> LabelMap:
+        """Labels from the ``label`` column of the skeletons shards under ``paths`` (only the
+        ``clip_id`` and ``label`` columns are read); ``classes`` default to the sorted labels."""
+        clips: dict[str, str] = {}
+        for folder in paths:
+            for shard in list_shards(Path(folder), "skeletons"):
+                if "label" not in pq.read_schema(shard).names:
+                    continue
+                table = pq.read_table(shard, columns=["clip_id", "label"])
+                for cid, name in zip(table.column("clip_id").to_pylist(), table.column("label").to_pylist()):
+                    if name is not None:
+                        clips.setdefault(cid, name)
+        return cls(tuple(classes) if classes is not None else tuple(sorted(set(clips.values()))), clips)
+
+    @classmethod
     def load(cls, path: Path) -> LabelMap:
-        """Read ``labels.json`` or ``labels.csv`` (``clip_id,label``)."""
+        """Read ``labels.json``, ``labels.csv`` (``clip_id,label``) or a built dataset's
+        ``dataset.json`` (classes from it, clips from the label column of its split folders)."""
         path = Path(path)
+        if path.name == DATASET_JSON:
+            try:
+                doc = json.loads(path.read_text(encoding="utf-8"))
+                folders = [path.parent / split.get("folder", name) for name, split in doc["splits"].items()]
+                return cls.from_shards(folders, doc["classes"])
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise ConfigError(f"cannot read labels from {path}: {exc}") from exc
         try:
             if path.suffix == ".csv":
                 with open(path, newline="") as fh:
@@ -120,10 +151,24 @@ def find_labels(data: Path) -> Path | None:
     data = Path(data)
     folder = data.parent if data.is_file() else data
     for where in (folder, folder.parent):
-        for name in (LABELS_JSON, LABELS_CSV):
+        for name in (LABELS_JSON, LABELS_CSV, DATASET_JSON):
             if (where / name).is_file():
                 return where / name
     return None
+
+
+def resolve_labels(labels: LabelMap | Path | str | None, path: Path, shards: Sequence[Path]) -> LabelMap | None:
+    """The :class:`LabelMap` that ``labels`` (``"auto"``, a path, a map or None) names for ``path``."""
+    if isinstance(labels, str) and labels == "auto":
+        found = find_labels(path)
+        if found is not None:
+            return LabelMap.load(found)
+        if any("label" in pq.read_schema(s).names for s in shards):
+            return LabelMap.from_shards([path])
+        return None
+    if isinstance(labels, (str, Path)):
+        return LabelMap.load(Path(labels))
+    return labels
 
 
 def normalise_screen(keypoints: np.ndarray, width: float, height: float) -> np.ndarray:
@@ -193,15 +238,10 @@ class SkeletonShardDataset(Dataset):
         self.max_persons, self.seed, self.epoch = max_persons, seed, 0
         self.layout = get_layout(layout) if isinstance(layout, str) else layout
         self.cache_row_groups, self.center = cache_row_groups, center
-        if isinstance(labels, str) and labels == "auto":
-            found = find_labels(self.path)
-            labels = LabelMap.load(found) if found else None
-        elif isinstance(labels, (str, Path)):
-            labels = LabelMap.load(Path(labels))
-        self.labels: LabelMap | None = labels
         self.shards = list_shards(self.path, "skeletons")
         if not self.shards:
             raise ShardError(f"no skeletons shards (skeletons-*.parquet) under {self.path}")
+        self.labels: LabelMap | None = resolve_labels(labels, self.path, self.shards)
         self.infos: list[ShardInfo] = [read_shard_info(p) for p in self.shards]
         self._index(set(clip_ids) if clip_ids is not None else None)
         self._cache: OrderedDict[tuple[int, int], list[SkeletonClip]] = OrderedDict()
@@ -285,37 +325,53 @@ class SkeletonShardDataset(Dataset):
 
     def joints(self, index: int) -> np.ndarray:
         """``(2, T, V, M)`` float32 whole-clip joints, normalised (steps 1-3), NaN = missing."""
-        clip = self.clip(index)
         src = self.infos[int(self.locations[index, 0])].layout
-        M, T = self.max_persons, clip.num_frames
-        if clip.tracks:
-            kp = clip.to_array(max_persons=M).transpose(3, 1, 2, 0)
-        else:
-            kp = np.full((M, T, src.num_joints, 2), np.nan, np.float32)
-        kp, _ = convert_keypoints(kp, None, src, self.layout)
-        kp = normalise_screen(kp, clip.width, clip.height)
-        if self.center:
-            body = kp[0, :, self.layout.center]
-            if np.isfinite(body).any():
-                kp = kp - np.nanmean(body, axis=0)
-        return np.ascontiguousarray(kp.transpose(3, 1, 2, 0))
+        return clip_joints(self.clip(index), src, self.layout, self.max_persons, self.center)
 
     def window_start(self, index: int, num_frames: int) -> int:
         """First frame of the item's window: random (train) or centred (eval)."""
-        if self.window is None or num_frames <= self.window:
-            return 0
-        if not self.train:
-            return (num_frames - self.window) // 2
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        return int(rng.integers(0, num_frames - self.window + 1))
+        return window_start(self.window, num_frames, self.train, (self.seed, self.epoch, index))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         """``(x (2, window, V, M) float32, label, index)``."""
         x = self.joints(index)
-        T = x.shape[1]
-        if self.window is not None:
-            idx = window_indices(T, self.window, self.window_start(index, T), self.pad)
-            x = x[:, np.clip(idx, 0, None)] if T else np.full((x.shape[0], self.window, *x.shape[2:]), np.nan)
-            x[:, idx < 0] = np.nan
-        x = np.nan_to_num(make_stream(x, self.stream, self.layout), nan=0.0)
-        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), int(self.targets[index]), index
+        start = self.window_start(index, x.shape[1])
+        return to_item(x, self.window, start, self.pad, self.stream, self.layout), int(self.targets[index]), index
+
+
+def clip_joints(
+    clip: SkeletonClip, src: JointLayout, layout: JointLayout, max_persons: int = 2, center: bool = False
+) -> np.ndarray:
+    """``(2, T, V, M)`` float32 joints of ``clip`` (steps 1-3 of the module docstring), NaN = missing."""
+    M, T = max_persons, clip.num_frames
+    if clip.tracks:
+        kp = clip.to_array(max_persons=M).transpose(3, 1, 2, 0)
+    else:
+        kp = np.full((M, T, src.num_joints, 2), np.nan, np.float32)
+    kp, _ = convert_keypoints(kp, None, src, layout)
+    kp = normalise_screen(kp, clip.width, clip.height)
+    if center:
+        body = kp[0, :, layout.center]
+        if np.isfinite(body).any():
+            kp = kp - np.nanmean(body, axis=0)
+    return np.ascontiguousarray(kp.transpose(3, 1, 2, 0))
+
+
+def window_start(window: int | None, num_frames: int, train: bool, key: tuple[int, int, int]) -> int:
+    """First frame of a window: centred for evaluation, random from ``(seed, epoch, index)`` for training."""
+    if window is None or num_frames <= window:
+        return 0
+    if not train:
+        return (num_frames - window) // 2
+    return int(np.random.default_rng(list(key)).integers(0, num_frames - window + 1))
+
+
+def to_item(x: np.ndarray, window: int | None, start: int, pad: str, stream: str, layout: JointLayout) -> torch.Tensor:
+    """``(2, T, V, M)`` joints -> the ``(2, window, V, M)`` float32 tensor of steps 4-6."""
+    T = x.shape[1]
+    if window is not None:
+        idx = window_indices(T, window, start, pad)
+        x = x[:, np.clip(idx, 0, None)] if T else np.full((x.shape[0], window, *x.shape[2:]), np.nan)
+        x[:, idx < 0] = np.nan
+    x = np.nan_to_num(make_stream(x, stream, layout), nan=0.0)
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
