@@ -9,6 +9,7 @@ from posekit.cli.evaluate import eval_app
 from posekit.cli.export import export_app
 from posekit.cli.extract import extract_command
 from posekit.cli.inspect import inspect_command
+from posekit.cli.manifest import manifest_app
 from posekit.cli.refine import refine_app
 from posekit.cli.train import train_app, unik_eval, unik_predict
 from posekit.cli.viz import viz_command
@@ -31,6 +32,7 @@ app.command("viz", no_args_is_help=True)(viz_command)
 app.add_typer(refine_app, name="refine")
 app.add_typer(eval_app, name="eval")
 app.add_typer(train_app, name="train")
+app.add_typer(manifest_app, name="manifest")
 eval_app.command("unik", no_args_is_help=True)(unik_eval)
 predict_app = typer.Typer(help="Predict with trained models.", no_args_is_help=True)
 predict_app.command("unik", no_args_is_help=True)(unik_predict)

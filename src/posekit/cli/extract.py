@@ -9,8 +9,10 @@ import typer
 from rich.table import Table
 
 from posekit.cli.common import EXIT_INPUT_FAILED, console, friendly_errors, setup_logging
+from posekit.errors import ConfigError
 from posekit.estimators import EXPERTS, EstimatorConfig, parse_experts
 from posekit.pipeline import ExtractOptions, RunSummary, run_extraction
+from posekit.pipeline.extract import Backend, LocalBackend
 from posekit.pipeline.partition import Partition
 from posekit.refine.tracks import AggregationOptions
 from posekit.skeleton import LAYOUTS
@@ -23,7 +25,12 @@ _EXPERTS_HELP = (
 
 @friendly_errors
 def extract_command(
-    input: Annotated[Path, typer.Argument(help="A video file, or a folder searched recursively for videos.")],
+    input: Annotated[
+        Path,
+        typer.Argument(
+            help="A video file, a folder searched recursively for videos, or a .txt list of video paths (one a line)."
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for shards and manifest.json.")],
     experts: Annotated[str, typer.Option(help=_EXPERTS_HELP)] = "yolo",
     device: Annotated[str, typer.Option(help="cpu or cuda:N.")] = "cpu",
@@ -59,6 +66,29 @@ def extract_command(
     num_shards: Annotated[
         int | None, typer.Option(min=1, help="Split the inputs into N parts by a stable hash of the clip id.")
     ] = None,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            help="Redo only the clips OUT/manifest.json records as failed (with the part flags: that part's)."
+        ),
+    ] = False,
+    backend: Annotated[
+        str, typer.Option(help="local (this process) or ray (Ray Data actors; pip install 'posekit[ray]').")
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster to join: auto or HOST:PORT (default: start Ray on this machine)."),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Ray actors, each with its own copy of the models.")] = 1,
+    num_gpus_per_worker: Annotated[
+        float, typer.Option(min=0.0, help="GPUs per Ray actor (0: CPU only; 0.5: two actors share a GPU).")
+    ] = 0.0,
+    cpus_per_worker: Annotated[
+        float | None, typer.Option(min=0.01, help="CPUs (torch threads) per Ray actor (default: CPUs / workers).")
+    ] = None,
+    max_retries: Annotated[
+        int, typer.Option(min=0, help="Times a clip is retried when its Ray worker process dies.")
+    ] = 2,
     overwrite: Annotated[bool, typer.Option(help="Delete the shards and manifest already in OUT first.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
@@ -70,6 +100,8 @@ def extract_command(
     Exit code: 0 all done, 1 some inputs failed, 2 bad usage.
 
     Example: posekit extract videos/ --out shards/ --experts yolo,mediapipe --imgsz 1280
+    On a Ray cluster: posekit extract videos/ --out shards/ --backend ray --ray-address auto
+    --workers 8 --num-gpus-per-worker 1 --device cuda:0 (see docs/cluster.md).
     """
     setup_logging(verbose)
     options = ExtractOptions(
@@ -92,6 +124,8 @@ def extract_command(
             overwrite=overwrite,
             progress=progress,
             partition=Partition.from_options(shard_index, num_shards),
+            backend=make_backend(backend, ray_address, workers, num_gpus_per_worker, cpus_per_worker, max_retries),
+            retry_failed=retry_failed,
         )
     except KeyboardInterrupt:
         console.print("interrupted: finished clips are saved; rerun the same command to resume")
@@ -101,6 +135,34 @@ def extract_command(
         raise typer.Exit(EXIT_INPUT_FAILED)
 
 
+def make_backend(
+    name: str,
+    address: str | None,
+    workers: int,
+    num_gpus_per_worker: float,
+    cpus_per_worker: float | None,
+    max_retries: int,
+) -> Backend:
+    """The backend named by ``--backend``, with its options checked."""
+    if name == "local":
+        ray_only = {
+            "--ray-address": address is not None,
+            "--workers": workers != 1,
+            "--num-gpus-per-worker": bool(num_gpus_per_worker),
+            "--cpus-per-worker": cpus_per_worker is not None,
+        }
+        given = [flag for flag, set_ in ray_only.items() if set_]
+        if given:
+            raise ConfigError(f"{', '.join(given)} only apply with --backend ray")
+        return LocalBackend()
+    if name == "ray":
+        from posekit.pipeline.ray_backend import RayBackend, RayOptions, import_ray
+
+        import_ray()
+        return RayBackend(RayOptions(address, workers, num_gpus_per_worker, cpus_per_worker, max_retries))
+    raise ConfigError(f"unknown --backend {name!r}; use local or ray")
+
+
 def print_summary(summary: RunSummary) -> None:
     table = Table(title=f"posekit extract -> {summary.out}", show_header=False)
     per_frame = summary.seconds / summary.frames if summary.frames else float("nan")
@@ -108,6 +170,7 @@ def print_summary(summary: RunSummary) -> None:
         ("videos done", str(summary.done)),
         ("videos failed", str(summary.failed)),
         ("videos skipped (already done)", str(summary.skipped)),
+        ("duplicate inputs (extracted once)", str(summary.duplicates)),
         ("frames", str(summary.frames)),
         ("person tracks", str(summary.tracks)),
         ("poses (person-frames kept)", str(summary.poses)),

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -33,6 +34,7 @@ from posekit.pipeline.video import (
     find_videos,
     iter_frames,
     probe_video,
+    unique_videos,
 )
 from posekit.refine.tracks import AggregationOptions, skeleton_tracks
 from posekit.skeleton import LAYOUTS, JointLayout, get_layout
@@ -112,6 +114,60 @@ class ClipResult:
     clip: SkeletonClip
     expert_frames: list[ExpertFrame]
     seconds: float
+
+
+@dataclass
+class ClipOutcome:
+    """What one video gave: its result, or the one-line reason it failed.
+
+    ``fatal`` marks a reason that is not the video's fault (a wrong setting, e.g. missing
+    weights on a worker): the run stops with it instead of recording every clip as failed.
+    """
+
+    video: VideoInput
+    result: ClipResult | None = None
+    reason: str = ""
+    fatal: bool = False
+
+
+def extract_outcome(
+    video: VideoInput, experts: ExpertSet, options: ExtractOptions, on_frames: Callable[[int], None] | None = None
+) -> ClipOutcome:
+    """:func:`extract_clip`, with the video's own failures turned into a failed outcome."""
+    try:
+        return ClipOutcome(video, extract_clip(video, experts, options, on_frames=on_frames))
+    except VideoError as exc:
+        return ClipOutcome(video, reason=str(exc))
+    except (ConfigError, MemoryError):
+        raise
+    except PosekitError as exc:
+        return ClipOutcome(video, reason=f"{video.path}: {exc}")
+    except Exception as exc:
+        return ClipOutcome(video, reason=f"{video.path}: {type(exc).__name__}: {exc}")
+
+
+class Backend(Protocol):
+    """Runs the experts over videos; the driver commits what it yields (shards, manifest)."""
+
+    name: str
+
+    def outcomes(self, videos: list[VideoInput], options: ExtractOptions, progress: bool) -> Iterator[ClipOutcome]:
+        """One outcome per video, in the order of ``videos`` (so shards do not depend on timing)."""
+        ...
+
+
+class LocalBackend:
+    """Everything in this process: models loaded once, videos one after the other."""
+
+    name = "local"
+
+    def outcomes(self, videos: list[VideoInput], options: ExtractOptions, progress: bool) -> Iterator[ClipOutcome]:
+        from tqdm import tqdm
+
+        experts = ExpertSet(options.experts, options.estimator)
+        for video in videos:
+            with tqdm(desc=video.clip_id[-40:], unit="frame", leave=False, disable=not progress) as bar:
+                yield extract_outcome(video, experts, options, on_frames=bar.update)
 
 
 def run_experts(
@@ -211,6 +267,7 @@ class RunSummary:
     done: int = 0
     failed: int = 0
     skipped: int = 0
+    duplicates: int = 0
     frames: int = 0
     tracks: int = 0
     poses: int = 0
@@ -260,16 +317,20 @@ class ShardSink:
             info = ShardInfo("proposals", layout, experts)
             self.proposals = ShardWriter(out / "proposals", info, shard_clips, shard_bytes)
         self._pending: list[ManifestEntry] = []
+        self._broken = False
         self._drop_uncommitted_shards(Path(out))
 
     def _drop_uncommitted_shards(self, out: Path) -> None:
-        """Remove shards the manifest does not name: a kill cut them off before it committed them."""
+        """Remove shards the manifest does not name (a kill cut them off before it committed
+        them) and the temporary files a kill left behind."""
         committed = self.manifest.committed_shards()
         for folder in (out, out / "proposals"):
             for path in folder.glob("*.parquet") if folder.is_dir() else ():
                 if SHARD_PATTERN.match(path.name) and path.name not in committed:
                     log.info("removing %s: written by an interrupted run, its clips will be redone", path)
                     path.unlink()
+            for path in folder.glob(".*.tmp-*") if folder.is_dir() else ():
+                path.unlink(missing_ok=True)
 
     def add(self, clip: SkeletonClip, entry: ManifestEntry, expert_frames: list[ExpertFrame] | None = None) -> None:
         self.skeletons.add([clip])
@@ -280,16 +341,25 @@ class ShardSink:
             self.flush()
 
     def flush(self) -> None:
-        if not self._pending:
+        """Write the pending shards, then commit their clips in the manifest.
+
+        After a failed write (a full disk) the sink stops: its clips stay uncommitted and the
+        shards it may have half-written are removed when the run resumes.
+        """
+        if not self._pending or self._broken:
             return
-        proposals = self.proposals.flush() if self.proposals is not None else None
-        shard = self.skeletons.flush()
-        for entry in self._pending:
-            entry.shard = shard.name if shard else ""
-            entry.proposals_shard = proposals.name if proposals else ""
-            self.manifest.record(entry)
-        self._pending = []
-        self.manifest.save()
+        try:
+            proposals = self.proposals.flush() if self.proposals is not None else None
+            shard = self.skeletons.flush()
+            for entry in self._pending:
+                entry.shard = shard.name if shard else ""
+                entry.proposals_shard = proposals.name if proposals else ""
+                self.manifest.record(entry)
+            self._pending = []
+            self.manifest.save()
+        except BaseException:
+            self._broken = True
+            raise
 
 
 def run_extraction(
@@ -299,87 +369,120 @@ def run_extraction(
     overwrite: bool = False,
     progress: bool = True,
     partition: Partition | None = None,
+    *,
+    backend: Backend | None = None,
+    retry_failed: bool = False,
 ) -> RunSummary:
     """Extract every video under ``input_path`` into shards in ``out``; resume what is done.
 
     Bad inputs are recorded as failed in the manifest and never stop the other videos. With a
     ``partition``, only its clips are extracted, into ``out/part-IIIII-of-NNNNN/`` (a complete
-    output folder of its own; ``posekit manifest merge`` joins the parts).
+    output folder of its own; ``posekit manifest merge`` joins the parts). ``backend`` runs the
+    models (default :class:`LocalBackend`; ``posekit.pipeline.ray_backend.RayBackend`` for a
+    Ray cluster); this process alone writes shards and manifest, in input order, so both give
+    the same shards. ``retry_failed`` redoes only the clips the manifest records as failed.
+    The same file listed twice (a symlink, a list naming it twice) is extracted once.
     """
     from tqdm import tqdm
 
+    backend = backend if backend is not None else LocalBackend()
     videos, problems = find_videos(input_path)
+    videos, repeats = unique_videos(videos)
     if partition is not None:
         out = Path(out) / partition.folder_name
         videos = [v for v in videos if partition.contains(v.clip_id)]
         problems = [(v, reason) for v, reason in problems if partition.contains(v.clip_id)]
+        repeats = [(v, reason) for v, reason in repeats if partition.contains(v.clip_id)]
         log.info("part %d of %d: %d video(s) -> %s", partition.index, partition.count, len(videos), out)
+    if retry_failed and overwrite:
+        raise ConfigError("--retry-failed keeps the finished clips and --overwrite deletes them; give one of them")
+    if retry_failed and not (Path(out) / MANIFEST_NAME).is_file():
+        raise ConfigError(f"--retry-failed: {out} has no {MANIFEST_NAME}; run without --retry-failed first")
     prepare_output(out, overwrite)
     manifest = RunManifest.open(out, options.settings())
     summary = RunSummary(out=Path(out))
     for folder, reason in problems:
         _record_failure(manifest, summary, folder, reason)
+    for video, reason in repeats:
+        if not manifest.is_done(video.clip_id):
+            manifest.record(ManifestEntry(video.clip_id, str(video.path.absolute()), "skipped", reason=reason))
+        summary.duplicates += 1
     todo = []
+    left = 0
     for video in videos:
         done = manifest.entries.get(video.clip_id)
-        if done is None or done.status != "done":
-            todo.append(video)
-        elif done.path != str(video.path.resolve()):
-            reason = f"{video.path}: {out} already holds clip id {video.clip_id!r} from {done.path}; use another --out"
-            log.error("failed: %s", reason)
-            summary.failures.append(reason)
-            summary.failed += 1
+        if done is not None and done.status == "done":
+            if done.path != str(video.path.resolve()):
+                reason = (
+                    f"{video.path}: {out} already holds clip id {video.clip_id!r} from {done.path}; use another --out"
+                )
+                log.error("failed: %s", reason)
+                summary.failures.append(reason)
+                summary.failed += 1
+            else:
+                summary.skipped += 1
+        elif retry_failed and (done is None or done.status != "failed"):
+            left += 1
         else:
-            summary.skipped += 1
+            todo.append(video)
     if summary.skipped:
         log.info("skipping %d video(s) already done in %s", summary.skipped, out)
+    if summary.duplicates:
+        log.info("%d input(s) name a file already listed under another clip id: extracted once", summary.duplicates)
+    if retry_failed:
+        log.info(
+            "retrying %d failed clip(s); %d never tried are left for a run without --retry-failed", len(todo), left
+        )
     if not todo:
         manifest.save()
         return summary
-    experts = ExpertSet(options.experts, options.estimator)
     sink = ShardSink(
         Path(out),
         get_layout(options.layout),
-        experts.names,
+        tuple(spec.label for spec in options.experts),
         manifest,
         options.shard_clips,
         options.shard_bytes,
         options.keep_proposals,
     )
     started = time.perf_counter()
+    outcomes = backend.outcomes(todo, options, progress)
     try:
         with tqdm(total=len(todo), desc="videos", unit="video", disable=not progress) as overall:
-            for video in todo:
-                with tqdm(desc=video.clip_id[-40:], unit="frame", leave=False, disable=not progress) as bar:
-                    try:
-                        result = extract_clip(video, experts, options, on_frames=bar.update)
-                    except VideoError as exc:
-                        _record_failure(manifest, summary, video, str(exc))
-                    except (ConfigError, MemoryError):
-                        raise
-                    except PosekitError as exc:
-                        _record_failure(manifest, summary, video, f"{video.path}: {exc}")
-                    except Exception as exc:
-                        _record_failure(manifest, summary, video, f"{video.path}: {type(exc).__name__}: {exc}")
-                    else:
-                        entry = ManifestEntry(
-                            video.clip_id,
-                            result.clip.video_path,
-                            "done",
-                            frames=result.clip.num_frames,
-                            tracks=len(result.clip.tracks),
-                            seconds=round(result.seconds, 3),
-                        )
-                        sink.add(result.clip, entry, result.expert_frames)
-                        summary.done += 1
-                        summary.frames += result.clip.num_frames
-                        summary.tracks += len(result.clip.tracks)
-                        summary.poses += sum(len(track) for track in result.clip.tracks)
+            for outcome in outcomes:
+                if outcome.fatal:
+                    raise ConfigError(outcome.reason)
+                if outcome.result is None:
+                    _record_failure(manifest, summary, outcome.video, outcome.reason)
+                else:
+                    _commit(sink, summary, outcome.result)
                 overall.update(1)
     finally:
-        sink.flush()
-        summary.seconds = time.perf_counter() - started
+        try:
+            sink.flush()
+        finally:
+            close = getattr(outcomes, "close", None)
+            if close is not None:
+                close()  # stop the backend's workers now, not when the generator is collected
+            summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _commit(sink: ShardSink, summary: RunSummary, result: ClipResult) -> None:
+    clip = result.clip
+    entry = ManifestEntry(
+        clip.clip_id,
+        clip.video_path,
+        "done",
+        frames=clip.num_frames,
+        tracks=len(clip.tracks),
+        seconds=round(result.seconds, 3),
+    )
+    sink.add(clip, entry, result.expert_frames)
+    summary.done += 1
+    summary.frames += clip.num_frames
+    summary.tracks += len(clip.tracks)
+    summary.poses += sum(len(track) for track in clip.tracks)
 
 
 def _record_failure(manifest: RunManifest, summary: RunSummary, video: VideoInput, reason: str) -> None:

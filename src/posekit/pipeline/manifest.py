@@ -7,6 +7,7 @@ resumes, so a run killed at any point redoes exactly the clips it had not commit
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from posekit import __version__
-from posekit.errors import ConfigError
+from posekit.errors import ConfigError, PosekitError
 
 MANIFEST_NAME = "manifest.json"
 STATUSES = ("done", "failed", "skipped")
@@ -61,6 +62,20 @@ class RunManifest:
         entries = {e["clip_id"]: ManifestEntry(**e) for e in data.get("entries", [])}
         return cls(path, settings, entries)
 
+    @classmethod
+    def read(cls, path: Path) -> RunManifest:
+        """Load a manifest file as it is (no settings check); ConfigError if unreadable."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+            entries = {e["clip_id"]: ManifestEntry(**e) for e in data.get("entries", [])}
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ConfigError(f"cannot read {path} ({exc})") from exc
+        return cls(path, data.get("settings", {}), entries)
+
+    def with_status(self, status: str) -> list[ManifestEntry]:
+        return [e for e in self.entries.values() if e.status == status]
+
     def is_done(self, clip_id: str) -> bool:
         entry = self.entries.get(clip_id)
         return entry is not None and entry.status == "done"
@@ -89,5 +104,14 @@ class RunManifest:
             "entries": [asdict(e) for e in sorted(self.entries.values(), key=lambda e: e.clip_id)],
         }
         tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, self.path)
+        try:
+            tmp.write_text(json.dumps(data, indent=1))
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise PosekitError(
+                    f"disk full while writing {self.path}: free space or choose another --out; "
+                    "clips committed before are kept and a rerun resumes after them"
+                ) from exc
+            raise PosekitError(f"cannot write {self.path}: {exc.strerror or exc}") from exc

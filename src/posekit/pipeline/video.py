@@ -10,7 +10,7 @@ import os
 import queue
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,10 +27,19 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".m
 
 @dataclass(frozen=True)
 class VideoInput:
-    """One video to process: its path and its id (the path relative to the input root)."""
+    """One video to process: its path and its id (the path relative to the input root).
+
+    ``file_key`` names the file itself (its real path): two inputs with the same key are one
+    file reached by two names (a symlink, a list that names it twice); empty means ``path``.
+    """
 
     path: Path
     clip_id: str
+    file_key: str = field(default="", compare=False)
+
+
+LIST_SUFFIXES = (".txt", ".lst")
+"""An input file with one of these suffixes is a list of video paths, one a line."""
 
 
 @dataclass(frozen=True)
@@ -55,35 +64,94 @@ class VideoInfo:
 def find_videos(
     root: Path, extensions: tuple[str, ...] = VIDEO_EXTENSIONS
 ) -> tuple[list[VideoInput], list[tuple[VideoInput, str]]]:
-    """Videos at ``root`` (a file, or a folder searched recursively by extension), sorted by id.
+    """Videos at ``root`` (a file, a list file, or a folder searched recursively), sorted by id.
 
     Returns the inputs and, for each sub-folder that could not be read, that folder (as an
     input with its relative id) and the reason, so it is reported without stopping the rest.
+    Symbolic links to files are listed (with the real path as ``file_key``); links to folders
+    are not followed.
     """
     root = Path(root)
     if root.is_file():
-        return [VideoInput(root, root.name)], []
+        if root.suffix.lower() in LIST_SUFFIXES:
+            return read_input_list(root), []
+        return [VideoInput(root, root.name, os.path.realpath(root))], []
     if not root.exists():
-        raise ConfigError(f"input not found: {root} (give a video file or a folder of videos)")
+        raise ConfigError(f"input not found: {root} (give a video file, a .txt list of videos or a folder)")
     if not os.access(root, os.R_OK | os.X_OK):
         raise ConfigError(f"input folder {root} is not readable (permission denied)")
+    real_root = os.path.realpath(root)
     found: list[VideoInput] = []
     problems: list[tuple[VideoInput, str]] = []
     exts = {e.lower() for e in extensions}
-
-    def on_error(err: OSError) -> None:
-        folder = Path(err.filename)
-        relative = folder.relative_to(root).as_posix() if folder.is_relative_to(root) else str(folder)
-        problems.append((VideoInput(folder, relative + "/"), f"{folder}: cannot list folder ({err.strerror})"))
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=False):
-        dirnames.sort()
-        for name in filenames:
-            if Path(name).suffix.lower() in exts and not name.startswith("."):
-                path = Path(dirpath) / name
-                found.append(VideoInput(path, path.relative_to(root).as_posix()))
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listed = sorted(entries, key=lambda e: e.name)
+        except OSError as err:
+            relative = folder.relative_to(root).as_posix()
+            problems.append((VideoInput(folder, relative + "/"), f"{folder}: cannot list folder ({err.strerror})"))
+            continue
+        for entry in listed:
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(folder / entry.name)
+            elif Path(entry.name).suffix.lower() in exts and not entry.name.startswith("."):
+                path = folder / entry.name
+                relative = path.relative_to(root).as_posix()
+                # Only links need resolving (one system call each); the others are named by the root.
+                key = os.path.realpath(path) if entry.is_symlink() else f"{real_root}/{relative}"
+                found.append(VideoInput(path, relative, key))
     found.sort(key=lambda v: v.clip_id)
     return found, problems
+
+
+def read_input_list(list_file: Path) -> list[VideoInput]:
+    """The videos named in ``list_file``, one path a line (blank lines and ``#`` comments skipped).
+
+    Relative paths are relative to the list's folder, and a clip's id is its path relative to
+    that folder (an absolute path outside it is its own id). Order and repeats are kept;
+    :func:`unique_videos` drops the repeats.
+    """
+    base = Path(os.path.abspath(Path(list_file).parent))
+    try:
+        lines = Path(list_file).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the input list {list_file}: {exc}") from exc
+    videos = []
+    for line in lines:
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        path = Path(os.path.normpath(base / Path(text).expanduser()))
+        clip_id = path.relative_to(base).as_posix() if path.is_relative_to(base) else path.as_posix()
+        videos.append(VideoInput(path, clip_id, os.path.realpath(path)))
+    return videos
+
+
+def unique_videos(videos: list[VideoInput]) -> tuple[list[VideoInput], list[tuple[VideoInput, str]]]:
+    """Keep the first input of each clip id and of each file; return the others with the reason.
+
+    The same clip id listed twice is dropped silently; a second name of an already listed
+    file (a symbolic link, a list naming it twice) is returned with the clip id it repeats,
+    so that it is recorded once as ``skipped`` and extracted only under the first name.
+    """
+    ids: set[str] = set()
+    files: dict[str, str] = {}
+    unique: list[VideoInput] = []
+    repeats: list[tuple[VideoInput, str]] = []
+    for video in videos:
+        if video.clip_id in ids:
+            continue
+        ids.add(video.clip_id)
+        key = video.file_key or os.path.realpath(video.path)
+        if key in files:
+            repeats.append((video, f"{video.path}: same file as clip {files[key]!r}, extracted once under that id"))
+            continue
+        files[key] = video.clip_id
+        unique.append(video)
+    return unique, repeats
 
 
 def _open(path: Path) -> av.container.InputContainer:
