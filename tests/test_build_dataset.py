@@ -268,3 +268,11 @@ def test_real_dataset_plugs_into_unik_training_duckdb_and_every_export(real_buil
 
     scored = score_shards(tmp_path / "coco" / "val.json", out / "val")
     assert scored.images_scored == len(coco["images"]) and scored.overall["pckh"] == pytest.approx(100.0)
+
+
+def test_ray_flags_need_the_ray_backend(real_build: dict, tmp_path: Path) -> None:
+    root = real_build["root"]
+    args = ["build-dataset", "posetics", "--videos", str(root / "videos"), "--annotations", str(root / "k400.csv")]
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "ds"), "--workers", "2", "--no-progress"])
+    assert res.exit_code == 2
+    assert "--workers only apply with --backend ray" in res.output

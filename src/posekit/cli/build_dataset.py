@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from posekit.cli.common import EXIT_INPUT_FAILED, console, friendly_errors, setup_logging
+from posekit.cli.extract import make_backend
 from posekit.datasets.build import BuildOptions, BuildResult, build_dataset
 from posekit.datasets.inputs import KINETICS_PATTERN, read_collection
 from posekit.pipeline.partition import Partition
@@ -93,6 +94,16 @@ def _command(kind: str):
         gamma: Annotated[
             float, typer.Option(min=0.0, max=1.0, help="SST-A filter (eq. 3.3).", rich_help_panel=_EXTRACT)
         ] = 0.18,
+        backend: Annotated[
+            str, typer.Option(help="local or ray (Ray Data actors, see posekit extract).", rich_help_panel=_SLURM)
+        ] = "local",
+        ray_address: Annotated[
+            str | None, typer.Option(help="Ray cluster: auto or HOST:PORT.", rich_help_panel=_SLURM)
+        ] = None,
+        workers: Annotated[int, typer.Option(min=1, help="Ray actors.", rich_help_panel=_SLURM)] = 1,
+        num_gpus_per_worker: Annotated[
+            float, typer.Option(min=0.0, help="GPUs per Ray actor.", rich_help_panel=_SLURM)
+        ] = 0.0,
         shard_index: Annotated[
             int | None,
             typer.Option(min=0, help="Extract only part I (e.g. $SLURM_ARRAY_TASK_ID).", rich_help_panel=_SLURM),
@@ -148,6 +159,7 @@ def _command(kind: str):
                 assemble_only=assemble_only,
                 overwrite=overwrite,
                 progress=progress,
+                backend=make_backend(backend, ray_address, workers, num_gpus_per_worker, None, 2),
             )
         except KeyboardInterrupt:
             console.print("interrupted: finished work is saved; rerun the same command to resume")

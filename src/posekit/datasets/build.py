@@ -259,11 +259,13 @@ def build_dataset(
     assemble_only: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    backend=None,
 ) -> BuildResult:
     """Build (or extract one part of) a dataset from a labelled ``collection`` into ``out``.
 
     ``extract_options`` (:class:`posekit.pipeline.ExtractOptions`) is needed unless ``shards``
-    (existing skeletons shards) is given or ``assemble_only``.
+    (existing skeletons shards) is given or ``assemble_only``; ``backend`` is the extraction
+    backend (:class:`posekit.pipeline.ray_backend.RayBackend`; default: this process).
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -290,7 +292,13 @@ def build_dataset(
 
                 videos = link_inputs(found, extract / "videos")
                 summary = run_extraction(
-                    videos, extract, extract_options, overwrite=overwrite, progress=progress, partition=partition
+                    videos,
+                    extract,
+                    extract_options,
+                    overwrite=overwrite,
+                    progress=progress,
+                    partition=partition,
+                    backend=backend,
                 )
                 result.extraction = {
                     "done": summary.done,
