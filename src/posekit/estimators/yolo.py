@@ -58,8 +58,18 @@ def load_yolo(weights: Path | None, task: str = "pose"):
     return model
 
 
+def is_multiclass(model) -> bool:
+    """Whether a YOLO-pose model has several classes (anchor-pose classes of a self-trained student, thesis 3.3.3)."""
+    return len(getattr(model, "names", None) or {0: "person"}) > 1
+
+
 class YoloPose:
-    """YOLO-pose on whole frames, batched. Joints that the model did not place are NaN."""
+    """YOLO-pose on whole frames, batched. Joints that the model did not place are NaN.
+
+    A multi-class model (a student self-trained with anchor-pose classes) is read as a
+    person detector: every class is a person, and non-maximum suppression is class-agnostic
+    so that two anchor classes on one person leave one detection.
+    """
 
     needs_boxes: ClassVar[bool] = False
 
@@ -68,6 +78,7 @@ class YoloPose:
         self.config = config
         self.model = load_yolo(weights)
         self.layout = COCO17
+        self.agnostic_nms = is_multiclass(self.model)
 
     def predict(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None) -> list[PoseProposals]:
         if not frames:
@@ -78,6 +89,7 @@ class YoloPose:
             imgsz=self.config.imgsz,
             conf=self.config.min_box_score,
             device=self.config.device,
+            agnostic_nms=self.agnostic_nms,
             verbose=False,
         )
         return [self._to_proposals(r) for r in results]

@@ -115,6 +115,9 @@ class ProtocolOptions:
         reference: how the reference is built; scoring: the metric settings.
         extra_ssta: more SST-A variants scored beside :func:`ssta_methods` (ablations; names
             start with ``sst-a``); they cost no model run.
+        students: single experts run alone on every version of the clip and scored beside
+            the experts (e.g. a self-trained student, thesis 3.3.3), by row name; they take
+            no part in the reference or in SST-A.
     """
 
     experts: tuple[ExpertSpec, ...]
@@ -132,6 +135,7 @@ class ProtocolOptions:
     reference: ReferenceOptions = field(default_factory=ReferenceOptions)
     scoring: ScoreOptions = field(default_factory=ScoreOptions)
     extra_ssta: dict[str, AggregationOptions] = field(default_factory=dict)
+    students: dict[str, ExpertSpec] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in self.extra_ssta:
@@ -159,6 +163,7 @@ class ProtocolOptions:
             "reference": asdict(self.reference),
             "scoring": asdict(self.scoring),
             "extra_ssta": {name: agg.settings() for name, agg in self.extra_ssta.items()},
+            "students": {name: spec.label for name, spec in self.students.items()},
         }
 
 
@@ -195,11 +200,18 @@ class ProtocolResult:
 
 
 def run_experts_on(
-    video: Path, experts: ExpertSet, options: ProtocolOptions, on_frames: Callable[[int], None] | None = None
+    video: Path,
+    experts: ExpertSet,
+    options: ProtocolOptions,
+    on_frames: Callable[[int], None] | None = None,
+    specs: tuple[ExpertSpec, ...] | None = None,
 ) -> ExpertRun:
-    """Run the extraction pipeline on ``video`` and return every expert's proposals."""
+    """Run the extraction pipeline on ``video`` and return every expert's proposals.
+
+    ``specs``: the specs ``experts`` was built from, when not ``options.experts`` (a student).
+    """
     extract = ExtractOptions(
-        experts=options.experts,
+        experts=specs or options.experts,
         estimator=options.estimator,
         layout=options.layout.name,
         batch_size=options.batch_size,
@@ -335,6 +347,15 @@ def gains(rows: Sequence[dict], experts: Sequence[str], metric: str = "pckh") ->
     return out
 
 
+def score_student(run: ExpertRun, name: str, reference: PoseSet, options: ProtocolOptions, degradation: str) -> dict:
+    """The row of a student run alone (its own detection and tracking) against the reference."""
+    tracks = skeleton_tracks([run.per_expert[0]], options.layout, AggregationOptions(), options.min_joint_score)
+    poses = poses_from_tracks(tracks, run.num_frames, options.layout)
+    row = {"degradation": degradation, "method": name, **summarise(pair_up(poses, reference), options.layout)}
+    row["jitter"] = track_jitter(poses)
+    return {k: row[k] for k in COLUMNS}
+
+
 def run_protocol(
     video: Path,
     options: ProtocolOptions,
@@ -369,6 +390,7 @@ def run_protocol(
             f"against (small people need a larger --imgsz, e.g. 1280)"
         )
     boxes = boxes_per_frame(reference)
+    students = {name: ExpertSet((spec,), options.estimator) for name, spec in options.students.items()}
     rows: list[dict] = []
     pooled: dict[str, list[Matched]] = {}
     seconds = {"reference": round(clean_run.seconds, 2)}
@@ -377,20 +399,27 @@ def run_protocol(
         for name in names:
             if on_stage:
                 on_stage(name, clean_run.num_frames)
+            source = video
+            if name != CLEAN:
+                source = Path(tmp) / "degraded.mkv"
+                write_degraded(
+                    video, source, get_degradation(name), boxes=boxes, seed=options.seed, max_frames=options.max_frames
+                )
             if name == CLEAN and same_ref:
                 run = clean_run
                 if on_frames:
                     on_frames(clean_run.num_frames)
             else:
-                path = Path(tmp) / "degraded.mkv"
-                write_degraded(
-                    video, path, get_degradation(name), boxes=boxes, seed=options.seed, max_frames=options.max_frames
-                )
-                run = run_experts_on(path, experts, options, on_frames)
-                path.unlink()
+                run = run_experts_on(source, experts, options, on_frames)
             seconds[name] = round(run.seconds, 2)
             run_rows, matches = score_run(run, reference, options, name)
             rows.extend(run_rows)
+            for student, student_set in students.items():
+                srun = run_experts_on(source, student_set, options, on_frames, specs=(options.students[student],))
+                seconds[f"{student} @ {name}"] = round(srun.seconds, 2)
+                rows.append(score_student(srun, student, reference, options, name))
+            if source != video:
+                source.unlink()
             if name != CLEAN:
                 for method, m in matches.items():
                     pooled.setdefault(method, []).append(m)

@@ -1,0 +1,171 @@
+"""Self-training (thesis 3.3.3): real SST-A shards, the real Ultralytics trainer for one tiny epoch."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from posekit.cli.app import app
+from posekit.errors import ConfigError
+from posekit.estimators import EstimatorConfig, build_estimator, parse_experts
+from posekit.estimators.yolo import load_yolo
+from posekit.pipeline import ExtractOptions, run_extraction
+from posekit.refine.pseudo_labels import PseudoLabelOptions
+from posekit.refine.self_train import SelfTrainOptions, freeze_list, self_train
+
+TINY = SelfTrainOptions(
+    labels=PseudoLabelOptions(frame_fraction=1.0, anchor_classes=2, val_fraction=0.2),
+    epochs=1,
+    imgsz=320,
+    batch=4,
+    workers=0,
+)
+
+
+@pytest.fixture(scope="module")
+def ssta_shards(tmp_path_factory: pytest.TempPathFactory, short_clip: Path) -> Path:
+    """SST-A skeleton shards of the 6-frame real clip (two experts, as posekit extract writes them)."""
+    out = tmp_path_factory.mktemp("ssta")
+    options = ExtractOptions(experts=tuple(parse_experts("yolo,yolo-topdown")), estimator=EstimatorConfig(imgsz=960))
+    summary = run_extraction(short_clip, out, options, progress=False)
+    assert summary.poses > 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def no_network():
+    """Record (and refuse) every connection or name lookup while training."""
+    attempts: list[object] = []
+    saved = (socket.socket.connect, socket.create_connection, socket.getaddrinfo)
+
+    def refuse(*args, **kwargs):
+        attempts.append(args[1:] if args else kwargs)
+        raise OSError("network disabled in this test")
+
+    socket.socket.connect = refuse  # type: ignore[method-assign]
+    socket.create_connection = refuse  # type: ignore[assignment]
+    socket.getaddrinfo = refuse  # type: ignore[assignment]
+    try:
+        yield attempts
+    finally:
+        socket.socket.connect, socket.create_connection, socket.getaddrinfo = saved  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="module")
+def trained(ssta_shards: Path, tmp_path_factory: pytest.TempPathFactory, no_network, short_clip: Path):
+    out = tmp_path_factory.mktemp("run")
+    result = self_train(ssta_shards, out, videos=short_clip.parent, options=TINY, progress=False)
+    return out, result, list(no_network)
+
+
+def _params(weights: Path) -> dict[str, torch.Tensor]:
+    return {k: v.detach().float() for k, v in load_yolo(weights).model.named_parameters()}
+
+
+def test_freeze_list_keeps_backbone_neck_and_keypoint_branch(monkeypatch):
+    assert freeze_list(23, ("loc", "cls")) == [str(i) for i in range(23)] + ["23.cv4"]
+    assert freeze_list(23, ("loc", "cls", "kpt"))[-1] == "22"
+    assert freeze_list(23, ("cls",))[-2:] == ["23.cv2", "23.cv4"]
+    with pytest.raises(ConfigError, match="--train-heads"):
+        SelfTrainOptions(train_heads=("loc", "backbone"))
+
+
+def test_one_tiny_epoch_trains_offline_only_box_and_class_branches(trained):
+    out, result, attempts = trained
+    assert attempts == []  # no download, font fetch or AMP-check model
+    assert result.weights == out / "best.pt" and result.weights.is_file()
+    card = json.loads((out / "run-card.json").read_text())
+    assert card["gamma"] == 0.18 and card["anchor_classes"] == 2 and card["epochs"] == 1
+    assert card["data"]["frames"]["train"] >= 4 and card["data"]["frames"]["val"] >= 1
+    assert card["data"]["split"].startswith("by time span")
+    assert card["frozen"] == "layers 0-22, 23.cv4"
+    for key in ("box_map50", "pose_map50", "box_recall"):
+        assert 0.0 <= card["metrics_before"][key] <= 1.0 and 0.0 <= card["metrics_after"][key] <= 1.0
+    before = _params(out / "student-init-b2.pt")
+    after = _params(result.weights)
+    frozen = [k for k in after if k.startswith(("model.0.", "model.10.", "model.22.", "model.23.cv4."))]
+    learned = [k for k in after if k.startswith(("model.23.cv2.", "model.23.cv3."))]
+    assert frozen and learned
+    assert all(torch.equal(after[k], before[k]) for k in frozen)  # bit for bit
+    assert sum(not torch.equal(after[k], before[k]) for k in learned) > len(learned) // 2
+    assert not list(out.glob(".*tmp*"))
+
+
+def test_refined_student_is_usable_at_once_as_an_expert(trained, sample_frames):
+    _, result, _ = trained
+    expert = build_estimator(f"yolo:{result.weights}", EstimatorConfig(imgsz=320))
+    assert expert.agnostic_nms  # two anchor classes, every one a person
+    (props,) = expert.predict(sample_frames[:1])
+    assert props.keypoints.shape[1:] == (17, 2)
+    assert np.isfinite(props.boxes).all()
+
+
+def test_rerun_of_a_complete_run_returns_it_and_other_settings_are_refused(trained, ssta_shards, short_clip):
+    out, result, _ = trained
+    again = self_train(ssta_shards, out, videos=short_clip.parent, options=TINY, progress=False)
+    assert again.already_done and again.card == result.card
+    other = SelfTrainOptions(labels=TINY.labels, epochs=2, imgsz=320, batch=4, workers=0)
+    with pytest.raises(ConfigError, match="other settings"):
+        self_train(ssta_shards, out, options=other, progress=False)
+
+
+def test_killed_run_resumes_from_its_checkpoint(ssta_shards, short_clip, tmp_path, monkeypatch, no_network):
+    import posekit.refine.self_train as st
+
+    options = SelfTrainOptions(labels=TINY.labels, epochs=2, imgsz=256, batch=8, workers=0)
+    run = tmp_path / "run"
+    real_log = st._log_epoch
+
+    def killed_after_first_epoch(trainer):
+        real_log(trainer)
+        if trainer.epoch == 0:
+            raise KeyboardInterrupt  # a kill right after epoch 1's checkpoint
+
+    monkeypatch.setattr(st, "_log_epoch", killed_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        self_train(ssta_shards, run, videos=short_clip.parent, options=options, progress=False)
+    assert not (run / "run-card.json").exists() and not (run / "best.pt").exists()
+    assert st.training_state(run / "train" / "weights" / "last.pt") == "unfinished"
+    epochs: list[int] = []
+    monkeypatch.setattr(st, "_log_epoch", lambda trainer: epochs.append(trainer.epoch + 1))
+    resumed = self_train(ssta_shards, run, videos=short_clip.parent, options=options, progress=False)
+    assert resumed.resumed and resumed.weights.is_file()
+    assert epochs[0] == 2  # continued with epoch 2, did not start over
+    assert resumed.card["epochs"] == 2 and resumed.card["resumed"]
+    # killed after training ended but before the card: the card is written without training again
+    (run / "run-card.json").unlink()
+    (run / "best.pt").unlink()
+    (run / "settings.json").write_text(json.dumps(resumed.card["settings"]))
+    epochs.clear()
+    again = self_train(ssta_shards, run, videos=short_clip.parent, options=options, progress=False)
+    assert again.weights.is_file() and epochs == []
+    assert no_network == []
+    assert not Path("runs").exists() or not any(Path("runs").rglob("last.pt"))
+
+
+def test_cli_self_train_spelling_and_its_errors(trained, ssta_shards, short_clip, tmp_path):
+    out, _, _ = trained
+    runner = CliRunner()
+    args = ["refine", "--self-train", "--shards", str(ssta_shards), "--videos", str(short_clip.parent)]
+    args += ["--out", str(out), "--frame-fraction", "1", "--anchor-classes", "2", "--epochs", "1", "--imgsz", "320"]
+    args += ["--batch", "4", "--workers", "0", "--no-progress"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "already complete" in res.output and "yolo:" in res.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = runner.invoke(app, ["refine", "self-train", "--shards", str(empty), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "no skeleton shards" in res.output
+    assert not (tmp_path / "o").exists()  # nothing half-written
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    res = runner.invoke(app, ["refine", "--self-train", "--shards", str(ssta_shards), "--out", str(blocker / "run")])
+    assert res.exit_code == 2 and "not writable" in res.output
+    res = runner.invoke(app, ["refine", "self-train", "--help"])
+    assert res.exit_code == 0 and "--anchor-classes" in res.output and "--train-heads" in res.output
