@@ -19,7 +19,9 @@ app = typer.Typer(
     help=(
         "Skeleton extraction and refinement for action recognition.\n\n"
         "Typical use: posekit extract videos/ --out shards/ ; posekit inspect shards/ ; "
-        "posekit viz clip.mp4 --shards shards/ --out overlay.mp4 ; posekit train unik --data shards/"
+        "posekit viz clip.mp4 --shards shards/ --out overlay.mp4 ; "
+        "posekit build-dataset posetics --videos k400/ --annotations k400.csv --out posetics/ ; "
+        "posekit train unik --data posetics/"
     ),
     no_args_is_help=True,
     add_completion=False,
