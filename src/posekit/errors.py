@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+from pathlib import Path
+
 
 class PosekitError(Exception):
     """Base class: the message is one line meant for the user."""
@@ -17,3 +20,10 @@ class VideoError(PosekitError):
 
 class ShardError(PosekitError):
     """A shard file is missing, unreadable or not a posekit shard."""
+
+
+def write_error(path: Path, exc: OSError, kept: str) -> PosekitError:
+    """The one-line error for a failed write of ``path``: a full disk says what ``kept`` survives."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return PosekitError(f"disk full while writing {path}: free space or choose another --out; {kept}")
+    return PosekitError(f"cannot write {path}: {exc.strerror or exc}")

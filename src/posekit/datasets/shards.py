@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import itertools
 import os
 import re
@@ -15,7 +14,7 @@ import pyarrow.parquet as pq
 
 from posekit.datasets.records import ExpertFrame, SkeletonClip, SkeletonTrack
 from posekit.datasets.schema import ShardInfo
-from posekit.errors import PosekitError, ShardError
+from posekit.errors import ShardError, write_error
 from posekit.estimators.base import PoseProposals
 
 SHARD_PATTERN = re.compile(r"^(skeletons|proposals)-(\d{5,})\.parquet$")
@@ -212,12 +211,8 @@ def write_table_atomic(table: pa.Table, path: Path, row_group_size: int | None =
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise PosekitError(
-                f"disk full while writing {path}: free space or choose another --out; "
-                "shards written before this one are complete and a rerun resumes after them"
-            ) from exc
-        raise PosekitError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        kept = "shards written before this one are complete and a rerun resumes after them"
+        raise write_error(path, exc, kept) from exc
 
 
 def next_shard_index(out_dir: Path, kind: str) -> int:

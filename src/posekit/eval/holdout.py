@@ -10,13 +10,10 @@ check that the span is disjoint from them.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
-import av
-
 from posekit.errors import ConfigError
-from posekit.pipeline.video import iter_frames, probe_video
+from posekit.pipeline.video import iter_frames, probe_video, write_lossless
 
 
 def cut_span(source: Path, out: Path, start: int, count: int) -> int:
@@ -26,20 +23,8 @@ def cut_span(source: Path, out: Path, start: int, count: int) -> int:
     """
     if start < 0 or count < 1:
         raise ConfigError(f"a held-out span needs start >= 0 and count >= 1; got {start}, {count}")
-    info = probe_video(source)
-    rate = Fraction(info.fps).limit_denominator(1001) if info.fps > 0 else Fraction(25)
-    written = 0
-    with av.open(str(out), mode="w") as container:
-        stream = container.add_stream("ffv1", rate=rate)
-        stream.width, stream.height, stream.pix_fmt = info.width, info.height, "bgr0"
-        for frame in iter_frames(source, None, start + count):
-            if frame.index < start:
-                continue
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame.image, format="rgb24")):
-                container.mux(packet)
-            written += 1
-        for packet in stream.encode():
-            container.mux(packet)
+    frames = iter_frames(source, None, start + count)
+    written = write_lossless(out, (f.image for f in frames if f.index >= start), probe_video(source))
     if not written:
         Path(out).unlink(missing_ok=True)
         raise ConfigError(f"{source} has no frame {start}: the held-out span starts after its end")

@@ -36,10 +36,8 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 
 from posekit.errors import ConfigError, VideoError
@@ -62,7 +60,7 @@ from posekit.eval.reference import (
     track_jitter,
 )
 from posekit.pipeline.extract import ExpertSet, ExtractOptions, extract_clip
-from posekit.pipeline.video import VideoInput, iter_frames, probe_video
+from posekit.pipeline.video import VideoInput, iter_frames, probe_video, write_lossless
 from posekit.refine.ssta import DEFAULT_GAMMA, RobustOptions
 from posekit.refine.tracks import AggregationOptions, TrackProposals, skeleton_tracks, stack_tracks
 from posekit.skeleton import COCO17, JointLayout
@@ -241,21 +239,12 @@ def write_degraded(
     ``boxes[t]`` ``(P, 4)`` xyxy pixels are frame ``t``'s persons (for occluders). Frames
     are streamed, never all held. Returns the number of frames written.
     """
-    info = probe_video(source)
-    rate = Fraction(info.fps).limit_denominator(1001) if info.fps > 0 else Fraction(25)
-    count = 0
-    with av.open(str(out), mode="w") as container:
-        stream = container.add_stream("ffv1", rate=rate)
-        stream.width, stream.height, stream.pix_fmt = info.width, info.height, "bgr0"
-        for t, frame in enumerate(iter_frames(source, None, max_frames)):
-            person_boxes = boxes[t] if boxes is not None and t < len(boxes) else None
-            image = degradation.apply(frame.image, seed=seed, frame_index=t, boxes=person_boxes)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-            count += 1
-        for packet in stream.encode():
-            container.mux(packet)
-    return count
+    boxes = boxes if boxes is not None else ()
+    images = (
+        degradation.apply(f.image, seed=seed, frame_index=t, boxes=boxes[t] if t < len(boxes) else None)
+        for t, f in enumerate(iter_frames(source, None, max_frames))
+    )
+    return write_lossless(out, images, probe_video(source))
 
 
 def boxes_per_frame(poses: PoseSet) -> list[np.ndarray]:

@@ -7,7 +7,6 @@ resumes, so a run killed at any point redoes exactly the clips it had not commit
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from posekit import __version__
-from posekit.errors import ConfigError, PosekitError
+from posekit.errors import ConfigError, write_error
 
 MANIFEST_NAME = "manifest.json"
 STATUSES = ("done", "failed", "skipped")
@@ -109,9 +108,4 @@ class RunManifest:
             os.replace(tmp, self.path)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise PosekitError(
-                    f"disk full while writing {self.path}: free space or choose another --out; "
-                    "clips committed before are kept and a rerun resumes after them"
-                ) from exc
-            raise PosekitError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+            raise write_error(self.path, exc, "clips committed before are kept and a rerun resumes after them") from exc

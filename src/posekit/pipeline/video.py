@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -227,6 +227,25 @@ def iter_frames(path: Path, fps: float | None = None, max_frames: int | None = N
             raise VideoError(f"{path}: decoding failed after {index + 1} frames ({_reason(exc)})") from None
     finally:
         container.close()
+
+
+def write_lossless(out: Path, images: Iterable[np.ndarray], info: VideoInfo) -> int:
+    """Encode ``(H, W, 3)`` uint8 RGB ``images`` to the FFV1 video ``out`` at ``info``'s size and rate.
+
+    FFV1 in RGB is lossless, so the pixels decode exactly as given. Returns the frames written.
+    """
+    rate = Fraction(info.fps).limit_denominator(1001) if info.fps > 0 else Fraction(25)
+    written = 0
+    with av.open(str(out), mode="w") as container:
+        stream = container.add_stream("ffv1", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = info.width, info.height, "bgr0"
+        for image in images:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+            written += 1
+        for packet in stream.encode():
+            container.mux(packet)
+    return written
 
 
 class Prefetcher:
