@@ -12,13 +12,13 @@ import pytest
 from typer.testing import CliRunner
 
 from posekit.cli.app import app
-from posekit.datasets import read_skeletons
-from posekit.datasets.build import BuildOptions, build_dataset, pose_frame_fraction, stratified_split
-from posekit.datasets.inputs import read_collection
-from posekit.datasets.torch_dataset import SkeletonShardDataset
-from posekit.errors import ConfigError
-from posekit.pipeline.manifest import ManifestEntry, RunManifest
-from posekit.skeleton import COCO17
+from posekit.core.errors import ConfigError
+from posekit.io.manifest import ManifestEntry, RunManifest
+from posekit.io.shards import read_skeletons
+from posekit.io.torch_dataset import SkeletonShardDataset
+from posekit.skeleton.layouts import COCO17
+from posekit.workflows.datasets.build import BuildOptions, build_dataset, pose_frame_fraction, stratified_split
+from posekit.workflows.datasets.inputs import read_collection
 from tests.test_torch_dataset import _clip, _ramp, _track, _write
 from tests.videos import read_frames, write_clip
 
@@ -139,7 +139,7 @@ def _fake_part(extract: Path, part: str, clip_ids: list[str]) -> None:
 
 
 def test_assembly_of_partitioned_extraction_and_unfinished_parts(tmp_path: Path) -> None:
-    from posekit.pipeline.partition import Partition
+    from posekit.workflows.extraction.partition import Partition
 
     videos = tmp_path / "videos"
     ids = [f"cls{i % 2}/v{i}.mp4" for i in range(8)]
@@ -229,7 +229,7 @@ def test_real_dataset_plugs_into_unik_training_duckdb_and_every_export(real_buil
         "GROUP BY label ORDER BY label"
     ).fetchall()
     assert [(r[0], r[1]) for r in rows] == [("jogging", 2), ("making food", 4)] and all(r[2] >= 1 for r in rows)
-    from posekit.unik.train import TrainConfig, build_datasets, load_label_map, split_paths
+    from posekit.workflows.unik.train import TrainConfig, build_datasets, load_label_map, split_paths
 
     cfg = TrainConfig(data=str(out), window=8)
     train_path, val_path = split_paths(cfg)

@@ -1,4 +1,4 @@
-"""Labelled inputs, label maps and caption templates (posekit.datasets.inputs / labels)."""
+"""Labelled inputs, label maps and caption templates (posekit.workflows.datasets.inputs / labels)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from posekit.datasets.inputs import read_collection, read_folder_tree, read_kinetics_csv, read_list_file
-from posekit.datasets.label_maps import kinetics400_posetics
-from posekit.datasets.labels import ClassMap, load_captions, load_class_map, template_text
-from posekit.errors import ConfigError
+from posekit.core.errors import ConfigError
+from posekit.workflows.datasets.inputs import read_collection, read_folder_tree, read_kinetics_csv, read_list_file
+from posekit.workflows.datasets.label_maps import kinetics400_posetics
+from posekit.workflows.datasets.labels import ClassMap, load_captions, load_class_map, template_text
 
 
 def _touch(path: Path) -> Path:

@@ -1,11 +1,13 @@
 import numpy as np
 import pytest
 
-from posekit.errors import ConfigError
-from posekit.estimators import EstimatorConfig, ExpertSpec, PoseProposals, build_estimator, parse_experts
+from posekit.core.errors import ConfigError
+from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.crops import crop_person, crop_to_frame, crop_transform
+from posekit.estimators.registry import ExpertSpec, build_estimator, parse_experts
 from posekit.estimators.yolo import bundled_yolo_weights
-from posekit.skeleton import BLAZEPOSE33, COCO17
+from posekit.skeleton.layouts import BLAZEPOSE33, COCO17
+from posekit.skeleton.records import PoseProposals
 
 CONFIG = EstimatorConfig(imgsz=1280)
 

@@ -7,11 +7,14 @@ import typer
 from typer.testing import CliRunner
 
 from posekit.cli.evaluate import eval_app
-from posekit.datasets import ShardInfo, ShardWriter, SkeletonClip, SkeletonTrack
-from posekit.errors import ConfigError
+from posekit.core.errors import ConfigError
 from posekit.eval.coco import image_key, load_coco_keypoints, score_shards
 from posekit.eval.plots import confidence_plots
-from posekit.skeleton import COCO17, POSETICS17, convert_keypoints
+from posekit.io.schema import ShardInfo
+from posekit.io.shards import ShardWriter
+from posekit.skeleton.convert import convert_keypoints
+from posekit.skeleton.layouts import COCO17, POSETICS17
+from posekit.skeleton.records import SkeletonClip, SkeletonTrack
 
 V = COCO17.num_joints
 FRAMES = np.array([0, 5, 10, 15], np.int32)

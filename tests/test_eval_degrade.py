@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from posekit.errors import ConfigError
+from posekit.core.errors import ConfigError
 from posekit.eval.degrade import (
     DEFAULT_DEGRADATIONS,
     GREY,

@@ -7,10 +7,9 @@ import typer
 from typer.testing import CliRunner
 
 from posekit.cli.evaluate import eval_app
-from posekit.errors import ConfigError
-from posekit.estimators import PoseProposals, parse_experts
+from posekit.core.errors import ConfigError
+from posekit.estimators.registry import parse_experts
 from posekit.eval.degrade import get_degradation
-from posekit.eval.protocol import MEAN_ROW, ProtocolOptions, gains, mean_rows, write_degraded
 from posekit.eval.reference import (
     ScoreOptions,
     build_reference,
@@ -21,7 +20,9 @@ from posekit.eval.reference import (
     summarise,
     track_jitter,
 )
-from posekit.skeleton import COCO17
+from posekit.skeleton.layouts import COCO17
+from posekit.skeleton.records import PoseProposals
+from posekit.workflows.protocols.degradation import MEAN_ROW, ProtocolOptions, gains, mean_rows, write_degraded
 from tests.videos import read_frames, write_clip
 
 V = COCO17.num_joints

@@ -1,4 +1,4 @@
-"""Exports to pyskl/MMAction2 pickle, NTU-style arrays and COCO-keypoints JSON (posekit.datasets.exports)."""
+"""Exports to pyskl/MMAction2 pickle, NTU-style arrays and COCO-keypoints JSON (posekit.workflows.datasets.exports)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posekit.datasets.build import BuildOptions, build_dataset
-from posekit.datasets.exports import export_coco, export_ntu, export_pyskl, person_arrays
-from posekit.datasets.inputs import read_collection
-from posekit.skeleton import COCO17, POSETICS17
+from posekit.skeleton.layouts import COCO17, POSETICS17
+from posekit.workflows.datasets.build import BuildOptions, build_dataset
+from posekit.workflows.datasets.exports import export_coco, export_ntu, export_pyskl, person_arrays
+from posekit.workflows.datasets.inputs import read_collection
 from tests.test_torch_dataset import _clip, _ramp, _track, _write
 
 

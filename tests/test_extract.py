@@ -8,11 +8,12 @@ import pytest
 from typer.testing import CliRunner
 
 from posekit.cli.app import app
-from posekit.datasets import read_proposals, read_shard_info, read_skeletons
-from posekit.errors import ConfigError
-from posekit.estimators import EstimatorConfig, parse_experts
-from posekit.pipeline import ExtractOptions, run_extraction
-from posekit.pipeline import extract as extract_module
+from posekit.core.errors import ConfigError
+from posekit.estimators.base import EstimatorConfig
+from posekit.estimators.registry import parse_experts
+from posekit.io.shards import read_proposals, read_shard_info, read_skeletons
+from posekit.workflows.extraction import driver as extract_module
+from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
 from tests.videos import write_clip
 
 runner = CliRunner()
@@ -253,8 +254,8 @@ def test_a_device_that_is_not_there_stops_the_run_once(short_clip, tmp_path):
 
 
 def test_huge_frames_are_refused_with_the_fix(sample_clip, monkeypatch):
-    from posekit.errors import VideoError
-    from posekit.pipeline import video
+    from posekit.core.errors import VideoError
+    from posekit.io import video
 
     monkeypatch.setattr(video, "MAX_PIXELS", 1000)
     with pytest.raises(VideoError, match="768x576 frames exceed"):

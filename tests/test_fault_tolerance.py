@@ -18,8 +18,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from posekit.cli.app import app
-from posekit.datasets import list_shards, read_skeletons
-from posekit.datasets import shards as shards_module
+from posekit.io import shards as shards_module
+from posekit.io.shards import list_shards, read_skeletons
 from tests.videos import write_clip
 
 runner = CliRunner()

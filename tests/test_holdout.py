@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posekit.errors import ConfigError
-from posekit.eval.holdout import cut_span
-from posekit.pipeline.video import iter_frames
+from posekit.core.errors import ConfigError
+from posekit.io.video import iter_frames
+from posekit.workflows.protocols.holdout import cut_span
 
 
 def test_a_cut_span_holds_exactly_the_source_frames(sample_clip, tmp_path):

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from posekit.cli.app import app
-from posekit.datasets import read_skeletons
-from posekit.pipeline.partition import Partition
+from posekit.io.shards import read_skeletons
+from posekit.workflows.extraction.partition import Partition
 from tests.videos import write_clip
 
 runner = CliRunner()

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from posekit.eval import box_size, completeness, head_length, jitter, mpjpe_normalised, pck, pckh, torso_size
-from posekit.skeleton import COCO17, POSETICS17
+from posekit.eval.metrics import completeness, jitter, mpjpe_normalised, pck, pckh
+from posekit.skeleton.geometry import box_size, head_length, torso_size
+from posekit.skeleton.layouts import COCO17, POSETICS17
 
 
 def upright_coco_pose() -> np.ndarray:

@@ -17,8 +17,8 @@ pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from posekit.errors import ConfigError  # noqa: E402
-from posekit.estimators import EstimatorConfig  # noqa: E402
+from posekit.core.errors import ConfigError  # noqa: E402
+from posekit.estimators.base import EstimatorConfig  # noqa: E402
 from posekit.estimators.onnx_pose import RTMO, DWPose, RTMPose, aspect_transform  # noqa: E402
 from posekit.estimators.registry import build_estimator  # noqa: E402
 

@@ -9,9 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from posekit.cli.app import app
-from posekit.datasets import read_skeletons
-from posekit.errors import ConfigError
-from posekit.pipeline.partition import Partition, stable_hash
+from posekit.core.errors import ConfigError
+from posekit.core.hashing import stable_hash
+from posekit.io.shards import read_skeletons
+from posekit.workflows.extraction.partition import Partition
 from tests.videos import write_clip
 
 CLIP_IDS = [f"class_{c}/video_{i:04d}.mp4" for c in range(5) for i in range(200)]
@@ -26,7 +27,7 @@ def test_every_clip_falls_in_exactly_one_part():
 
 
 def test_the_hash_does_not_depend_on_the_process_hash_seed():
-    code = "from posekit.pipeline.partition import stable_hash; print(stable_hash('a/b é.mp4'))"
+    code = "from posekit.workflows.extraction.partition import stable_hash; print(stable_hash('a/b é.mp4'))"
     outputs = {
         subprocess.run(
             [sys.executable, "-c", code], env={"PYTHONHASHSEED": seed}, capture_output=True, text=True, check=True

@@ -9,10 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit.datasets import ShardInfo, ShardWriter, SkeletonClip, SkeletonTrack
-from posekit.errors import ConfigError
-from posekit.pipeline.video import probe_video
-from posekit.refine.pseudo_labels import (
+from posekit.core.errors import ConfigError
+from posekit.io.schema import ShardInfo
+from posekit.io.shards import ShardWriter
+from posekit.io.video import probe_video
+from posekit.skeleton.layouts import COCO17
+from posekit.skeleton.records import SkeletonClip, SkeletonTrack
+from posekit.workflows.selftrain.pseudo_labels import (
     DATASET_META,
     IGNORE_GREY,
     PseudoLabelOptions,
@@ -23,7 +26,6 @@ from posekit.refine.pseudo_labels import (
     pose_boxes,
     sample_positions,
 )
-from posekit.skeleton import COCO17
 from tests.videos import write_clip
 
 # A standing person, COCO-17, in a unit box (x right, y down).
@@ -203,7 +205,7 @@ def test_videos_folder_that_does_not_match_the_shards_fails_clearly(shards, tmp_
 
 
 def ShardClipIds(shards: Path) -> list[str]:  # noqa: N802 - reads like the set it returns
-    from posekit.datasets import read_skeletons
+    from posekit.io.shards import read_skeletons
 
     return [c.clip_id for c in read_skeletons(shards)]
 

@@ -16,11 +16,12 @@ import pytest
 from typer.testing import CliRunner
 
 from posekit.cli.app import app
-from posekit.datasets import list_shards, read_skeletons
-from posekit.errors import ConfigError
-from posekit.estimators import EstimatorConfig, parse_experts
-from posekit.pipeline import ExtractOptions, run_extraction
-from posekit.pipeline.ray_backend import TRACE_ENV, RayBackend, RayOptions, import_ray
+from posekit.core.errors import ConfigError
+from posekit.estimators.base import EstimatorConfig
+from posekit.estimators.registry import parse_experts
+from posekit.io.shards import list_shards, read_skeletons
+from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+from posekit.workflows.extraction.ray_backend import TRACE_ENV, RayBackend, RayOptions, import_ray
 from tests.videos import write_clip
 
 ray = pytest.importorskip("ray")

@@ -1,8 +1,8 @@
 import numpy as np
 
-from posekit.estimators import PoseProposals
 from posekit.refine.tracks import AggregationOptions, length_batches, skeleton_tracks, stack_tracks
-from posekit.skeleton import COCO17
+from posekit.skeleton.layouts import COCO17
+from posekit.skeleton.records import PoseProposals
 
 
 def frame(ids, rng, offset=0.0):
@@ -60,9 +60,10 @@ def test_refine_aggregate_reproduces_extraction_from_proposals_and_refilters(sho
     from typer.testing import CliRunner
 
     from posekit.cli.app import app
-    from posekit.datasets import read_skeletons
-    from posekit.estimators import EstimatorConfig, parse_experts
-    from posekit.pipeline import ExtractOptions, run_extraction
+    from posekit.estimators.base import EstimatorConfig
+    from posekit.estimators.registry import parse_experts
+    from posekit.io.shards import read_skeletons
+    from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
 
     options = ExtractOptions(
         experts=tuple(parse_experts("yolo,yolo-topdown")),

@@ -12,12 +12,13 @@ import torch
 from typer.testing import CliRunner
 
 from posekit.cli.app import app
-from posekit.errors import ConfigError
-from posekit.estimators import EstimatorConfig, build_estimator, parse_experts
+from posekit.core.errors import ConfigError
+from posekit.estimators.base import EstimatorConfig
+from posekit.estimators.registry import build_estimator, parse_experts
 from posekit.estimators.yolo import load_yolo
-from posekit.pipeline import ExtractOptions, run_extraction
-from posekit.refine.pseudo_labels import PseudoLabelOptions
-from posekit.refine.self_train import SelfTrainOptions, freeze_list, self_train
+from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+from posekit.workflows.selftrain.pseudo_labels import PseudoLabelOptions
+from posekit.workflows.selftrain.self_train import SelfTrainOptions, freeze_list, self_train
 
 TINY = SelfTrainOptions(
     labels=PseudoLabelOptions(frame_fraction=1.0, anchor_classes=2, val_fraction=0.2),
@@ -116,7 +117,7 @@ def test_rerun_of_a_complete_run_returns_it_and_other_settings_are_refused(train
 
 
 def test_killed_run_resumes_from_its_checkpoint(ssta_shards, short_clip, tmp_path, monkeypatch, no_network):
-    import posekit.refine.self_train as st
+    import posekit.workflows.selftrain.self_train as st
 
     options = SelfTrainOptions(labels=TINY.labels, epochs=2, imgsz=256, batch=8, workers=0)
     run = tmp_path / "run"

@@ -8,21 +8,18 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from posekit.datasets import (
-    ExpertFrame,
-    ShardInfo,
+from posekit.core.errors import PosekitError, ShardError
+from posekit.io.schema import ShardInfo
+from posekit.io.shards import (
     ShardWriter,
-    SkeletonClip,
-    SkeletonTrack,
     list_shards,
     read_proposals,
     read_shard_info,
     read_skeletons,
+    write_table_atomic,
 )
-from posekit.datasets.shards import write_table_atomic
-from posekit.errors import PosekitError, ShardError
-from posekit.estimators import PoseProposals
-from posekit.skeleton import COCO17
+from posekit.skeleton.layouts import COCO17
+from posekit.skeleton.records import ExpertFrame, PoseProposals, SkeletonClip, SkeletonTrack
 
 
 def make_track(track_id: int, t: np.ndarray, rng: np.random.Generator) -> SkeletonTrack:
@@ -175,7 +172,7 @@ def test_atomic_write_leaves_no_partial_file_on_failure(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(pq_mod, "write_table", broken_write)
-    from posekit.datasets.shards import skeletons_to_table
+    from posekit.io.shards import skeletons_to_table
 
     target = tmp_path / "skeletons-00000.parquet"
     with pytest.raises(PosekitError, match="disk full while writing"):

@@ -1,17 +1,8 @@
 import numpy as np
 import pytest
 
-from posekit.skeleton import (
-    BLAZEPOSE33,
-    COCO17,
-    LAYOUTS,
-    LCRNET13,
-    POSETICS17,
-    JointLayout,
-    conversion_matrix,
-    convert_keypoints,
-    get_layout,
-)
+from posekit.skeleton.convert import conversion_matrix, convert_keypoints
+from posekit.skeleton.layouts import BLAZEPOSE33, COCO17, LAYOUTS, LCRNET13, POSETICS17, JointLayout, get_layout
 
 
 def test_layouts_have_the_documented_joint_counts_and_order():

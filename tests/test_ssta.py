@@ -7,25 +7,23 @@ import math
 import numpy as np
 import pytest
 
-from posekit.refine import (
+from posekit.eval.metrics import completeness, jitter
+from posekit.refine.ssta import (
     SOURCE_FILLED,
     SOURCE_NONE,
     RobustOptions,
     aggregate,
     body_scale,
-    completeness,
     confidence,
     fill_gaps,
-    find_demo_dir,
     gamma_filter,
-    jitter,
     joint_subset,
-    load_expert_npz,
-    load_ssta_demo,
     smooth,
     ssta_reference_loop,
 )
-from posekit.skeleton import COCO17
+from posekit.skeleton.layouts import COCO17
+from posekit.testing.demo import find_demo_dir
+from posekit.testing.ssta_demo import load_expert_npz, load_ssta_demo
 
 V = COCO17.num_joints
 NOSE = COCO17.index("nose")

@@ -1,4 +1,4 @@
-"""The streaming IterableDataset over shards (posekit.datasets.streaming)."""
+"""The streaming IterableDataset over shards (posekit.io.streaming)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from posekit.datasets.build import BuildOptions, build_dataset
-from posekit.datasets.inputs import read_collection
-from posekit.datasets.streaming import SkeletonShardStream
-from posekit.datasets.torch_dataset import SkeletonShardDataset
-from posekit.errors import ConfigError
-from posekit.unik.synthetic import write_synthetic_dataset
+from posekit.core.errors import ConfigError
+from posekit.io.streaming import SkeletonShardStream
+from posekit.io.torch_dataset import SkeletonShardDataset
+from posekit.testing.synthetic import write_synthetic_dataset
+from posekit.workflows.datasets.build import BuildOptions, build_dataset
+from posekit.workflows.datasets.inputs import read_collection
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The torch Dataset over skeletons shards (posekit.datasets.torch_dataset)."""
+"""The torch Dataset over skeletons shards (posekit.io.torch_dataset)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from posekit.datasets import ShardInfo, ShardWriter, SkeletonClip, SkeletonTrack, read_skeletons
-from posekit.datasets.torch_dataset import LabelMap, SkeletonShardDataset, find_labels, window_indices
-from posekit.errors import ConfigError, ShardError
-from posekit.skeleton import COCO17, POSETICS17, JointLayout
-from posekit.unik.synthetic import write_synthetic_dataset
+from posekit.core.errors import ConfigError, ShardError
+from posekit.io.schema import ShardInfo
+from posekit.io.shards import ShardWriter, read_skeletons
+from posekit.io.torch_dataset import LabelMap, SkeletonShardDataset, find_labels, window_indices
+from posekit.skeleton.layouts import COCO17, POSETICS17, JointLayout
+from posekit.skeleton.records import SkeletonClip, SkeletonTrack
+from posekit.testing.synthetic import write_synthetic_dataset
 
 
 def _track(track_id: int, keypoints: np.ndarray, t: np.ndarray | None = None, score: float = 0.9) -> SkeletonTrack:

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from posekit.boxes import box_iou
-from posekit.estimators import EstimatorConfig, build_estimator
-from posekit.pipeline.tracking import PersonTracker, match_boxes
+from posekit.core.boxes import box_iou
+from posekit.estimators.base import EstimatorConfig
+from posekit.estimators.registry import build_estimator
+from posekit.refine.tracking import PersonTracker, match_boxes
 
 
 def test_tracker_keeps_ids_of_people_moving_smoothly():

@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as nnf
 
-from posekit.skeleton import POSETICS17
+from posekit.skeleton.features import bone_parents, bones, fuse_scores, make_stream, motion, softmax
+from posekit.skeleton.layouts import POSETICS17
 from posekit.unik.model import UNIK, count_parameters, dependency_bound
-from posekit.unik.streams import bone_parents, bones, fuse_scores, make_stream, motion, softmax
 
 
 def test_full_model_has_3458914_parameters_for_60_classes_17_joints_2_persons_2d() -> None:

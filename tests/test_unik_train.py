@@ -17,11 +17,11 @@ import typer
 from typer.testing import CliRunner
 
 from posekit.cli.train import train_app, unik_eval, unik_predict
-from posekit.datasets.torch_dataset import LabelMap
-from posekit.errors import ConfigError
-from posekit.unik.evaluate import evaluate_checkpoint, fuse_score_files, load_checkpoint, load_scores
-from posekit.unik.synthetic import write_synthetic_dataset
-from posekit.unik.train import PRESETS, TrainConfig, lr_at, resolve_config, train
+from posekit.core.errors import ConfigError
+from posekit.io.torch_dataset import LabelMap
+from posekit.testing.synthetic import write_synthetic_dataset
+from posekit.workflows.unik.evaluate import evaluate_checkpoint, fuse_score_files, load_checkpoint, load_scores
+from posekit.workflows.unik.train import PRESETS, TrainConfig, lr_at, resolve_config, train
 
 ACTIONS = ("waving", "clapping", "squatting", "jumping", "walking")
 TINY = {"channels": "8,16", "window": 24, "batch_size": 16, "workers": 0, "log_every": 0, "lr_steps": "9"}
@@ -162,7 +162,7 @@ def test_torchrun_two_gloo_processes_train_checkpoint_and_resume(synthetic: Path
              "--batch-size", "8", "--workers", "0", "--log-every", "0", "--device", "cpu"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-              "-m", "posekit.unik.train"]  # fmt: skip
+              "-m", "posekit", "train", "unik"]  # fmt: skip
     steps_per_epoch = -(-100 // 8)
     first = subprocess.run(
         [*launch, *flags, "--stop-after-steps", str(steps_per_epoch + 3)],

@@ -4,8 +4,8 @@ import av
 import numpy as np
 import pytest
 
-from posekit.errors import ConfigError, VideoError
-from posekit.pipeline.video import Prefetcher, batched_frames, find_videos, iter_frames, probe_video
+from posekit.core.errors import ConfigError, VideoError
+from posekit.io.video import Prefetcher, batched_frames, find_videos, iter_frames, probe_video
 from tests.videos import write_clip
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from posekit.estimators import EstimatorConfig, build_estimator
+from posekit.estimators.base import EstimatorConfig
+from posekit.estimators.registry import build_estimator
 from posekit.estimators.yolo import bundled_yolo_weights, load_yolo
-from posekit.refine.self_train import anchor_student
+from posekit.workflows.selftrain.self_train import anchor_student
 
 
 def test_anchor_student_copies_the_person_class_into_every_anchor(tmp_path: Path):

@@ -11,9 +11,9 @@ from rich.table import Table
 
 from posekit.cli.common import EXIT_INPUT_FAILED, console, friendly_errors, setup_logging
 from posekit.cli.extract import make_backend
-from posekit.datasets.build import BuildOptions, BuildResult, build_dataset
-from posekit.datasets.inputs import KINETICS_PATTERN, read_collection
-from posekit.pipeline.partition import Partition
+from posekit.workflows.datasets.build import BuildOptions, BuildResult, build_dataset
+from posekit.workflows.datasets.inputs import KINETICS_PATTERN, read_collection
+from posekit.workflows.extraction.partition import Partition
 
 build_app = typer.Typer(
     help=(
@@ -135,9 +135,10 @@ def _command(kind: str):
         collection = read_collection(annotations, videos, pattern)
         extract_options = None
         if shards is None and not assemble_only:
-            from posekit.estimators import EstimatorConfig, parse_experts
-            from posekit.pipeline import ExtractOptions
+            from posekit.estimators.base import EstimatorConfig
+            from posekit.estimators.registry import parse_experts
             from posekit.refine.tracks import AggregationOptions
+            from posekit.workflows.extraction.driver import ExtractOptions
 
             extract_options = ExtractOptions(
                 experts=tuple(parse_experts(experts)),

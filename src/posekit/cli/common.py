@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from posekit.errors import PosekitError
+from posekit.core.errors import PosekitError
 
 console = Console(stderr=True, soft_wrap=True)
 F = TypeVar("F", bound=Callable)

@@ -10,8 +10,9 @@ import typer
 from rich.table import Table
 
 from posekit.cli.common import console, friendly_errors, setup_logging
-from posekit.errors import ConfigError
-from posekit.estimators import EXPERTS, EstimatorConfig, parse_experts
+from posekit.core.errors import ConfigError
+from posekit.estimators.base import EstimatorConfig
+from posekit.estimators.registry import EXPERTS, parse_experts
 from posekit.eval.degrade import DEFAULT_DEGRADATIONS, parse_degradations
 from posekit.eval.reference import ReferenceOptions, ScoreOptions, jsonable
 from posekit.refine.ssta import DEFAULT_GAMMA
@@ -200,7 +201,7 @@ def degrade_command(
 
     Example: posekit eval degrade vtest.avi --max-frames 60 --imgsz 1280 --out eval-vtest/
     """
-    from posekit.eval.protocol import ProtocolOptions, markdown_table, run_protocol, write_outputs
+    from posekit.workflows.protocols.degradation import ProtocolOptions, markdown_table, run_protocol, write_outputs
 
     setup_logging(verbose)
     options = ProtocolOptions(

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from posekit.cli.common import console, friendly_errors, setup_logging
-from posekit.datasets.exports import export_coco, export_ntu, export_pyskl
+from posekit.workflows.datasets.exports import export_coco, export_ntu, export_pyskl
 
 export_app = typer.Typer(
     help=(

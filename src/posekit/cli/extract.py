@@ -9,13 +9,13 @@ import typer
 from rich.table import Table
 
 from posekit.cli.common import EXIT_INPUT_FAILED, console, friendly_errors, setup_logging
-from posekit.errors import ConfigError
-from posekit.estimators import EXPERTS, EstimatorConfig, parse_experts
-from posekit.pipeline import ExtractOptions, RunSummary, run_extraction
-from posekit.pipeline.extract import Backend, LocalBackend
-from posekit.pipeline.partition import Partition
+from posekit.core.errors import ConfigError
+from posekit.estimators.base import EstimatorConfig
+from posekit.estimators.registry import EXPERTS, parse_experts
 from posekit.refine.tracks import AggregationOptions
-from posekit.skeleton import LAYOUTS
+from posekit.skeleton.layouts import LAYOUTS
+from posekit.workflows.extraction.driver import Backend, ExtractOptions, LocalBackend, RunSummary, run_extraction
+from posekit.workflows.extraction.partition import Partition
 
 _EXPERTS_HELP = (
     "Comma-separated experts; with several, SST-A aggregates them into the skeletons. "
@@ -156,7 +156,7 @@ def make_backend(
             raise ConfigError(f"{', '.join(given)} only apply with --backend ray")
         return LocalBackend()
     if name == "ray":
-        from posekit.pipeline.ray_backend import RayBackend, RayOptions, import_ray
+        from posekit.workflows.extraction.ray_backend import RayBackend, RayOptions, import_ray
 
         import_ray()
         return RayBackend(RayOptions(address, workers, num_gpus_per_worker, cpus_per_worker, max_retries))

@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from posekit.cli.common import console, friendly_errors, setup_logging
-from posekit.datasets.stats import HISTOGRAM_BINS, plot_histograms, shard_stats
-from posekit.errors import ShardError
+from posekit.core.errors import ShardError
+from posekit.io.stats import HISTOGRAM_BINS, plot_histograms, shard_stats
 
 
 @friendly_errors

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from posekit.cli.common import EXIT_INPUT_FAILED, console, friendly_errors, setup_logging
-from posekit.pipeline.merge import MergeReport, merge_manifests
+from posekit.workflows.extraction.merge import MergeReport, merge_manifests
 
 manifest_app = typer.Typer(help="Run manifests: merge the parts of a --shard-index/--num-shards run.")
 

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from posekit.cli.common import console, friendly_errors, setup_logging
-from posekit.errors import ConfigError
-from posekit.refine.reaggregate import aggregate_proposal_shards
+from posekit.core.errors import ConfigError
 from posekit.refine.tracks import AggregationOptions
+from posekit.workflows.extraction.reaggregate import aggregate_proposal_shards
 
 refine_app = typer.Typer(
     help=(
@@ -46,8 +46,8 @@ def run_self_train(
     verbose: bool,
 ) -> None:
     """The self-training run behind both spellings of the command."""
-    from posekit.refine.pseudo_labels import PseudoLabelOptions
-    from posekit.refine.self_train import SelfTrainOptions, self_train
+    from posekit.workflows.selftrain.pseudo_labels import PseudoLabelOptions
+    from posekit.workflows.selftrain.self_train import SelfTrainOptions, self_train
 
     setup_logging(verbose)
     if shards is None or out is None:

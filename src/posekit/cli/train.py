@@ -7,7 +7,7 @@ Objects to register in ``posekit.cli.app``::
     predict_app.command("unik", no_args_is_help=True)(unik_predict)
 
 where ``eval_app`` and ``predict_app`` are the ``posekit eval`` / ``posekit predict`` groups.
-``run_train_cli`` is what ``python -m posekit.unik.train`` (and so torchrun) runs.
+Under torchrun the same command runs as ``torchrun ... -m posekit train unik ...``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import typer
 from rich.table import Table
 
 from posekit.cli.common import console, friendly_errors
-from posekit.errors import ConfigError
+from posekit.core.errors import ConfigError
 
 train_app = typer.Typer(help="Train models on skeletons shards.", no_args_is_help=True, add_completion=False)
 
@@ -136,7 +136,7 @@ def unik_train(
     """Train UNIK (thesis 3.4) on skeletons shards: pre-train, fine-tune (--pretrained) or
     linear-probe (--linear-probe). Run under torchrun for several processes (DDP)."""
     overrides = {name: value for name, value in locals().items() if name != "config"}
-    from posekit.unik.train import resolve_config, train
+    from posekit.workflows.unik.train import resolve_config, train
 
     train(resolve_config(overrides, config))
 
@@ -160,7 +160,7 @@ def unik_eval(
     workers: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Top-1/top-5 and per-class accuracy of UNIK checkpoints; late fusion of their scores."""
-    from posekit.unik.evaluate import EvalResult, evaluate_checkpoint, fuse_runs, fused_metrics, load_scores
+    from posekit.workflows.unik.evaluate import EvalResult, evaluate_checkpoint, fuse_runs, fused_metrics, load_scores
 
     results: list[EvalResult] = []
     for k, path in enumerate(ckpt):
@@ -202,7 +202,7 @@ def unik_predict(
     device: Annotated[str, typer.Option()] = "cpu",
 ) -> None:
     """Top-k action labels of each clip (or of the given clips) with a UNIK checkpoint."""
-    from posekit.unik.evaluate import predict_topk
+    from posekit.workflows.unik.evaluate import predict_topk
 
     predictions = predict_topk(ckpt, shards, clip_id, top_k, device)
     if as_json:
@@ -216,10 +216,3 @@ def unik_predict(
     for p in predictions:
         table.add_row(p["clip_id"], *(f"{n} {s:.1%}" for n, s in p["top"]))
     console.print(table)
-
-
-def run_train_cli(argv: list[str]) -> None:
-    """The flags of ``posekit train unik`` as a standalone program (``python -m posekit.unik.train``)."""
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    app.command()(unik_train)
-    app(args=argv, prog_name="python -m posekit.unik.train")

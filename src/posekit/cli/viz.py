@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from posekit.cli.common import console, friendly_errors, setup_logging
-from posekit.datasets import iter_skeleton_clips
-from posekit.errors import ShardError
-from posekit.pipeline.overlay import write_overlay
+from posekit.core.errors import ShardError
+from posekit.io.overlay import write_overlay
+from posekit.io.shards import iter_skeleton_clips
 
 
 @friendly_errors

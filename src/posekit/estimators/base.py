@@ -9,62 +9,9 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from posekit.errors import ConfigError
-from posekit.skeleton import JointLayout, convert_keypoints
-
-
-@dataclass
-class PoseProposals:
-    """What one expert saw in one frame: ``P`` persons.
-
-    Attributes:
-        keypoints: ``(P, V, 2)`` float32 pixels in the full frame; NaN where the expert gave no joint.
-        joint_scores: ``(P, V)`` float32 per-joint confidence in [0, 1] (the model's own scale).
-        boxes: ``(P, 4)`` float32 person boxes ``x1, y1, x2, y2`` in pixels.
-        scores: ``(P,)`` float32 person confidence.
-        layout: the joint layout of ``keypoints``.
-        track_ids: ``(P,)`` int32 track id per person, -1 until a tracker assigns one.
-    """
-
-    keypoints: np.ndarray
-    joint_scores: np.ndarray
-    boxes: np.ndarray
-    scores: np.ndarray
-    layout: JointLayout
-    track_ids: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        if self.track_ids is None:
-            self.track_ids = np.full(len(self.scores), -1, dtype=np.int32)
-
-    def __len__(self) -> int:
-        return len(self.scores)
-
-    @classmethod
-    def empty(cls, layout: JointLayout) -> PoseProposals:
-        V = layout.num_joints
-        return cls(
-            keypoints=np.zeros((0, V, 2), np.float32),
-            joint_scores=np.zeros((0, V), np.float32),
-            boxes=np.zeros((0, 4), np.float32),
-            scores=np.zeros((0,), np.float32),
-            layout=layout,
-        )
-
-    def select(self, index: np.ndarray) -> PoseProposals:
-        """The persons at ``index`` (integer array or boolean mask), in that order."""
-        return PoseProposals(
-            self.keypoints[index],
-            self.joint_scores[index],
-            self.boxes[index],
-            self.scores[index],
-            self.layout,
-            self.track_ids[index],
-        )
-
-    def to_layout(self, layout: JointLayout) -> PoseProposals:
-        kpts, scores = convert_keypoints(self.keypoints, self.joint_scores, self.layout, layout)
-        return PoseProposals(kpts, scores, self.boxes, self.scores, layout, self.track_ids)
+from posekit.core.errors import ConfigError
+from posekit.skeleton.layouts import JointLayout
+from posekit.skeleton.records import PoseProposals
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from posekit.errors import ConfigError
-from posekit.estimators.base import EstimatorConfig, PoseProposals
+from posekit.core.errors import ConfigError
+from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.crops import crop_person, crop_to_frame
-from posekit.skeleton import BLAZEPOSE33
+from posekit.skeleton.layouts import BLAZEPOSE33
+from posekit.skeleton.records import PoseProposals
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,11 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from posekit.errors import ConfigError
-from posekit.estimators.base import EstimatorConfig, PoseProposals, require_file
+from posekit.core.errors import ConfigError
+from posekit.estimators.base import EstimatorConfig, require_file
 from posekit.estimators.crops import crop_to_frame
-from posekit.skeleton import COCO17
+from posekit.skeleton.layouts import COCO17
+from posekit.skeleton.records import PoseProposals
 
 RTMPOSE_MEAN = np.array([123.675, 116.28, 103.53], np.float32)
 RTMPOSE_STD = np.array([58.395, 57.12, 57.375], np.float32)

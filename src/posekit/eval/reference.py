@@ -26,11 +26,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from posekit.datasets.records import SkeletonTrack
-from posekit.estimators.base import PoseProposals
-from posekit.eval.metrics import box_size, head_length, jitter, joint_errors, mpjpe_normalised, pck, pckh, torso_size
+from posekit.eval.metrics import jitter, joint_errors, mpjpe_normalised, pck, pckh
 from posekit.refine.tracks import stack_tracks
-from posekit.skeleton import JointLayout
+from posekit.skeleton.geometry import box_size, head_length, torso_size
+from posekit.skeleton.layouts import JointLayout
+from posekit.skeleton.records import PoseProposals, SkeletonTrack
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 from scipy.signal import savgol_filter
 
-from posekit.skeleton import COCO17, JointLayout
+from posekit.skeleton.layouts import COCO17, JointLayout
 
 Mode = Literal["thesis", "robust"]
 Missing = Literal["skip", "zero"]

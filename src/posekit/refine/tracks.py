@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from posekit.datasets.records import SkeletonTrack
-from posekit.errors import ConfigError
-from posekit.estimators.base import PoseProposals
+from posekit.core.errors import ConfigError
 from posekit.refine.ssta import DEFAULT_GAMMA, Aggregation, RobustOptions, aggregate
-from posekit.skeleton import JointLayout
+from posekit.skeleton.layouts import JointLayout
+from posekit.skeleton.records import PoseProposals, SkeletonTrack
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Reading and writing: video and image decoding, shard schema, writer and readers, manifest, ShardSink."""

@@ -1,0 +1,111 @@
+"""The run manifest: every input of an output folder with its status, saved atomically.
+
+A clip is marked ``done`` only once the shards holding it are on disk, and the manifest is
+the commit point: a shard it does not name was cut off by a kill and is removed when the run
+resumes, so a run killed at any point redoes exactly the clips it had not committed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from posekit import __version__
+from posekit.core.errors import ConfigError, write_error
+
+MANIFEST_NAME = "manifest.json"
+STATUSES = ("done", "failed", "skipped")
+
+
+@dataclass
+class ManifestEntry:
+    clip_id: str
+    path: str
+    status: str
+    reason: str = ""
+    frames: int = 0
+    tracks: int = 0
+    shard: str = ""
+    proposals_shard: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class RunManifest:
+    """``settings`` are what decide the output (experts, sampling, layout); a folder holds one set."""
+
+    path: Path
+    settings: dict[str, Any]
+    entries: dict[str, ManifestEntry] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, out_dir: Path, settings: dict[str, Any]) -> RunManifest:
+        """Load the folder's manifest, or start one; refuse to mix runs made with other settings."""
+        path = Path(out_dir) / MANIFEST_NAME
+        if not path.exists():
+            return cls(path, settings)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read {path} ({exc}); remove it or use --overwrite") from exc
+        previous = data.get("settings", {})
+        if previous != settings:
+            changed = sorted(k for k in set(previous) | set(settings) if previous.get(k) != settings.get(k))
+            raise ConfigError(
+                f"{out_dir} holds a run made with other settings ({', '.join(changed)} differ); "
+                "use another --out, or --overwrite to start again"
+            )
+        entries = {e["clip_id"]: ManifestEntry(**e) for e in data.get("entries", [])}
+        return cls(path, settings, entries)
+
+    @classmethod
+    def read(cls, path: Path) -> RunManifest:
+        """Load a manifest file as it is (no settings check); ConfigError if unreadable."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+            entries = {e["clip_id"]: ManifestEntry(**e) for e in data.get("entries", [])}
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ConfigError(f"cannot read {path} ({exc})") from exc
+        return cls(path, data.get("settings", {}), entries)
+
+    def with_status(self, status: str) -> list[ManifestEntry]:
+        return [e for e in self.entries.values() if e.status == status]
+
+    def is_done(self, clip_id: str) -> bool:
+        entry = self.entries.get(clip_id)
+        return entry is not None and entry.status == "done"
+
+    def record(self, entry: ManifestEntry) -> None:
+        if entry.status not in STATUSES:
+            raise ValueError(f"unknown status {entry.status!r}")
+        self.entries[entry.clip_id] = entry
+
+    def committed_shards(self) -> set[str]:
+        """Names of the shards that hold done clips (skeletons and proposals)."""
+        done = [e for e in self.entries.values() if e.status == "done"]
+        return {e.shard for e in done if e.shard} | {e.proposals_shard for e in done if e.proposals_shard}
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(STATUSES, 0)
+        for e in self.entries.values():
+            out[e.status] += 1
+        return out
+
+    def save(self) -> None:
+        data = {
+            "posekit_version": __version__,
+            "settings": self.settings,
+            "counts": self.counts(),
+            "entries": [asdict(e) for e in sorted(self.entries.values(), key=lambda e: e.clip_id)],
+        }
+        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        try:
+            tmp.write_text(json.dumps(data, indent=1))
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise write_error(self.path, exc, "clips committed before are kept and a rerun resumes after them") from exc

@@ -1,0 +1,99 @@
+"""One commit point for extraction and re-aggregation: shards first, then their clips in the manifest."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from posekit.core.errors import ConfigError
+from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
+from posekit.io.schema import ShardInfo
+from posekit.io.shards import SHARD_PATTERN, ShardWriter
+from posekit.skeleton.layouts import JointLayout
+from posekit.skeleton.records import ExpertFrame, SkeletonClip
+
+log = logging.getLogger(__name__)
+
+
+def prepare_output(out: Path, overwrite: bool) -> None:
+    """Create ``out``; with ``overwrite`` remove the shards and manifest a previous run left there."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder for the shards")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create output folder {out}: {exc.strerror or exc}") from exc
+    if overwrite:
+        for path in out.iterdir():
+            if SHARD_PATTERN.match(path.name) or path.name == MANIFEST_NAME:
+                path.unlink()
+            elif path.is_dir() and path.name == "proposals":
+                shutil.rmtree(path)
+
+
+class ShardSink:
+    """Writes skeleton (and proposal) shards together and marks their clips done in the manifest."""
+
+    def __init__(
+        self,
+        out: Path,
+        layout: JointLayout,
+        experts: tuple[str, ...],
+        manifest: RunManifest,
+        shard_clips: int = 64,
+        shard_bytes: int = 256 << 20,
+        keep_proposals: bool = False,
+    ) -> None:
+        self.manifest = manifest
+        self.skeletons = ShardWriter(out, ShardInfo("skeletons", layout, experts), shard_clips, shard_bytes)
+        self.proposals = None
+        if keep_proposals:
+            (out / "proposals").mkdir(exist_ok=True)
+            info = ShardInfo("proposals", layout, experts)
+            self.proposals = ShardWriter(out / "proposals", info, shard_clips, shard_bytes)
+        self._pending: list[ManifestEntry] = []
+        self._broken = False
+        self._drop_uncommitted_shards(Path(out))
+
+    def _drop_uncommitted_shards(self, out: Path) -> None:
+        """Remove shards the manifest does not name (a kill cut them off before it committed
+        them) and the temporary files a kill left behind."""
+        committed = self.manifest.committed_shards()
+        for folder in (out, out / "proposals"):
+            for path in folder.glob("*.parquet") if folder.is_dir() else ():
+                if SHARD_PATTERN.match(path.name) and path.name not in committed:
+                    log.info("removing %s: written by an interrupted run, its clips will be redone", path)
+                    path.unlink()
+            for path in folder.glob(".*.tmp-*") if folder.is_dir() else ():
+                path.unlink(missing_ok=True)
+
+    def add(self, clip: SkeletonClip, entry: ManifestEntry, expert_frames: list[ExpertFrame] | None = None) -> None:
+        self.skeletons.add([clip])
+        if self.proposals is not None and expert_frames is not None:
+            self.proposals.add(expert_frames)
+        self._pending.append(entry)
+        if self.skeletons.should_flush or (self.proposals is not None and self.proposals.should_flush):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the pending shards, then commit their clips in the manifest.
+
+        After a failed write (a full disk) the sink stops: its clips stay uncommitted and the
+        shards it may have half-written are removed when the run resumes.
+        """
+        if not self._pending or self._broken:
+            return
+        try:
+            proposals = self.proposals.flush() if self.proposals is not None else None
+            shard = self.skeletons.flush()
+            for entry in self._pending:
+                entry.shard = shard.name if shard else ""
+                entry.proposals_shard = proposals.name if proposals else ""
+                self.manifest.record(entry)
+            self._pending = []
+            self.manifest.save()
+        except BaseException:
+            self._broken = True
+            raise

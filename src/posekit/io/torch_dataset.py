@@ -1,0 +1,378 @@
+"""A ``torch.utils.data.Dataset`` over skeletons shards, for UNIK training and evaluation.
+
+One item is one clip (one skeletons-shard row) as a ``(C, T, V, M)`` float32 tensor:
+``C = 2`` screen coordinates, ``T = window`` frames, ``V = 17`` Posetics joints, ``M = 2``
+persons, plus its integer label (-1 when unlabelled) and its index.
+
+What happens to a clip, in order:
+
+1. The ``M`` tracks with the highest :attr:`SkeletonTrack.presence` are taken (others dropped,
+   absent persons are all-missing).
+2. Keypoints are converted from the shard's layout to Posetics-17 with
+   :func:`posekit.skeleton.convert_keypoints`.
+3. Pixels are normalised to ``[-1, 1]`` keeping the aspect ratio: ``(p - size / 2) /
+   (max(width, height) / 2)``, so the longer side of the frame spans ``[-1, 1]``. Optionally
+   (``center=True``) the clip is then shifted so that its first person's mean centre joint
+   (Posetics chest) lies at 0.
+4. A temporal window of ``window`` frames is cut: a random start for training, the centred
+   window for evaluation. A clip shorter than the window is padded by looping it
+   (``pad="loop"``, the thesis "replaying" of 3.7.1) or with missing frames (``pad="zero"``).
+   ``window=None`` keeps the whole clip (then batch clips of one length, or batch size 1).
+5. The stream (joint, bone, joint/bone motion; :mod:`posekit.skeleton.features`) is computed.
+6. Missing values (NaN) become 0.
+
+Random access reads only the Parquet row group holding the clip; each worker process opens
+files lazily and keeps the last ``cache_row_groups`` decoded row groups, so a dataset is
+never loaded whole and is safe to use with ``num_workers > 0``. The randomness of item
+``i`` comes from ``(seed, epoch, i)`` only (see :meth:`set_epoch`), so a run is repeatable
+whatever the number of workers.
+
+Labels
+------
+Extraction shards carry no labels. A labelled dataset keeps them either beside the shards in
+a sidecar or in the shards' own ``label`` column (datasets made by ``posekit build-dataset``,
+whose ``dataset.json`` gives the class order). The lookup (:func:`find_labels`) tries the
+data folder, then its parent, so one file can serve ``train/`` and ``val/`` folders, in the
+order ``labels.json``, ``labels.csv``, ``dataset.json``; with none of them, a ``label``
+column in the shards still labels the clips (classes: its sorted distinct values). The
+sidecar ``labels.json``::
+
+    {"classes": ["clapping", "jumping", ...],         # class index = position in this list
+     "clips": {"<clip_id>": "<class name>", ...}}
+
+``labels.csv`` with a header ``clip_id,label`` is accepted too; its classes are the sorted
+distinct labels. Clips missing from a given label map are skipped (``dataset.skipped``
+counts them).
+
+:class:`posekit.io.streaming.SkeletonShardStream` reads the same items shard by shard
+for datasets larger than memory or local disk caches.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from torch.utils.data import Dataset
+
+from posekit.core.errors import ConfigError, ShardError
+from posekit.io.schema import ShardInfo
+from posekit.io.shards import list_shards, read_shard_info, table_to_skeletons
+from posekit.skeleton.convert import convert_keypoints
+from posekit.skeleton.features import STREAMS, make_stream
+from posekit.skeleton.layouts import POSETICS17, JointLayout, get_layout
+from posekit.skeleton.records import SkeletonClip
+
+LABELS_JSON = "labels.json"
+LABELS_CSV = "labels.csv"
+DATASET_JSON = "dataset.json"
+PAD_MODES = ("loop", "zero")
+
+
+@dataclass(frozen=True)
+class LabelMap:
+    """Class names (index = position) and the class name of each clip id."""
+
+    classes: tuple[str, ...]
+    clips: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = sorted({name for name in self.clips.values()} - set(self.classes))
+        if unknown:
+            raise ConfigError(f"labels name classes that are not in the class list: {unknown[:5]}")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def index(self, name: str) -> int:
+        return self.classes.index(name)
+
+    def label_of(self, clip_id: str) -> int:
+        """Class index of ``clip_id``; -1 when the clip has no label."""
+        name = self.clips.get(clip_id)
+        return -1 if name is None else self.classes.index(name)
+
+    def save(self, path: Path) -> None:
+        """Write ``labels.json`` (see the module docstring)."""
+        Path(path).write_text(json.dumps({"classes": list(self.classes), "clips": dict(self.clips)}, indent=1))
+
+    @classmethod
+    def from_shards(cls, paths: Sequence[Path], classes: Sequence[str] | None = None) -> LabelMap:
+        """Labels from the ``label`` column of the skeletons shards under ``paths`` (only the
+        ``clip_id`` and ``label`` columns are read); ``classes`` default to the sorted labels."""
+        clips: dict[str, str] = {}
+        for folder in paths:
+            for shard in list_shards(Path(folder), "skeletons"):
+                if "label" not in pq.read_schema(shard).names:
+                    continue
+                table = pq.read_table(shard, columns=["clip_id", "label"])
+                for cid, name in zip(table.column("clip_id").to_pylist(), table.column("label").to_pylist()):
+                    if name is not None:
+                        clips.setdefault(cid, name)
+        return cls(tuple(classes) if classes is not None else tuple(sorted(set(clips.values()))), clips)
+
+    @classmethod
+    def load(cls, path: Path) -> LabelMap:
+        """Read ``labels.json``, ``labels.csv`` (``clip_id,label``) or a built dataset's
+        ``dataset.json`` (classes from it, clips from the label column of its split folders)."""
+        path = Path(path)
+        if path.name == DATASET_JSON:
+            try:
+                doc = json.loads(path.read_text(encoding="utf-8"))
+                folders = [path.parent / split.get("folder", name) for name, split in doc["splits"].items()]
+                return cls.from_shards(folders, doc["classes"])
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise ConfigError(f"cannot read labels from {path}: {exc}") from exc
+        try:
+            if path.suffix == ".csv":
+                with open(path, newline="") as fh:
+                    rows = list(csv.DictReader(fh))
+                if rows and not {"clip_id", "label"} <= set(rows[0]):
+                    raise ConfigError(f"{path}: a labels CSV needs the columns clip_id,label")
+                clips = {r["clip_id"]: r["label"] for r in rows}
+                return cls(tuple(sorted(set(clips.values()))), clips)
+            data = json.loads(path.read_text())
+            return cls(tuple(data["classes"]), dict(data.get("clips", {})))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"cannot read labels {path}: {exc}") from exc
+
+
+def find_labels(data: Path) -> Path | None:
+    """The labels sidecar for shards at ``data`` (a folder or a shard file), if there is one."""
+    data = Path(data)
+    folder = data.parent if data.is_file() else data
+    for where in (folder, folder.parent):
+        for name in (LABELS_JSON, LABELS_CSV, DATASET_JSON):
+            if (where / name).is_file():
+                return where / name
+    return None
+
+
+def resolve_labels(labels: LabelMap | Path | str | None, path: Path, shards: Sequence[Path]) -> LabelMap | None:
+    """The :class:`LabelMap` that ``labels`` (``"auto"``, a path, a map or None) names for ``path``."""
+    if isinstance(labels, str) and labels == "auto":
+        found = find_labels(path)
+        if found is not None:
+            return LabelMap.load(found)
+        if any("label" in pq.read_schema(s).names for s in shards):
+            return LabelMap.from_shards([path])
+        return None
+    if isinstance(labels, (str, Path)):
+        return LabelMap.load(Path(labels))
+    return labels
+
+
+def normalise_screen(keypoints: np.ndarray, width: float, height: float) -> np.ndarray:
+    """``(..., 2)`` pixels -> coordinates in ``[-1, 1]`` keeping the aspect ratio (step 3 above)."""
+    scale = max(float(width), float(height), 1.0) / 2.0
+    centre = np.array([width / 2.0, height / 2.0], dtype=np.float32)
+    return ((keypoints - centre) / scale).astype(np.float32)
+
+
+def window_indices(num_frames: int, window: int, start: int, pad: str) -> np.ndarray:
+    """``(window,)`` frame positions from ``start``; -1 marks a padded (missing) frame."""
+    if pad not in PAD_MODES:
+        raise ValueError(f"pad must be one of {PAD_MODES}, got {pad!r}")
+    if num_frames == 0:
+        return np.full(window, -1, dtype=np.int64)
+    if num_frames >= window:
+        return np.arange(start, start + window, dtype=np.int64)
+    idx = np.arange(window, dtype=np.int64)
+    return idx % num_frames if pad == "loop" else np.where(idx < num_frames, idx, -1)
+
+
+class SkeletonShardDataset(Dataset):
+    """Clips of the skeletons shards at ``path`` as UNIK inputs (see the module docstring).
+
+    Args:
+        path: a shard file or a folder searched recursively for ``skeletons-*.parquet``.
+        labels: a :class:`LabelMap`, a path to a labels sidecar, ``"auto"`` (look for one with
+            :func:`find_labels`) or ``None`` (no labels: every label is -1).
+        window: frames per item; ``None`` keeps whole clips.
+        train: random windows if true, centred windows otherwise.
+        stream: ``joint``, ``bone``, ``joint_motion`` or ``bone_motion``.
+        max_persons: ``M``.
+        layout: the layout of the items (Posetics-17 for UNIK).
+        pad: ``loop`` or ``zero`` for clips shorter than ``window``.
+        seed: base of the per-item random generator.
+        clip_ids: keep only these clips (in this order of the shards, not of the list).
+        cache_row_groups: decoded row groups kept per worker.
+        center: subtract the mean position of the first person's centre joint (chest) over the
+            clip from every joint (step 3b, off by default): the "centering" of the thesis
+            pre-processing (3.7.1). It makes the joint stream invariant to where the person
+            stands, which small datasets cannot learn on their own.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        labels: LabelMap | Path | str | None = "auto",
+        window: int | None = 150,
+        train: bool = True,
+        stream: str = "joint",
+        max_persons: int = 2,
+        layout: JointLayout | str = POSETICS17,
+        pad: str = "loop",
+        seed: int = 0,
+        clip_ids: Sequence[str] | None = None,
+        cache_row_groups: int = 8,
+        center: bool = False,
+    ) -> None:
+        if stream not in STREAMS:
+            raise ConfigError(f"unknown stream {stream!r}; streams: {', '.join(STREAMS)}")
+        if pad not in PAD_MODES:
+            raise ConfigError(f"pad must be one of {PAD_MODES}, got {pad!r}")
+        if window is not None and window < 1:
+            raise ConfigError(f"window must be a positive number of frames or None, got {window}")
+        self.path = Path(path)
+        self.window, self.train, self.stream, self.pad = window, train, stream, pad
+        self.max_persons, self.seed, self.epoch = max_persons, seed, 0
+        self.layout = get_layout(layout) if isinstance(layout, str) else layout
+        self.cache_row_groups, self.center = cache_row_groups, center
+        self.shards = list_shards(self.path, "skeletons")
+        if not self.shards:
+            raise ShardError(f"no skeletons shards (skeletons-*.parquet) under {self.path}")
+        self.labels: LabelMap | None = resolve_labels(labels, self.path, self.shards)
+        self.infos: list[ShardInfo] = [read_shard_info(p) for p in self.shards]
+        self._index(set(clip_ids) if clip_ids is not None else None)
+        self._cache: OrderedDict[tuple[int, int], list[SkeletonClip]] = OrderedDict()
+        self._files: dict[int, pq.ParquetFile] = {}
+        self._pid = os.getpid()
+
+    def _index(self, wanted: set[str] | None) -> None:
+        """Clip ids, frame counts and (shard, row group, row) of every kept clip."""
+        ids, frames, where, labels = [], [], [], []
+        self.skipped = 0
+        for s, shard in enumerate(self.shards):
+            meta = pq.ParquetFile(shard).metadata
+            table = pq.read_table(shard, columns=["clip_id", "num_frames"])
+            shard_ids = table.column("clip_id").to_pylist()
+            shard_frames = table.column("num_frames").to_pylist()
+            row = 0
+            for g in range(meta.num_row_groups):
+                for r in range(meta.row_group(g).num_rows):
+                    cid = shard_ids[row]
+                    row += 1
+                    if wanted is not None and cid not in wanted:
+                        continue
+                    label = self.labels.label_of(cid) if self.labels is not None else -1
+                    if self.labels is not None and label < 0:
+                        self.skipped += 1
+                        continue
+                    ids.append(cid)
+                    frames.append(int(shard_frames[row - 1] or 0))
+                    where.append((s, g, r))
+                    labels.append(label)
+        self.clip_ids: list[str] = ids
+        self.num_frames = np.asarray(frames, dtype=np.int64)
+        self.locations = np.asarray(where, dtype=np.int64).reshape(-1, 3)
+        self.targets = np.asarray(labels, dtype=np.int64)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.labels.classes if self.labels is not None else ()
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def __len__(self) -> int:
+        return len(self.clip_ids)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_cache"], state["_files"] = OrderedDict(), {}
+        return state
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the random windows of the next epoch (call before creating its iterator)."""
+        self.epoch = int(epoch)
+
+    def _row_group(self, shard: int, group: int) -> list[SkeletonClip]:
+        """The decoded clips of one row group, through this process's small LRU cache."""
+        if os.getpid() != self._pid:
+            self._cache, self._files, self._pid = OrderedDict(), {}, os.getpid()
+        key = (shard, group)
+        clips = self._cache.get(key)
+        if clips is not None:
+            self._cache.move_to_end(key)
+            return clips
+        if shard not in self._files:
+            self._files[shard] = pq.ParquetFile(self.shards[shard])
+        try:
+            table = self._files[shard].read_row_group(group)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise ShardError(f"cannot read shard {self.shards[shard]}: {exc}") from exc
+        clips = table_to_skeletons(table, self.infos[shard])
+        self._cache[key] = clips
+        while len(self._cache) > self.cache_row_groups:
+            self._cache.popitem(last=False)
+        return clips
+
+    def clip(self, index: int) -> SkeletonClip:
+        """The :class:`SkeletonClip` of item ``index`` as stored (pixels, shard layout)."""
+        s, g, r = (int(v) for v in self.locations[index])
+        return self._row_group(s, g)[r]
+
+    def joints(self, index: int) -> np.ndarray:
+        """``(2, T, V, M)`` float32 whole-clip joints, normalised (steps 1-3), NaN = missing."""
+        src = self.infos[int(self.locations[index, 0])].layout
+        return clip_joints(self.clip(index), src, self.layout, self.max_persons, self.center)
+
+    def window_start(self, index: int, num_frames: int) -> int:
+        """First frame of the item's window: random (train) or centred (eval)."""
+        return window_start(self.window, num_frames, self.train, (self.seed, self.epoch, index))
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
+        """``(x (2, window, V, M) float32, label, index)``."""
+        x = self.joints(index)
+        start = self.window_start(index, x.shape[1])
+        return to_item(x, self.window, start, self.pad, self.stream, self.layout), int(self.targets[index]), index
+
+
+def clip_joints(
+    clip: SkeletonClip, src: JointLayout, layout: JointLayout, max_persons: int = 2, center: bool = False
+) -> np.ndarray:
+    """``(2, T, V, M)`` float32 joints of ``clip`` (steps 1-3 of the module docstring), NaN = missing."""
+    M, T = max_persons, clip.num_frames
+    if clip.tracks:
+        kp = clip.to_array(max_persons=M).transpose(3, 1, 2, 0)
+    else:
+        kp = np.full((M, T, src.num_joints, 2), np.nan, np.float32)
+    kp, _ = convert_keypoints(kp, None, src, layout)
+    kp = normalise_screen(kp, clip.width, clip.height)
+    if center:
+        body = kp[0, :, layout.center]
+        if np.isfinite(body).any():
+            kp = kp - np.nanmean(body, axis=0)
+    return np.ascontiguousarray(kp.transpose(3, 1, 2, 0))
+
+
+def window_start(window: int | None, num_frames: int, train: bool, key: tuple[int, int, int]) -> int:
+    """First frame of a window: centred for evaluation, random from ``(seed, epoch, index)`` for training."""
+    if window is None or num_frames <= window:
+        return 0
+    if not train:
+        return (num_frames - window) // 2
+    return int(np.random.default_rng(list(key)).integers(0, num_frames - window + 1))
+
+
+def to_item(x: np.ndarray, window: int | None, start: int, pad: str, stream: str, layout: JointLayout) -> torch.Tensor:
+    """``(2, T, V, M)`` joints -> the ``(2, window, V, M)`` float32 tensor of steps 4-6."""
+    T = x.shape[1]
+    if window is not None:
+        idx = window_indices(T, window, start, pad)
+        x = x[:, np.clip(idx, 0, None)] if T else np.full((x.shape[0], window, *x.shape[2:]), np.nan)
+        x[:, idx < 0] = np.nan
+    x = np.nan_to_num(make_stream(x, stream, layout), nan=0.0)
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))

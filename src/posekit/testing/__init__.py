@@ -1,0 +1,1 @@
+"""Helpers for tests, benchmarks and first tries: synthetic labelled datasets, the SST-A demo data."""

@@ -1,0 +1,1 @@
+"""Workflows that tie the layers together: extraction, datasets, self-training, protocols, UNIK training."""

@@ -1,0 +1,1 @@
+"""Dataset builds (Posetics, PoseCap) from labelled videos, and exports for other tools."""

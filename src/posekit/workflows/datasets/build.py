@@ -1,0 +1,636 @@
+"""Build Posetics-style (thesis 3.5) and PoseCap-style (thesis 6.3.1) datasets.
+
+Stages, each restartable:
+
+1. **extract** (skipped with ``shards=``): the labelled videos are linked under
+   ``OUT/extract/videos/<clip_id>`` and :func:`posekit.pipeline.run_extraction` writes
+   ``OUT/extract/`` (resumable through its manifest). With a :class:`Partition` only that part
+   is extracted, into ``OUT/extract/part-IIIII-of-NNNNN/``, and the build stops there: one
+   SLURM array task per part, then one assembly run.
+2. **assemble**: every annotated clip is matched to its skeletons (extraction manifests, or
+   the clip ids of ``--shards``); clips with at least one pose in fewer than
+   ``min_pose_frames`` of their frames are dropped (thesis 3.5: "at least one human pose over
+   50% of frames"); the label map merges classes; the official split is kept or a stratified
+   one made; ``OUT/<split>/skeletons-*.parquet`` are written with ``label`` and
+   ``source_label`` columns (PoseCap adds ``text`` and an empty ``keypoints_3d`` slot), then
+   ``dataset.json`` (the commit point), ``README.md`` (the dataset card) and ``histograms.png``.
+
+Assembly never holds the whole dataset: it reads one source shard at a time (twice: once to
+decide, once to write) and shuffles clips within a bounded window before writing, so an
+output shard mixes classes. The same inputs, options and seed give byte-identical shards.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from posekit import __version__
+from posekit.core.errors import ConfigError, PosekitError, ShardError
+from posekit.core.hashing import stable_hash
+from posekit.io.manifest import MANIFEST_NAME
+from posekit.io.schema import ShardInfo
+from posekit.io.shards import ShardWriter, list_shards, read_shard_info, table_to_skeletons
+from posekit.io.stats import ShardStats, add_clip, plot_histograms
+from posekit.skeleton.records import SkeletonClip
+from posekit.workflows.datasets.inputs import AnnotatedClip, Collection, link_inputs
+from posekit.workflows.datasets.labels import IDENTITY, ClassMap, load_captions, load_class_map, template_text
+from posekit.workflows.extraction.partition import Partition
+
+log = logging.getLogger(__name__)
+
+DATASET_JSON = "dataset.json"
+KINDS = ("posetics", "posecap")
+SPLIT_METHODS = ("auto", "official", "stratified")
+EXTRACT_DIR = "extract"
+
+
+@dataclass
+class BuildOptions:
+    """What decides the assembled dataset (recorded in ``dataset.json``).
+
+    Attributes:
+        kind: ``posetics`` or ``posecap`` (adds ``text`` and ``keypoints_3d`` columns).
+        min_pose_frames: keep clips with at least one pose in this fraction of frames (thesis: 0.5).
+        label_map: ``auto``, ``none``, a bundled map name or a file (:func:`load_class_map`).
+        split: ``auto`` (official when every kept clip has one, else stratified), ``official``
+            or ``stratified``.
+        val_fraction: share of each class put in ``val`` by the stratified split.
+        seed: the stratified split, the shuffling of clips into shards, the caption templates.
+        shard_clips: clips per output shard.
+        row_group_clips: clips per Parquet row group (the unit the random-access reader decodes).
+        shuffle_clips: clips held in memory and shuffled together before writing.
+        captions: PoseCap descriptions file; templates from label names when None.
+        allow_incomplete: assemble even if some extraction parts have not finished.
+    """
+
+    kind: str = "posetics"
+    min_pose_frames: float = 0.5
+    label_map: str | None = "auto"
+    split: str = "auto"
+    val_fraction: float = 0.1
+    seed: int = 0
+    shard_clips: int = 256
+    row_group_clips: int = 16
+    shuffle_clips: int = 2048
+    captions: str | None = None
+    allow_incomplete: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ConfigError(f"unknown dataset kind {self.kind!r}; kinds: {', '.join(KINDS)}")
+        if self.split not in SPLIT_METHODS:
+            raise ConfigError(f"--split must be one of {', '.join(SPLIT_METHODS)}; got {self.split!r}")
+        if not 0.0 <= self.min_pose_frames <= 1.0:
+            raise ConfigError(f"--min-pose-frames must be in [0, 1]; got {self.min_pose_frames}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError(f"--val-fraction must be in [0, 1); got {self.val_fraction}")
+        if self.shard_clips < 1 or self.row_group_clips < 1 or self.shuffle_clips < 1:
+            raise ConfigError("--shard-clips, row groups and the shuffle window must be at least 1 clip")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        extra = ("text", "keypoints_3d") if self.kind == "posecap" else ()
+        return ("label", "source_label", *extra)
+
+
+@dataclass
+class Dropped:
+    clip_id: str
+    label: str
+    stage: str
+    reason: str
+
+
+@dataclass
+class BuildResult:
+    """What a build did; ``assembled`` is False for a partitioned extraction run."""
+
+    out: Path
+    assembled: bool = False
+    extraction: dict = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    classes: list[str] = field(default_factory=list)
+    dropped: list[Dropped] = field(default_factory=list)
+    shards: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def kept(self) -> int:
+        return sum(sum(c.values()) for c in self.counts.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# Where each clip's skeletons are
+
+
+@dataclass
+class _Source:
+    shard: Path
+    clip_id: str
+
+
+def _part_folders(extract: Path) -> list[Path]:
+    return sorted(p for p in extract.glob("part-*-of-*") if p.is_dir() and Partition.from_folder_name(p.name))
+
+
+def _extraction_sources(
+    extract: Path, clips: list[AnnotatedClip], allow_incomplete: bool
+) -> tuple[dict[str, _Source], dict[str, str]]:
+    """Clip id -> its committed shard, and clip id -> why it has none (failed, not yet run)."""
+    folders = [extract, *_part_folders(extract)]
+    sources: dict[str, _Source] = {}
+    failed: dict[str, str] = {}
+    for folder in folders:
+        path = folder / MANIFEST_NAME
+        if not path.is_file():
+            continue
+        try:
+            entries = json.loads(path.read_text()).get("entries", [])
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from exc
+        for e in entries:
+            if e.get("status") == "done" and e.get("shard"):
+                sources.setdefault(e["clip_id"], _Source(folder / e["shard"], e["clip_id"]))
+            elif e.get("status") == "failed":
+                failed.setdefault(e["clip_id"], f"extraction failed: {e.get('reason', '')}")
+    pending = [c for c in clips if c.path is not None and c.clip_id not in sources and c.clip_id not in failed]
+    if pending:
+        counts = sorted({Partition.from_folder_name(p.name).count for p in _part_folders(extract)} or {1})
+        parts = sorted({stable_hash(c.clip_id) % counts[-1] for c in pending})
+        where = (
+            f"parts {', '.join(map(str, parts[:10]))} of {counts[-1]} have not finished"
+            if counts[-1] > 1
+            else "extraction has not run or was interrupted"
+        )
+        if not allow_incomplete:
+            raise ConfigError(
+                f"{len(pending)} clip(s) have no extraction result yet ({where}); run the missing parts "
+                "(same command with --shard-index I --num-shards N), or pass --allow-incomplete"
+            )
+        for c in pending:
+            failed[c.clip_id] = f"not extracted ({where})"
+    return sources, failed
+
+
+def _shard_sources(shards: Path) -> dict[str, _Source]:
+    """Clip id -> shard for every skeletons shard under ``shards`` (first occurrence wins)."""
+    paths = list_shards(shards, "skeletons")
+    if not paths:
+        raise ShardError(f"no skeletons shards (skeletons-*.parquet) under {shards}")
+    out: dict[str, _Source] = {}
+    for path in paths:
+        read_shard_info(path)
+        for cid in pq.read_table(path, columns=["clip_id"]).column("clip_id").to_pylist():
+            out.setdefault(cid, _Source(path, cid))
+    return out
+
+
+def _match(clips: list[AnnotatedClip], sources: dict[str, _Source]) -> dict[str, _Source]:
+    """Annotated clip id -> source, by clip id, then by any alias against source ids and their stems."""
+    by_stem: dict[str, str] = {}
+    for cid in sources:
+        by_stem.setdefault(Path(cid).stem, cid)
+        by_stem.setdefault(Path(cid).name, cid)
+    matched: dict[str, _Source] = {}
+    taken: set[str] = set()
+    for clip in clips:
+        for key in clip.keys:
+            cid = key if key in sources else by_stem.get(key) or by_stem.get(Path(key).stem)
+            if cid is not None and cid not in taken:
+                matched[clip.clip_id] = sources[cid]
+                taken.add(cid)
+                break
+    return matched
+
+
+# ---------------------------------------------------------------------------------------------
+# Filtering, labels, split
+
+
+def pose_frame_fraction(clip: SkeletonClip) -> float:
+    """Fraction of the clip's frames with at least one person pose (one joint or more present)."""
+    if clip.num_frames == 0:
+        return 0.0
+    posed = np.zeros(clip.num_frames, bool)
+    for track in clip.tracks:
+        seen = np.isfinite(track.keypoints).all(-1).any(-1)
+        posed[track.t[seen]] = True
+    return float(posed.mean())
+
+
+def stratified_split(labels: dict[str, str], val_fraction: float, seed: int) -> dict[str, str]:
+    """Clip id -> ``train``/``val``: per class, the ``round(n * val_fraction)`` clips (at least one
+    when the class has two or more) with the lowest stable hash of ``seed:clip_id`` go to val."""
+    by_class: dict[str, list[str]] = defaultdict(list)
+    for cid, label in labels.items():
+        by_class[label].append(cid)
+    out: dict[str, str] = {}
+    for ids in by_class.values():
+        ids.sort(key=lambda cid: (stable_hash(f"{seed}:{cid}"), cid))
+        n_val = round(len(ids) * val_fraction)
+        if val_fraction > 0 and len(ids) >= 2:
+            n_val = min(max(n_val, 1), len(ids) - 1)
+        for k, cid in enumerate(ids):
+            out[cid] = "val" if k < n_val else "train"
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The build
+
+
+def _default_map(collection: Collection) -> str | None:
+    return "kinetics400-posetics" if collection.format == "kinetics-csv" else None
+
+
+def build_dataset(
+    collection: Collection,
+    out: Path,
+    options: BuildOptions,
+    extract_options=None,
+    shards: Path | None = None,
+    partition: Partition | None = None,
+    assemble_only: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    backend=None,
+) -> BuildResult:
+    """Build (or extract one part of) a dataset from a labelled ``collection`` into ``out``.
+
+    ``extract_options`` (:class:`posekit.pipeline.ExtractOptions`) is needed unless ``shards``
+    (existing skeletons shards) is given or ``assemble_only``; ``backend`` is the extraction
+    backend (:class:`posekit.workflows.extraction.ray_backend.RayBackend`; default: this process).
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder for the dataset")
+    out.mkdir(parents=True, exist_ok=True)
+    class_map = load_class_map(options.label_map, _default_map(collection))
+    captions = load_captions(Path(options.captions)) if options.captions else None
+    if not collection.clips:
+        raise ConfigError(f"no labelled clips in {collection.source}")
+    result = BuildResult(out=out)
+    for key, reason in collection.problems:
+        result.dropped.append(Dropped(key, "", "input", reason))
+    extract = out / EXTRACT_DIR
+    if shards is None:
+        found = [c for c in collection.clips if c.path is not None]
+        for c in collection.clips:
+            if c.path is None:
+                result.dropped.append(Dropped(c.clip_id, c.label, "input", "video not found"))
+        if not assemble_only:
+            if partition is not None or not _part_folders(extract):
+                if extract_options is None:
+                    raise ConfigError("extraction options are needed to extract the videos")
+                from posekit.workflows.extraction.driver import run_extraction
+
+                videos = link_inputs(found, extract / "videos")
+                summary = run_extraction(
+                    videos,
+                    extract,
+                    extract_options,
+                    overwrite=overwrite,
+                    progress=progress,
+                    partition=partition,
+                    backend=backend,
+                )
+                result.extraction = {
+                    "done": summary.done,
+                    "failed": summary.failed,
+                    "skipped": summary.skipped,
+                    "seconds": round(summary.seconds, 1),
+                }
+                if partition is not None:
+                    log.info("part %d of %d extracted; assemble with --assemble-only", partition.index, partition.count)
+                    return result
+            else:
+                log.info("%s holds partitioned extraction; assembling the parts", extract)
+        sources, failed = _extraction_sources(extract, found, options.allow_incomplete)
+        clips = found
+        label_of = {c.clip_id: c.label for c in found}
+        for cid, reason in sorted(failed.items()):
+            result.dropped.append(Dropped(cid, label_of.get(cid, ""), "extraction", reason))
+        provenance = {"extraction": _extraction_settings(extract)}
+    else:
+        sources = _shard_sources(Path(shards))
+        clips = list(collection.clips)
+        failed = {}
+        provenance = {"shards": str(shards)}
+    matched = _match([c for c in clips if c.clip_id not in failed], sources)
+    for c in clips:
+        if c.clip_id not in matched and c.clip_id not in failed:
+            where = "the --shards folder" if shards is not None else "the extraction output"
+            result.dropped.append(Dropped(c.clip_id, c.label, "extraction", f"no skeletons for it in {where}"))
+    annotated = {c.clip_id: c for c in clips if c.clip_id in matched}
+    provenance.update(
+        {"annotations": {"format": collection.format, "source": collection.source}, "posekit_version": __version__}
+    )
+    _assemble(annotated, matched, out, options, class_map, captions, provenance, result)
+    return result
+
+
+def _extraction_settings(extract: Path) -> dict:
+    for folder in [extract, *_part_folders(extract)]:
+        path = folder / MANIFEST_NAME
+        if path.is_file():
+            return json.loads(path.read_text()).get("settings", {})
+    return {}
+
+
+def _by_shard(matched: dict[str, _Source]) -> dict[Path, dict[str, str]]:
+    """Source shard -> {clip id in the shard: annotated clip id}, shards in sorted order."""
+    groups: dict[Path, dict[str, str]] = defaultdict(dict)
+    for annotated_id, src in matched.items():
+        groups[src.shard][src.clip_id] = annotated_id
+    return dict(sorted(groups.items()))
+
+
+def _read_clips(path: Path) -> tuple[list[SkeletonClip], ShardInfo]:
+    info = read_shard_info(path)
+    if info.kind != "skeletons":
+        raise ShardError(f"{path} holds {info.kind}, not skeletons")
+    try:
+        return table_to_skeletons(pq.read_table(path), info), info
+    except OSError as exc:
+        raise ShardError(f"cannot read shard {path}: {exc}") from exc
+
+
+def _assemble(
+    annotated: dict[str, AnnotatedClip],
+    matched: dict[str, _Source],
+    out: Path,
+    options: BuildOptions,
+    class_map: ClassMap,
+    captions: dict[str, str] | None,
+    provenance: dict,
+    result: BuildResult,
+) -> None:
+    groups = _by_shard(matched)
+    # Pass 1: decide every clip (filter, label) without keeping it.
+    kept: dict[str, str] = {}
+    infos: dict[str, ShardInfo] = {}
+    for shard, wanted in groups.items():
+        clips, info = _read_clips(shard)
+        infos[str(shard)] = info
+        for clip in clips:
+            if clip.clip_id not in wanted:
+                continue
+            a = annotated[wanted[clip.clip_id]]
+            fraction = pose_frame_fraction(clip)
+            target = class_map.apply(a.label)
+            if fraction < options.min_pose_frames or clip.num_frames == 0:
+                reason = f"a pose in {fraction:.0%} of {clip.num_frames} frames (< {options.min_pose_frames:.0%})"
+                result.dropped.append(Dropped(a.clip_id, a.label, "filter", reason))
+            elif target is None:
+                result.dropped.append(Dropped(a.clip_id, a.label, "label_map", f"{class_map.name} drops {a.label!r}"))
+            else:
+                kept[a.clip_id] = target
+    if not kept:
+        reasons = Counter(d.stage for d in result.dropped)
+        raise ConfigError(
+            f"no clip left to build a dataset from ({len(annotated)} matched to skeletons; dropped: "
+            f"{', '.join(f'{n} at {s}' for s, n in reasons.items()) or 'none'}); "
+            "see the reasons above, or lower --min-pose-frames"
+        )
+    layouts = {i.layout.name for i in infos.values()}
+    experts = {i.experts for i in infos.values()}
+    if len(layouts) > 1 or len(experts) > 1:
+        raise ConfigError(
+            f"the skeletons come from shards with different layouts or experts ({sorted(layouts)}, "
+            f"{sorted(experts)}); build from one extraction setting"
+        )
+    first = next(iter(infos.values()))
+    # Split.
+    official = {cid: annotated[cid].split for cid in kept}
+    has_official = all(s is not None for s in official.values())
+    if options.split == "official" and not has_official:
+        raise ConfigError("--split official: some clips have no split in the annotations; use --split stratified")
+    use_official = options.split == "official" or (options.split == "auto" and has_official)
+    split_of = {c: s for c, s in official.items()} if use_official else {}
+    if not use_official:
+        split_of = stratified_split(kept, options.val_fraction, options.seed)
+    split_names = sorted(set(split_of.values()), key=lambda s: (s != "train", s != "val", s))
+    classes = list(class_map.classes) if class_map.classes else sorted(set(kept.values()))
+    # Pass 2: write, through a temporary folder, so a killed assembly leaves the old dataset.
+    staging = out / ".assembling"
+    shutil.rmtree(staging, ignore_errors=True)
+    info = ShardInfo(
+        "skeletons",
+        first.layout,
+        first.experts,
+        extra=json.dumps({"dataset": options.kind, "seed": options.seed}),
+        columns=options.columns,
+    )
+    writers: dict[str, ShardWriter] = {}
+    for name in split_names:
+        (staging / name).mkdir(parents=True)
+        writers[name] = ShardWriter(
+            staging / name, info, options.shard_clips, 256 << 20, options.row_group_clips, compact=True
+        )
+    buffers: dict[str, list[SkeletonClip]] = {name: [] for name in split_names}
+    chunks: Counter[str] = Counter()
+    stats = {name: ShardStats(layout=first.layout.name, experts=first.experts) for name in split_names}
+    all_stats = ShardStats(layout=first.layout.name, experts=first.experts)
+
+    def drain(name: str) -> None:
+        buf = buffers[name]
+        rng = np.random.default_rng([options.seed, split_names.index(name), chunks[name]])
+        chunks[name] += 1
+        for k in rng.permutation(len(buf)):
+            writers[name].add([buf[k]])
+            if writers[name].should_flush:
+                writers[name].flush()
+        buffers[name] = []
+
+    for shard, wanted in groups.items():
+        clips, _ = _read_clips(shard)
+        for clip in clips:
+            a_id = wanted.get(clip.clip_id)
+            if a_id is None or a_id not in kept:
+                continue
+            a = annotated[a_id]
+            clip.label, clip.source_label = kept[a_id], a.label
+            if options.kind == "posecap":
+                clip.text = _caption(a, clip, captions, options.seed)
+            name = split_of[a_id]
+            add_clip(stats[name], clip)
+            add_clip(all_stats, clip)
+            buffers[name].append(clip)
+            if len(buffers[name]) >= options.shuffle_clips:
+                drain(name)
+    for name in split_names:
+        drain(name)
+        writers[name].flush()
+    for name in split_names:
+        final = out / name
+        if final.exists():
+            shutil.rmtree(final)
+        (staging / name).rename(final)
+    shutil.rmtree(staging, ignore_errors=True)
+    counts = {name: Counter() for name in split_names}
+    for cid, label in kept.items():
+        counts[split_of[cid]][label] += 1
+    result.assembled = True
+    result.classes = classes
+    result.counts = {name: {c: counts[name][c] for c in classes if counts[name][c]} for name in split_names}
+    result.shards = {name: sorted(p.name for p in (out / name).glob("skeletons-*.parquet")) for name in split_names}
+    source_labels = [annotated[cid].label for cid in kept]
+    doc = {
+        "name": out.name,
+        "kind": options.kind,
+        "posekit_version": __version__,
+        "classes": classes,
+        "num_classes": len(classes),
+        "num_clips": len(kept),
+        "splits": {
+            name: {
+                "folder": name,
+                "clips": sum(result.counts[name].values()),
+                "shards": result.shards[name],
+                "frames": stats[name].frames,
+                "person_frames": stats[name].person_frames,
+            }
+            for name in split_names
+        },
+        "counts": result.counts,
+        "layout": json.loads(first.layout.to_json()),
+        "experts": list(first.experts),
+        "coordinates": info.coordinates,
+        "columns": list(options.columns),
+        "filters": {"min_pose_frames": options.min_pose_frames, "rule": "at least one pose in this share of frames"},
+        "label_map": {**class_map.describe(), "merged": class_map.merged(source_labels)},
+        "split": {
+            "method": "official" if use_official else "stratified",
+            "val_fraction": None if use_official else options.val_fraction,
+            "seed": options.seed,
+        },
+        "text": None
+        if options.kind != "posecap"
+        else ("captions file " + str(options.captions) if captions is not None else "templates from label names"),
+        "options": asdict(options),
+        "provenance": provenance,
+        "stats": {
+            "frames": all_stats.frames,
+            "tracks": all_stats.tracks,
+            "person_frames": all_stats.person_frames,
+            "missing_joint_rate": round(all_stats.missing_rate, 4) if all_stats.joints else None,
+            "frames_with_person_rate": round(all_stats.frames_with_person_rate, 4) if all_stats.frames else None,
+            "confidence_hist": all_stats.confidence_hist.tolist(),
+            "completeness_hist": all_stats.completeness_hist.tolist(),
+        },
+        "dropped_counts": dict(Counter(d.stage for d in result.dropped)),
+        "dropped": [asdict(d) for d in result.dropped],
+    }
+    plot_histograms(all_stats, out / "histograms.png", completeness=True)
+    (out / "README.md").write_text(dataset_card(doc), encoding="utf-8")
+    tmp = out / f".{DATASET_JSON}.tmp"
+    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(out / DATASET_JSON)
+    for d in result.dropped:
+        log.info("dropped %s (%s): %s", d.clip_id, d.stage, d.reason)
+
+
+def _caption(a: AnnotatedClip, clip: SkeletonClip, captions: dict[str, str] | None, seed: int) -> str:
+    if captions is not None:
+        for key in (*a.keys, clip.clip_id, Path(clip.clip_id).stem):
+            if key in captions:
+                return captions[key]
+    return template_text(a.label, a.clip_id, seed)
+
+
+def dataset_card(doc: dict) -> str:
+    """The dataset's README: what it is, how it was made, per-class counts, histograms."""
+    splits = list(doc["splits"])
+    split = doc["split"]
+    drops = doc["dropped_counts"]
+    dropped_detail = f" ({', '.join(f'{n} at {k}' for k, n in drops.items())})" if drops else ""
+    split_detail = f" (val fraction {split['val_fraction']}, seed {split['seed']})" if split["val_fraction"] else ""
+    lines = [
+        f"# {doc['name']}: a {doc['kind']} skeleton dataset",
+        "",
+        f"Built by posekit {doc['posekit_version']} (`posekit build-dataset {doc['kind']}`) following the "
+        + ("Posetics recipe of thesis section 3.5" if doc["kind"] == "posetics" else "PoseCap recipe (thesis 6.3.1)")
+        + f": {doc['num_clips']} clips, {doc['num_classes']} classes, layout `{doc['layout']['name']}` "
+        f"({len(doc['layout']['joints'])} joints), experts {', '.join(doc['experts'])}.",
+        "",
+        "## Layout",
+        "",
+        *[f"- `{s}/`: {doc['splits'][s]['clips']} clips in {len(doc['splits'][s]['shards'])} shard(s)" for s in splits],
+        "- `dataset.json`: classes (index = position), counts, filters, label map, split, provenance, dropped clips",
+        "- `histograms.png`: SST-A confidence C and joint completeness per person-frame",
+        "",
+        f"Shard columns: the skeletons schema of posekit (docs/shards.md) plus {', '.join(doc['columns'])}. "
+        f"Coordinates: {doc['coordinates']}.",
+        "",
+        "## How it was made",
+        "",
+        f"- Annotations: {doc['provenance']['annotations']['format']}.",
+        f"- Filter: clips keep a pose in at least {doc['filters']['min_pose_frames']:.0%} of their frames.",
+        f"- Label map: {doc['label_map']['name']}"
+        + (f" ({len(doc['label_map']['merged'])} merged classes)" if doc["label_map"]["merged"] else "")
+        + ".",
+        f"- Split: {doc['split']['method']}{split_detail}.",
+        f"- Dropped: {sum(doc['dropped_counts'].values())}{dropped_detail}; each with its reason in dataset.json.",
+    ]
+    if doc.get("text"):
+        lines.append(f"- Text: {doc['text']}.")
+    if doc["label_map"]["merged"]:
+        lines += ["", "## Merged classes", "", "| class | from |", "| --- | --- |"]
+        lines += [f"| {t} | {', '.join(s)} |" for t, s in doc["label_map"]["merged"].items()]
+    lines += ["", "## Clips per class", "", "| class | " + " | ".join(splits) + " |", "|---" * (len(splits) + 1) + "|"]
+    for c in doc["classes"]:
+        lines.append(f"| {c} | " + " | ".join(str(doc["counts"][s].get(c, 0)) for s in splits) + " |")
+    stats = doc["stats"]
+    lines += [
+        "",
+        "## Skeleton quality",
+        "",
+        f"{stats['frames']} frames, {stats['tracks']} person tracks, {stats['person_frames']} person-frames; "
+        f"missing joints {stats['missing_joint_rate']}, frames with a person {stats['frames_with_person_rate']}.",
+        "",
+        "![histograms](histograms.png)",
+        "",
+        "## Reading it",
+        "",
+        "```python",
+        "from posekit.io.torch_dataset import SkeletonShardDataset   # random access, labels from dataset.json",
+        "train = SkeletonShardDataset('train', window=150)",
+        "from posekit.io.streaming import SkeletonShardStream        # shard-by-shard, for huge datasets",
+        "import duckdb; duckdb.sql(\"SELECT label, count(*) FROM 'train/*.parquet' GROUP BY label\")",
+        "```",
+        "",
+        "Train UNIK on it with `posekit train unik --data .`; export with `posekit export pyskl|ntu|coco`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def load_dataset_json(path: Path) -> dict:
+    """``dataset.json`` of a built dataset (``path``: the file or the dataset folder)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / DATASET_JSON
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PosekitError(f"cannot read {path}: {exc}") from exc
+
+
+__all__ = [
+    "DATASET_JSON",
+    "IDENTITY",
+    "BuildOptions",
+    "BuildResult",
+    "build_dataset",
+    "dataset_card",
+    "load_dataset_json",
+    "pose_frame_fraction",
+    "stratified_split",
+]

@@ -1,0 +1,1 @@
+"""The extraction driver, its local and Ray backends, scheduler partitions, merging and re-aggregation."""

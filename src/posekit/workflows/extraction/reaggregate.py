@@ -1,0 +1,106 @@
+"""Re-run SST-A from proposal shards alone: a new gamma or mode never re-runs a model."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from posekit.core.errors import ConfigError, ShardError
+from posekit.io.manifest import ManifestEntry, RunManifest
+from posekit.io.schema import ShardInfo
+from posekit.io.shards import list_shards, read_proposals, read_shard_info
+from posekit.io.sink import ShardSink, prepare_output
+from posekit.refine.tracks import AggregationOptions, skeleton_tracks
+from posekit.skeleton.records import ExpertFrame, PoseProposals, SkeletonClip
+
+log = logging.getLogger(__name__)
+
+
+def clip_from_proposals(
+    frames: list[ExpertFrame], info: ShardInfo, options: AggregationOptions, min_joint_score: float
+) -> SkeletonClip:
+    """One clip's skeletons from its expert frames (every expert, every frame ``t``)."""
+    T = max(f.t for f in frames) + 1
+    empty = PoseProposals.empty(info.layout)
+    per_expert = {name: [empty] * T for name in info.experts}
+    frame_index = np.zeros(T, np.int32)
+    timestamp = np.zeros(T, np.float64)
+    for f in frames:
+        if f.expert not in per_expert:
+            raise ShardError(
+                f"proposals of clip {f.clip_id!r} name expert {f.expert!r}, absent from the shard metadata"
+            )
+        per_expert[f.expert][f.t] = f.proposals
+        frame_index[f.t], timestamp[f.t] = f.frame_index, f.timestamp
+    first = frames[0]
+    return SkeletonClip(
+        clip_id=first.clip_id,
+        video_path=first.video_path,
+        width=first.width,
+        height=first.height,
+        fps=first.fps,
+        frame_index=frame_index,
+        timestamp=timestamp,
+        tracks=skeleton_tracks(list(per_expert.values()), info.layout, options, min_joint_score),
+    )
+
+
+@dataclass
+class AggregateSummary:
+    done: int = 0
+    skipped: int = 0
+    tracks: int = 0
+    person_frames: int = 0
+
+
+def aggregate_proposal_shards(
+    proposals: Path,
+    out: Path,
+    options: AggregationOptions,
+    min_joint_score: float = 0.3,
+    overwrite: bool = False,
+    shard_clips: int = 64,
+) -> AggregateSummary:
+    """SST-A over every clip of the proposal shards under ``proposals`` into skeleton shards in ``out``.
+
+    Resumable like extraction: clips already written to ``out`` are skipped.
+    """
+    shards = list_shards(proposals, "proposals")
+    if not shards:
+        raise ShardError(f"no proposals shards under {proposals} (write them with posekit extract --keep-proposals)")
+    info = read_shard_info(shards[0])
+    if Path(proposals).resolve().is_relative_to(Path(out).resolve()):
+        raise ConfigError(f"--out {out} holds the proposals being read; write the new skeletons to another folder")
+    prepare_output(out, overwrite)
+    settings = {"proposals": str(Path(proposals).resolve()), "min_joint_score": min_joint_score, **options.settings()}
+    manifest = RunManifest.open(out, settings)
+    sink = ShardSink(out, info.layout, info.experts, manifest, shard_clips)
+    summary = AggregateSummary()
+    written: set[str] = set()
+    try:
+        for shard in shards:
+            if read_shard_info(shard).experts != info.experts:
+                raise ShardError(f"{shard} was made with other experts than {shards[0]}; aggregate them separately")
+            by_clip: dict[str, list[ExpertFrame]] = defaultdict(list)
+            for frame in read_proposals(shard):
+                by_clip[frame.clip_id].append(frame)
+            for clip_id, frames in by_clip.items():
+                if manifest.is_done(clip_id) or clip_id in written:
+                    summary.skipped += 1
+                    continue
+                written.add(clip_id)
+                clip = clip_from_proposals(frames, info, options, min_joint_score)
+                entry = ManifestEntry(clip_id, clip.video_path, "done", frames=clip.num_frames, tracks=len(clip.tracks))
+                sink.add(clip, entry)
+                summary.done += 1
+                summary.tracks += len(clip.tracks)
+                summary.person_frames += sum(len(t) for t in clip.tracks)
+    finally:
+        sink.flush()
+    if summary.skipped:
+        log.info("skipped %d clip(s) already aggregated in %s", summary.skipped, out)
+    return summary

@@ -1,0 +1,418 @@
+"""Self-training of one student pose model on SST-A pseudo labels (thesis 3.3.3).
+
+Running several experts costs several models per frame, so SST-A's confident poses on a
+part of the data (:mod:`posekit.workflows.selftrain.pseudo_labels`) become pseudo ground truth for one
+YOLO-pose student, fine-tuned with Ultralytics' own trainer; the refined student then
+extracts alone (``posekit extract --experts yolo:OUT/best.pt``).
+
+As in the thesis, only localisation and classification learn by default: the backbone, the
+neck and the keypoint branch are frozen through Ultralytics' ``freeze`` list (the pose head
+is ``Pose``: ``cv2`` box, ``cv3`` class, ``cv4`` keypoints), so the keypoint regression of
+the pre-trained model is kept. With ``B > 1`` anchor classes (LCRNet-style) the class head
+predicts the anchor pose; it starts from the person class copied to every anchor, so the
+student detects people as well as before from the first step, and every class is a person
+at inference.
+
+Everything runs offline: the AMP self-check (which fetches weights) and the font check of
+the dataset loader (which fetches a font) are replaced while training, and plots are off.
+A run is resumable: the dataset is reused when complete, and training resumes from
+``OUT/train/weights/last.pt``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from posekit.core.errors import ConfigError, PosekitError
+from posekit.estimators.base import check_device
+from posekit.estimators.yolo import bundled_yolo_weights, load_yolo
+from posekit.workflows.selftrain.pseudo_labels import PseudoLabelDataset, PseudoLabelOptions, build_pseudo_labels
+
+log = logging.getLogger(__name__)
+
+HEADS = {"loc": "cv2", "cls": "cv3", "kpt": "cv4"}
+"""``--train-heads`` names -> branches of the Ultralytics ``Pose`` head."""
+
+CARD_NAME = "run-card.json"
+DATASET_DIR = "pseudo-labels"
+TRAIN_DIR = "train"
+WEIGHTS_NAME = "best.pt"
+
+
+@dataclass(frozen=True)
+class SelfTrainOptions:
+    """Settings of :func:`self_train`.
+
+    Attributes:
+        labels: how pseudo labels are made (gamma, frames, anchor classes, split).
+        weights: the student's starting weights (None: the bundled yolo11n-pose).
+        train_heads: head branches that learn: ``loc``, ``cls``, ``kpt`` (thesis: loc, cls).
+        epochs, imgsz, batch: training schedule; one optimizer step per batch (Ultralytics would
+            otherwise accumulate gradients up to 64 images, a few steps in a short fine-tune).
+        lr0: AdamW learning rate, the same for every class count (Ultralytics' automatic choice
+            shrinks it as classes grow: 0.0004 for 20 classes).
+        device: ``cpu`` or ``cuda:N``.
+        workers: data-loading processes.
+        seed: training seed (deterministic mode on).
+        patience: stop after this many epochs without improvement.
+        warmup_epochs: Ultralytics' learning-rate warm-up (it lasts at least 100 iterations
+            when on, most of a short fine-tune, so it is off by default: only heads learn,
+            from a trained model).
+    """
+
+    labels: PseudoLabelOptions = field(default_factory=PseudoLabelOptions)
+    weights: Path | None = None
+    train_heads: tuple[str, ...] = ("loc", "cls")
+    epochs: int = 10
+    imgsz: int = 640
+    batch: int = 8
+    lr0: float = 0.002
+    device: str = "cpu"
+    workers: int = 2
+    seed: int = 0
+    patience: int = 50
+    warmup_epochs: float = 0.0
+
+    def __post_init__(self) -> None:
+        unknown = [h for h in self.train_heads if h not in HEADS]
+        if unknown or not self.train_heads:
+            raise ConfigError(
+                f"--train-heads {','.join(self.train_heads)!r}: choose among {', '.join(HEADS)} (e.g. loc,cls)"
+            )
+        if self.epochs < 1 or self.batch < 1 or self.imgsz < 32 or not self.lr0 > 0:
+            raise ConfigError("--epochs and --batch must be >= 1, --imgsz >= 32 and --lr0 > 0")
+        check_device(self.device)
+
+    def settings(self) -> dict:
+        """What decides the training (recorded in the run card; a resumed run must match)."""
+        d = asdict(self)
+        d["labels"] = asdict(self.labels)
+        d["weights"] = str(self.weights or bundled_yolo_weights())
+        d["train_heads"] = list(self.train_heads)
+        return d
+
+
+@dataclass
+class SelfTrainResult:
+    """What :func:`self_train` produced: the refined weights and the run card (also ``OUT/run-card.json``)."""
+
+    weights: Path
+    card: dict
+    resumed: bool = False
+    already_done: bool = False
+
+
+def freeze_list(head_index: int, train_heads: tuple[str, ...]) -> list[str]:
+    """Ultralytics ``freeze`` entries: every layer before the head, and the head branches that do not learn."""
+    return [str(i) for i in range(head_index)] + [f"{head_index}.{HEADS[h]}" for h in HEADS if h not in train_heads]
+
+
+def describe_frozen(freeze: list[str]) -> str:
+    """``['0', ..., '22', '23.cv4']`` -> ``"layers 0-22, 23.cv4"`` (for the run card)."""
+    layers = [int(f) for f in freeze if f.isdigit()]
+    parts = [f"layers {min(layers)}-{max(layers)}"] if layers else []
+    return ", ".join(parts + [f for f in freeze if not f.isdigit()])
+
+
+def head_index(net) -> int:
+    """Index of the ``Pose`` head in an Ultralytics ``PoseModel``'s layer list (23 for yolo11n-pose)."""
+    return len(net.model) - 1
+
+
+def anchor_student(base_weights: Path, classes: int, out: Path) -> Path:
+    """Write a ``classes``-class copy of a one-class YOLO-pose model to ``out``.
+
+    Every weight transfers; the class branch's last convolution (``Pose.cv3[i][-1]``, the
+    only one whose shape depends on the class count) gets the person class's weights and
+    bias in every anchor class. Written atomically.
+    """
+    import torch
+    from ultralytics.nn.tasks import PoseModel
+
+    yolo = load_yolo(base_weights)
+    base = yolo.model
+    if int(base.model[-1].nc) != 1:
+        raise ConfigError(f"{base_weights} has {base.model[-1].nc} classes; anchor classes start from a 1-class model")
+    cfg = copy.deepcopy(base.yaml)
+    cfg["nc"] = classes
+    student = PoseModel(cfg, nc=classes, data_kpt_shape=tuple(cfg.get("kpt_shape", (17, 3))), verbose=False)
+    student.load(base, verbose=False)
+    with torch.no_grad():
+        for new_seq, old_seq in zip(student.model[-1].cv3, base.model[-1].cv3):
+            new, old = new_seq[-1], old_seq[-1]
+            new.weight.copy_(old.weight.expand_as(new.weight))
+            new.bias.copy_(old.bias.expand_as(new.bias))
+    student.names = {b: f"person-anchor-{b:02d}" for b in range(classes)}
+    student.args = dict(getattr(base, "args", {}) or {})
+    ckpt = {
+        "date": datetime.datetime.now().isoformat(),
+        "model": student.half(),
+        "train_args": student.args,
+        "posekit": {"anchor_classes": classes, "from": str(base_weights)},
+    }
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, out)
+    return out
+
+
+@contextlib.contextmanager
+def offline_training(device: str) -> Iterator[None]:
+    """Keep Ultralytics' trainer off the network.
+
+    - the dataset check calls ``check_font``, which fetches a font when none is cached
+      (plots are off, so no font is needed);
+    - on a GPU, ``check_amp`` loads (and would download) a reference model to compare FP32
+      with AMP; AMP is enabled without that check (a CPU never uses AMP).
+    """
+    os.environ["YOLO_OFFLINE"] = "1"
+    import ultralytics.data.utils as data_utils
+    import ultralytics.engine.trainer as trainer_mod
+
+    saved = (data_utils.check_font, trainer_mod.check_amp)
+    data_utils.check_font = lambda *a, **k: None
+    trainer_mod.check_amp = lambda model: device != "cpu"
+    try:
+        yield
+    finally:
+        data_utils.check_font, trainer_mod.check_amp = saved
+
+
+def _metrics(results_dict: dict) -> dict:
+    """Ultralytics' validation keys -> short names (box and pose precision, recall, mAP50, mAP50-95)."""
+    names = {
+        "metrics/precision(B)": "box_precision",
+        "metrics/recall(B)": "box_recall",
+        "metrics/mAP50(B)": "box_map50",
+        "metrics/mAP50-95(B)": "box_map50_95",
+        "metrics/precision(P)": "pose_precision",
+        "metrics/recall(P)": "pose_recall",
+        "metrics/mAP50(P)": "pose_map50",
+        "metrics/mAP50-95(P)": "pose_map50_95",
+    }
+    return {short: round(float(results_dict[k]), 4) for k, short in names.items() if k in results_dict}
+
+
+def validate(weights: Path, dataset: PseudoLabelDataset, options: SelfTrainOptions) -> dict:
+    """Box and pose metrics of ``weights`` on the pseudo labels' validation split, every class counted as a person."""
+    model = load_yolo(weights)
+    with offline_training(options.device):
+        res = model.val(
+            data=str(dataset.data_yaml),
+            split="val",
+            imgsz=options.imgsz,
+            batch=options.batch,
+            device=options.device,
+            workers=options.workers,
+            single_cls=True,
+            plots=False,
+            save_json=False,
+            verbose=False,
+            project=str(dataset.root.parent / TRAIN_DIR),
+            name="val",
+            exist_ok=True,
+        )
+    return _metrics(res.results_dict)
+
+
+def check_output(out: Path) -> None:
+    """Fail with one line, before any work, when ``out`` cannot hold the run."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder for the self-training run")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"--out {out} is not writable ({exc.strerror or exc}); choose another folder") from exc
+
+
+def _log_epoch(trainer) -> None:
+    m = _metrics(trainer.metrics or {})
+    loss = getattr(trainer, "tloss", None)
+    values = loss.values() if isinstance(loss, dict) else ([] if loss is None else [loss])
+    loss_text = f"{sum(float(v.sum()) for v in values):.3f}" if values else "-"
+    log.info(
+        "epoch %d/%d: train loss %s, val box mAP50 %s, pose mAP50 %s",
+        trainer.epoch + 1,
+        trainer.epochs,
+        loss_text,
+        m.get("box_map50", "-"),
+        m.get("pose_map50", "-"),
+    )
+
+
+def self_train(
+    shards: Path,
+    out: Path,
+    videos: Path | None = None,
+    options: SelfTrainOptions = SelfTrainOptions(),
+    progress: bool = True,
+) -> SelfTrainResult:
+    """Pseudo labels from ``shards`` -> fine-tuned student ``OUT/best.pt`` and ``OUT/run-card.json``.
+
+    Rerunning the same command resumes a killed run (dataset reused, training from
+    ``last.pt``) or, when the run is complete, returns it unchanged. Other settings in the
+    same ``out`` are refused.
+    """
+    out = Path(out)
+    created = not out.exists()
+    check_output(out)
+    card_path = out / CARD_NAME
+    settings = {"shards": str(Path(shards).resolve()), **options.settings()}
+    if card_path.is_file():
+        card = json.loads(card_path.read_text())
+        if card.get("settings") != jsonable(settings):
+            raise ConfigError(f"{out} holds a self-training run with other settings; use another --out")
+        log.info("self-training in %s is already complete", out)
+        return SelfTrainResult(out / WEIGHTS_NAME, card, already_done=True)
+    pending = out / "settings.json"
+    if pending.is_file() and json.loads(pending.read_text()) != jsonable(settings):
+        raise ConfigError(f"{out} holds an unfinished self-training run with other settings; use another --out")
+    started = time.perf_counter()
+
+    from tqdm import tqdm
+
+    try:
+        with tqdm(desc="pseudo labels", unit="frame", disable=not progress) as bar:
+            dataset = build_pseudo_labels(shards, out / DATASET_DIR, videos, options.labels, on_frames=bar.update)
+    except BaseException:
+        if created:  # bad input: leave no trace of this run
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    pending.write_text(json.dumps(jsonable(settings), indent=1) + "\n")
+    log.info(
+        "pseudo labels: %d train / %d val frames, %d / %d poses, split %s",
+        dataset.meta["frames"]["train"],
+        dataset.meta["frames"]["val"],
+        dataset.meta["poses"]["train"],
+        dataset.meta["poses"]["val"],
+        dataset.meta["split"],
+    )
+    base = Path(options.weights) if options.weights else bundled_yolo_weights()
+    classes = options.labels.anchor_classes
+    init = base if classes == 1 else out / f"student-init-b{classes}.pt"
+    if classes > 1 and not init.is_file():
+        anchor_student(base, classes, init)
+
+    before = validate(base, dataset, options)
+    log.info("before self-training (val split): %s", before)
+    weights_dir = out / TRAIN_DIR / "weights"
+    last = weights_dir / "last.pt"
+    resumed = last.is_file()
+    try:
+        if not resumed:
+            _train(init, None, dataset, options, out, progress)
+        elif training_state(last) == "unfinished":
+            _train(init, last, dataset, options, out, progress)
+        else:
+            log.info("training in %s had finished before the run stopped; writing its results", out)
+    except PosekitError:
+        raise
+    except (FileNotFoundError, RuntimeError, ValueError, AssertionError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise PosekitError(f"self-training failed in {out}: {reason}") from exc
+    best = weights_dir / "best.pt" if (weights_dir / "best.pt").is_file() else last
+    if not best.is_file():
+        raise PosekitError(f"self-training in {out} wrote no weights; rerun the same command to resume")
+    final = out / WEIGHTS_NAME
+    tmp = out / f".{WEIGHTS_NAME}.tmp-{os.getpid()}"
+    shutil.copyfile(best, tmp)
+    os.replace(tmp, final)
+    after = validate(final, dataset, options)
+    log.info("after self-training (val split): %s", after)
+    card = {
+        "posekit": "self-training run card (thesis 3.3.3)",
+        "weights": WEIGHTS_NAME,
+        "use": f"posekit extract VIDEOS --out SHARDS --experts yolo:{final} --imgsz {options.imgsz}",
+        "settings": jsonable(settings),
+        "data": {k: dataset.meta[k] for k in ("clips", "split", "frames", "poses", "class_counts")},
+        "gamma": options.labels.gamma,
+        "anchor_classes": classes,
+        "epochs": options.epochs,
+        "train_heads": list(options.train_heads),
+        "frozen": describe_frozen(freeze_list(head_index(load_yolo(base).model), options.train_heads)),
+        "metrics_note": "validation split of the pseudo labels, every class counted as a person",
+        "metrics_before": before,
+        "metrics_after": after,
+        "resumed": resumed,
+        "seconds": round(time.perf_counter() - started, 1),
+        "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+    tmp_card = out / f".{CARD_NAME}.tmp-{os.getpid()}"
+    tmp_card.write_text(json.dumps(card, indent=1) + "\n")
+    os.replace(tmp_card, card_path)
+    pending.unlink(missing_ok=True)
+    return SelfTrainResult(final, card, resumed=resumed)
+
+
+def training_state(last: Path) -> str:
+    """``"unfinished"`` when Ultralytics can resume ``last.pt`` (optimizer state kept), else ``"finished"``.
+
+    Ultralytics strips the optimizer from the checkpoints when training ends. The file is
+    this run's own checkpoint (a pickle, as every Ultralytics checkpoint).
+    """
+    import torch
+
+    try:
+        ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise PosekitError(f"cannot read {last} to resume ({exc}); delete it to restart training") from exc
+    return "unfinished" if ckpt.get("optimizer") is not None and ckpt.get("epoch", -1) >= 0 else "finished"
+
+
+def _train(
+    init: Path, last: Path | None, dataset: PseudoLabelDataset, options: SelfTrainOptions, out: Path, progress: bool
+) -> None:
+    """Run Ultralytics' pose trainer (or resume it from ``last``)."""
+    from ultralytics import YOLO
+
+    model = YOLO(str(last or init))
+    model.add_callback("on_fit_epoch_end", _log_epoch)
+    freeze = freeze_list(head_index(model.model), options.train_heads)
+    kwargs: dict = {
+        "data": str(dataset.data_yaml),
+        "epochs": options.epochs,
+        "imgsz": options.imgsz,
+        "batch": options.batch,
+        "device": options.device,
+        "workers": options.workers,
+        "seed": options.seed,
+        "deterministic": True,
+        "freeze": freeze,
+        "plots": False,
+        "project": str(out.resolve()),
+        "name": TRAIN_DIR,
+        "exist_ok": True,
+        "patience": options.patience,
+        "warmup_epochs": options.warmup_epochs,
+        "optimizer": "AdamW",
+        "lr0": options.lr0,
+        "nbs": options.batch,
+        "verbose": progress,
+        "amp": options.device != "cpu",
+    }
+    with offline_training(options.device):
+        if last is not None:
+            log.info("resuming self-training from %s", last)
+            keep = ("data", "device", "workers", "freeze", "plots")  # data: else Ultralytics fetches its default
+            model.train(resume=True, **{k: kwargs[k] for k in keep})
+        else:
+            model.train(**kwargs)
+
+
+def jsonable(value: object) -> object:
+    """``value`` through a JSON round trip (tuples become lists), so settings compare equal after reading back."""
+    return json.loads(json.dumps(value))

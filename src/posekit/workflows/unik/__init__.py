@@ -1,0 +1,1 @@
+"""UNIK training, evaluation and prediction on skeleton shards."""

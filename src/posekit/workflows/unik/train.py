@@ -1,0 +1,672 @@
+"""Train UNIK on skeletons shards: pre-training, fine-tuning, linear probing (thesis 3.4, 3.7.1).
+
+Read top to bottom: the configuration and the thesis presets, distributed setup, data,
+model, learning-rate schedule, one training epoch, evaluation, checkpoints, and the loop
+that ties them together in :func:`train`.
+
+One CPU, one GPU or many (DDP)::
+
+    posekit train unik --data posetics/ --preset posetics --stream joint --out runs/joint
+    torchrun --nproc_per_node 4 -m posekit train unik --data posetics/ --preset posetics
+
+``--data`` is a folder of skeletons shards with a ``labels.json`` sidecar (see
+:mod:`posekit.io.torch_dataset`); when it holds ``train/`` and ``val/`` folders those
+are the splits, otherwise give ``--val-data``. The batch size is per process.
+
+Everything the run writes goes to ``--out``: ``config.yaml`` (the resolved configuration),
+``last.pt`` every epoch and ``best.pt`` (best validation top-1), ``metrics.csv`` (one row
+per epoch: the learning curve), ``metrics.json`` (history plus per-class accuracy and the
+confusion matrix of the last evaluation), ``confusion.png``, ``val_scores.npz`` (for
+late fusion) and, with ``--tensorboard``, TensorBoard events. Only rank 0 writes.
+
+Repeatability: the model initialisation comes from ``seed``; epoch ``e`` shuffles with
+``(seed, e)``, cuts random windows with ``(seed, e, clip)`` and seeds torch with
+``(seed, e, rank)``. A run resumed from ``last.pt`` after a kill therefore repeats the lost
+epoch exactly and ends with the metrics of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as nnf
+import yaml
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+from posekit import __version__
+from posekit.core.errors import ConfigError
+from posekit.io.torch_dataset import LabelMap, SkeletonShardDataset, find_labels
+from posekit.skeleton.features import STREAMS, softmax
+from posekit.unik.model import THESIS_CHANNELS, UNIK, count_parameters
+from posekit.workflows.unik.evaluate import classification_metrics, save_confusion_png, save_scores
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+
+
+@dataclass
+class TrainConfig:
+    """Every training option; a config file (YAML/TOML) and the CLI flags use the same names
+    (``lr_steps`` or ``lr-steps``). Defaults are the thesis setting for Posetics."""
+
+    data: str = ""
+    val_data: str | None = None
+    labels: str | None = None
+    out: str = "runs/unik"
+    preset: str | None = None
+    stream: str = "joint"
+    epochs: int = 65
+    batch_size: int = 32
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 1e-4
+    lr_steps: tuple[int, ...] = (45, 55)
+    lr_gamma: float = 0.1
+    warmup_epochs: float = 0.0
+    window: int = 150
+    pad: str = "loop"
+    center: bool = False
+    max_persons: int = 2
+    num_heads: int = 3
+    tau: int = 1
+    channels: tuple[int, ...] = THESIS_CHANNELS
+    strides: tuple[int, ...] | None = None
+    dilations: tuple[int, ...] | None = None
+    dropout: float = 0.0
+    clip_grad: float = 0.0
+    amp: bool = True
+    workers: int = 2
+    seed: int = 0
+    pretrained: str | None = None
+    linear_probe: bool = False
+    resume: bool = False
+    resume_from: str | None = None
+    device: str = "auto"
+    eval_every: int = 1
+    log_every: int = 50
+    tensorboard: bool = False
+    stop_after_steps: int = 0
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "posetics": {"epochs": 65, "lr_steps": (45, 55), "window": 150},
+    "smarthome": {"epochs": 50, "lr_steps": (30, 40), "window": 400},
+    "penn-action": {"epochs": 30, "lr_steps": (10, 20), "window": 150},
+    "ntu60": {"epochs": 50, "lr_steps": (30, 40), "window": 300, "pad": "loop"},
+    "ntu120": {"epochs": 60, "lr_steps": (30, 50), "window": 300, "pad": "loop"},
+}
+"""Thesis 3.7.1: epochs, LR decay epochs and frames per training clip of each dataset."""
+
+_TUPLES = {"lr_steps", "channels", "strides", "dilations"}
+
+
+def load_config_file(path: Path | str) -> dict[str, Any]:
+    """Options from a ``.yaml``/``.yml``/``.toml`` file (a flat table of option names)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+        values = _parse_toml(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"config {path} must be a table of option: value")
+    return values
+
+
+def _parse_toml(text: str) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:
+        raise ConfigError("TOML configs need Python 3.11 or newer; use a YAML config") from None
+    return tomllib.loads(text)
+
+
+def resolve_config(overrides: dict[str, Any] | None = None, config_file: str | Path | None = None) -> TrainConfig:
+    """Defaults < preset < config file < ``overrides`` (``None`` values are ignored).
+
+    With ``pretrained``, the model shape options not given (channels, heads, ...) come from
+    the pre-trained checkpoint."""
+    values: dict[str, Any] = {}
+    if config_file:
+        values.update({k.replace("-", "_"): v for k, v in load_config_file(config_file).items()})
+    values.update({k.replace("-", "_"): v for k, v in (overrides or {}).items() if v is not None})
+    preset = values.get("preset")
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+        values = {**PRESETS[preset], **values}
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"unknown training options {unknown}; options: {sorted(names)}")
+    if values.get("pretrained"):
+        values = {**_architecture_of(values["pretrained"]), **values}
+    fields = {f.name: str(f.type) for f in dataclasses.fields(TrainConfig)}
+    values = {key: _coerce(key, value, fields[key]) for key, value in values.items()}
+    cfg = TrainConfig(**values)
+    _check(cfg)
+    return cfg
+
+
+ARCHITECTURE = ("channels", "strides", "dilations", "num_heads", "tau", "max_persons")
+
+
+def _architecture_of(checkpoint: str) -> dict[str, Any]:
+    """The model shape options of a checkpoint, so fine-tuning need not repeat them."""
+    try:
+        args = torch.load(checkpoint, map_location="cpu", weights_only=True).get("model_args", {})
+    except (OSError, RuntimeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"cannot load --pretrained {checkpoint}: {exc}") from exc
+    renamed = {**args, "max_persons": args.get("num_persons")}
+    return {k: renamed[k] for k in ARCHITECTURE if renamed.get(k) is not None}
+
+
+def _coerce(name: str, value: Any, annotation: str) -> Any:
+    """A config value to the option's type (YAML reads ``1e-4`` as a string, flags give text)."""
+    if value is None:
+        return None
+    try:
+        if name in _TUPLES:
+            return _int_tuple(value, name)
+        if annotation.startswith("bool"):
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "yes", "1", "on")
+            return bool(value)
+        if annotation.startswith("int"):
+            return int(value)
+        if annotation.startswith("float"):
+            return float(value)
+        if annotation.startswith("str"):
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"option {name} must be {annotation.split(' ')[0]}, got {value!r}") from None
+    return value
+
+
+def _int_tuple(value: Any, name: str) -> tuple[int, ...]:
+    try:
+        if isinstance(value, str):
+            return tuple(int(v) for v in value.replace(" ", "").split(",") if v)
+        return tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a list of integers like 30,40; got {value!r}") from None
+
+
+def _check(cfg: TrainConfig) -> None:
+    if not cfg.data:
+        raise ConfigError("no training data: pass --data (a folder of skeletons shards)")
+    if cfg.stream not in STREAMS:
+        raise ConfigError(f"unknown stream {cfg.stream!r}; streams: {', '.join(STREAMS)}")
+    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.window < 1:
+        raise ConfigError("epochs, batch_size and window must be positive")
+
+
+def save_config(cfg: TrainConfig, path: Path) -> None:
+    path.write_text(yaml.safe_dump(_plain(dataclasses.asdict(cfg)), sort_keys=False))
+
+
+def _plain(value: Any) -> Any:
+    """Tuples to lists, recursively (for YAML/JSON)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Distributed setup
+
+
+@dataclass
+class Dist:
+    """Where this process runs: ``rank`` of ``world`` processes on ``device``."""
+
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(device: str = "auto") -> Dist:
+    """Join the torchrun process group if there is one (NCCL on CUDA, gloo on CPU)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    use_cuda = device.startswith("cuda")
+    dev = torch.device("cuda", local_rank) if use_cuda and (world > 1 or device == "cuda") else torch.device(device)
+    if use_cuda:
+        torch.cuda.set_device(dev)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo", device_id=dev if use_cuda else None)
+    return Dist(rank, world, dev)
+
+
+def _all_reduce_sum(values: list[float], d: Dist) -> list[float]:
+    if d.world == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=d.device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+def split_paths(cfg: TrainConfig) -> tuple[Path, Path | None]:
+    """Training and validation shard paths: ``data/train`` + ``data/val`` if present."""
+    data = Path(cfg.data)
+    if not data.exists():
+        raise ConfigError(f"--data {data} does not exist")
+    train = data / "train" if (data / "train").is_dir() else data
+    if cfg.val_data:
+        return train, Path(cfg.val_data)
+    for name in ("val", "test"):
+        if (data / name).is_dir():
+            return train, data / name
+    return train, None
+
+
+def load_label_map(cfg: TrainConfig, train_path: Path) -> LabelMap:
+    found = Path(cfg.labels) if cfg.labels else find_labels(train_path)
+    if found is None:
+        raise ConfigError(
+            f"no labels for {train_path}: put a labels.json (classes + clip_id -> class) beside the "
+            "shards or pass --labels"
+        )
+    return LabelMap.load(found)
+
+
+def build_datasets(cfg: TrainConfig, labels: LabelMap) -> tuple[SkeletonShardDataset, SkeletonShardDataset | None]:
+    train_path, val_path = split_paths(cfg)
+    common = {
+        "labels": labels,
+        "stream": cfg.stream,
+        "max_persons": cfg.max_persons,
+        "pad": cfg.pad,
+        "center": cfg.center,
+    }
+    train_set = SkeletonShardDataset(train_path, window=cfg.window, train=True, seed=cfg.seed, **common)
+    if len(train_set) == 0:
+        raise ConfigError(f"no labelled clips under {train_path} ({train_set.skipped} clips without a label)")
+    val_set = SkeletonShardDataset(val_path, window=cfg.window, train=False, **common) if val_path else None
+    return train_set, val_set
+
+
+def build_loader(dataset: SkeletonShardDataset, cfg: TrainConfig, d: Dist, train: bool) -> DataLoader:
+    sampler = DistributedSampler(dataset, num_replicas=d.world, rank=d.rank, shuffle=train, seed=cfg.seed)
+    return DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        num_workers=cfg.workers,
+        pin_memory=d.device.type == "cuda",
+        prefetch_factor=4 if cfg.workers > 0 else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Model
+
+
+def model_args(cfg: TrainConfig, num_classes: int) -> dict[str, Any]:
+    """Constructor arguments of :class:`UNIK`, stored in checkpoints to rebuild the model."""
+    return {
+        "num_classes": num_classes,
+        "num_joints": 17,
+        "num_persons": cfg.max_persons,
+        "in_channels": 2,
+        "num_heads": cfg.num_heads,
+        "tau": cfg.tau,
+        "channels": tuple(cfg.channels),
+        "strides": tuple(cfg.strides) if cfg.strides else None,
+        "dilations": tuple(cfg.dilations) if cfg.dilations else None,
+        "dropout": cfg.dropout,
+    }
+
+
+def load_pretrained(model: UNIK, path: Path | str) -> None:
+    """Backbone weights of a checkpoint; the classifier stays new (fine-tuning, linear probe)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ConfigError(f"cannot load --pretrained {path}: {exc}") from exc
+    state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else ckpt
+    state = {k.removeprefix("module."): v for k, v in state.items() if not k.removeprefix("module.").startswith("fc.")}
+    own = {k: v for k, v in model.state_dict().items() if not k.startswith("fc.")}
+    missing = sorted(set(own) - set(state))
+    shapes = [k for k in own if k in state and own[k].shape != state[k].shape]
+    if missing or shapes:
+        raise ConfigError(
+            f"--pretrained {path} does not fit this model: missing {missing[:3]}, other shapes {shapes[:3]} "
+            "(channels, heads, tau, persons and joints must match the pre-trained run)"
+        )
+    model.load_state_dict(state, strict=False)
+
+
+def freeze_backbone(model: UNIK) -> None:
+    """Linear probe: only the classifier learns; BatchNorm statistics stay as pre-trained."""
+    for p in model.backbone_parameters():
+        p.requires_grad_(False)
+
+
+def set_train_mode(model: UNIK, cfg: TrainConfig) -> None:
+    model.train()
+    if cfg.linear_probe:
+        for m in model.modules():
+            if m is not model.fc:
+                m.eval()
+        model.fc.train()
+
+
+# ---------------------------------------------------------------------------------------------
+# Learning rate: linear warm-up, then x lr_gamma at each of lr_steps (epochs)
+
+
+def lr_at(cfg: TrainConfig, epoch: float) -> float:
+    """Learning rate at fractional ``epoch``."""
+    warm = min(1.0, (epoch + 1e-9) / cfg.warmup_epochs) if cfg.warmup_epochs > 0 else 1.0
+    return cfg.lr * warm * cfg.lr_gamma ** sum(epoch >= s for s in cfg.lr_steps)
+
+
+# ---------------------------------------------------------------------------------------------
+# One training epoch
+
+
+class StepLimitReachedError(Exception):
+    """``stop_after_steps`` reached: leave without saving, as a killed job would."""
+
+
+def autocast(cfg: TrainConfig, d: Dist):
+    if d.device.type != "cuda" or not cfg.amp:
+        return nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+def train_one_epoch(
+    model: torch.nn.Module,
+    raw: UNIK,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    cfg: TrainConfig,
+    d: Dist,
+    epoch: int,
+    step: int,
+) -> tuple[dict[str, float], int]:
+    """Train one epoch from global ``step``; return its loss/top-1 over all ranks and the step."""
+    set_train_mode(raw, cfg)
+    steps_per_epoch = len(loader)
+    loss_sum = correct = seen = 0.0
+    t0 = time.perf_counter()
+    for i, (x, y, _) in enumerate(loader):
+        if cfg.stop_after_steps and step >= cfg.stop_after_steps:
+            raise StepLimitReachedError(step)
+        lr = lr_at(cfg, epoch + i / steps_per_epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x = x.to(d.device, non_blocking=True)
+        y = y.to(d.device, non_blocking=True)
+        with autocast(cfg, d):
+            logits = model(x)
+            loss = nnf.cross_entropy(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if cfg.clip_grad > 0:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(raw.parameters(), cfg.clip_grad)
+        scaler.step(optimizer)
+        scaler.update()
+        step += 1
+        n = len(y)
+        loss_sum += float(loss.detach()) * n
+        correct += float((logits.detach().argmax(1) == y).sum())
+        seen += n
+        if d.main and cfg.log_every and (i + 1) % cfg.log_every == 0:
+            rate = seen * d.world / (time.perf_counter() - t0)
+            print(f"  epoch {epoch + 1} step {i + 1}/{steps_per_epoch} loss {loss_sum / seen:.4f} "
+                  f"lr {lr:.4g} {rate:.1f} samples/s", flush=True)  # fmt: skip
+    loss_sum, correct, seen = _all_reduce_sum([loss_sum, correct, seen], d)
+    elapsed = time.perf_counter() - t0
+    stats = {"train_loss": loss_sum / max(seen, 1), "train_top1": correct / max(seen, 1), "lr": lr_at(cfg, epoch)}
+    stats["train_samples_per_s"] = seen / max(elapsed, 1e-9)
+    return stats, step
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation over all ranks
+
+
+@torch.no_grad()
+def gather_logits(
+    model: UNIK, loader: DataLoader, cfg: TrainConfig, d: Dist
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(N, K)`` logits, ``(N,)`` labels and ``(N,)`` dataset indices of the whole loader's
+    dataset, collected from every rank (the sampler's padding duplicates removed)."""
+    model.eval()
+    logits, labels, indices = [], [], []
+    for x, y, idx in loader:
+        with autocast(cfg, d):
+            logits.append(model(x.to(d.device, non_blocking=True)).float())
+        labels.append(y.to(d.device))
+        indices.append(idx.to(d.device))
+    out = [torch.cat(v) if v else torch.zeros(0, device=d.device) for v in (logits, labels, indices)]
+    if d.world > 1:
+        gathered = []
+        for t in out:
+            parts = [torch.empty_like(t) for _ in range(d.world)]
+            dist.all_gather(parts, t.contiguous())
+            gathered.append(torch.cat(parts))
+        out = gathered
+    lg, lb, ix = (t.cpu().numpy() for t in out)
+    ix, first = np.unique(ix.astype(np.int64), return_index=True)
+    return lg[first], lb[first].astype(np.int64), ix
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints (rank 0 writes; atomic; loadable with weights_only=True)
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def resume_path(cfg: TrainConfig) -> Path | None:
+    if cfg.resume_from:
+        return Path(cfg.resume_from)
+    if cfg.resume:
+        last = Path(cfg.out) / "last.pt"
+        return last if last.is_file() else None
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics files
+
+
+def write_history(out: Path, history: list[dict[str, Any]]) -> None:
+    """``metrics.csv``: one row per epoch (the learning curve)."""
+    if not history:
+        return
+    keys = list(dict.fromkeys(k for row in history for k in row))
+    with open(out / "metrics.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def _tensorboard(cfg: TrainConfig, out: Path):
+    if not cfg.tensorboard:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        print("tensorboard is not installed: --tensorboard ignored (pip install tensorboard)", file=sys.stderr)
+        return None
+    return SummaryWriter(str(out / "tensorboard"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Run training as configured; return the final metrics (on rank 0; others get ``{}``)."""
+    d = setup_distributed(cfg.device)
+    try:
+        return _train(cfg, d)
+    finally:
+        if d.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(cfg: TrainConfig, d: Dist) -> dict[str, Any]:
+    out = Path(cfg.out)
+    if d.main:
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out / "config.yaml")
+    ckpt_path = resume_path(cfg)
+    if not ckpt_path and not cfg.resume and (out / "last.pt").exists():
+        raise ConfigError(f"{out} already holds a run (last.pt): pass --resume to continue it or choose another --out")
+
+    train_path, _ = split_paths(cfg)
+    labels = load_label_map(cfg, train_path)
+    train_set, val_set = build_datasets(cfg, labels)
+    train_loader = build_loader(train_set, cfg, d, train=True)
+    val_loader = build_loader(val_set, cfg, d, train=False) if val_set is not None else None
+
+    torch.manual_seed(cfg.seed)
+    raw = UNIK(**model_args(cfg, labels.num_classes))
+    if cfg.pretrained:
+        load_pretrained(raw, cfg.pretrained)
+    if cfg.linear_probe:
+        freeze_backbone(raw)
+    raw.to(d.device)
+    model: torch.nn.Module = raw
+    if d.world > 1:
+        model = DistributedDataParallel(raw, device_ids=[d.device.index] if d.device.type == "cuda" else None)
+
+    params = [p for p in raw.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(
+        params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
+    )
+    use_scaler = d.device.type == "cuda" and cfg.amp and not torch.cuda.is_bf16_supported()
+    scaler = torch.amp.GradScaler(d.device.type, enabled=use_scaler)
+
+    start_epoch, step, history, best = 0, 0, [], -1.0
+    if ckpt_path:
+        state = torch.load(ckpt_path, map_location=d.device, weights_only=True)
+        raw.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        start_epoch, step = int(state["epoch"]), int(state["step"])
+        history, best = list(state.get("history", [])), float(state.get("best_top1", -1.0))
+        if d.main:
+            print(f"resumed from {ckpt_path} after epoch {start_epoch}", flush=True)
+
+    tb = _tensorboard(cfg, out) if d.main else None
+    if d.main:
+        print(
+            f"UNIK {count_parameters(raw):,} parameters ({count_parameters(raw, True):,} trainable), "
+            f"{labels.num_classes} classes, {len(train_set)} train / {len(val_set) if val_set else 0} val clips, "
+            f"stream {cfg.stream}, {d.world} process(es) on {d.device}",
+            flush=True,
+        )
+
+    final: dict[str, Any] = {}
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.perf_counter()
+        torch.manual_seed(cfg.seed * 1_000_003 + epoch * 1009 + d.rank)
+        train_loader.sampler.set_epoch(epoch)
+        train_set.set_epoch(epoch)
+        try:
+            row, step = train_one_epoch(model, raw, train_loader, optimizer, scaler, cfg, d, epoch, step)
+        except StepLimitReachedError as stop:
+            if d.main:
+                print(f"stopped after {stop.args[0]} steps (stop_after_steps), epoch {epoch + 1} not saved", flush=True)
+            return {}
+        row = {"epoch": epoch + 1, **row}
+        evaluated = val_loader is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs)
+        if evaluated:
+            logits, y, idx = gather_logits(raw, val_loader, cfg, d)
+            final = classification_metrics(logits, y, labels.classes)
+            row.update(val_loss=final["loss"], val_top1=final["top1"], val_top5=final["top5"])
+        row["time_s"] = time.perf_counter() - t0
+        history.append(row)
+
+        if d.main:
+            is_best = evaluated and row["val_top1"] > best
+            best = max(best, row.get("val_top1", best))
+            state = {
+                "model": raw.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict() if use_scaler else None,
+                "epoch": epoch + 1,
+                "step": step,
+                "model_args": model_args(cfg, labels.num_classes),
+                "classes": list(labels.classes),
+                "config": _plain(dataclasses.asdict(cfg)),
+                "history": history,
+                "best_top1": best,
+                "posekit_version": __version__,
+            }
+            save_checkpoint(out / "last.pt", state)
+            if is_best:
+                save_checkpoint(out / "best.pt", state)
+            write_history(out, history)
+            summary = {"history": history, "best_val_top1": best, "parameters": count_parameters(raw)}
+            if evaluated:
+                summary["last_eval"] = final
+                save_confusion_png(np.asarray(final["confusion"]), labels.classes, out / "confusion.png",
+                                   f"epoch {epoch + 1}: top-1 {final['top1']:.1%}")  # fmt: skip
+                save_scores(
+                    out / "val_scores.npz", [val_set.clip_ids[i] for i in idx], softmax(logits), y, labels.classes
+                )
+            (out / "metrics.json").write_text(json.dumps(summary, indent=1))
+            if tb is not None:
+                for k, v in row.items():
+                    if k != "epoch" and isinstance(v, float) and math.isfinite(v):
+                        tb.add_scalar(k, v, epoch + 1)
+            print(_epoch_line(row, cfg.epochs), flush=True)
+    if tb is not None:
+        tb.close()
+    return {"history": history, "last_eval": final, "best_val_top1": best} if d.main else {}
+
+
+def _epoch_line(row: dict[str, Any], epochs: int) -> str:
+    text = (
+        f"epoch {row['epoch']}/{epochs} lr {row['lr']:.4g} train loss {row['train_loss']:.4f} "
+        f"top-1 {row['train_top1']:.1%}"
+    )
+    if "val_top1" in row:
+        text += f" | val loss {row['val_loss']:.4f} top-1 {row['val_top1']:.1%} top-5 {row['val_top5']:.1%}"
+    return text + f" | {row['time_s']:.1f} s"
