@@ -21,11 +21,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from posekit.estimators import EstimatorConfig, parse_experts
+from posekit.estimators.base import EstimatorConfig
+from posekit.estimators.registry import parse_experts
 from posekit.eval.degrade import DEFAULT_DEGRADATIONS
-from posekit.eval.protocol import MEAN_ROW, ProtocolOptions, ProtocolResult, markdown_table, run_protocol, write_outputs
-from posekit.refine import RobustOptions
+from posekit.refine.ssta import RobustOptions
 from posekit.refine.tracks import AggregationOptions
+from posekit.workflows.protocols.degradation import (
+    MEAN_ROW,
+    ProtocolOptions,
+    ProtocolResult,
+    markdown_table,
+    run_protocol,
+    write_outputs,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 VTEST = REPO.parent / "shared" / "data" / "videos" / "vtest.avi"

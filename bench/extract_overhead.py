@@ -36,8 +36,9 @@ def bare_loop(frames_bgr, weights: Path, imgsz: int, batch_size: int) -> float:
 
 def posekit_run(video: Path, frames: int, imgsz: int, batch_size: int) -> float:
     """The whole ``posekit extract`` run: model load, decoding, inference, tracking, shards."""
-    from posekit.estimators import EstimatorConfig, parse_experts
-    from posekit.pipeline import ExtractOptions, run_extraction
+    from posekit.estimators.base import EstimatorConfig
+    from posekit.estimators.registry import parse_experts
+    from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
 
     options = ExtractOptions(
         experts=tuple(parse_experts("yolo")),

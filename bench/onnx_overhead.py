@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
-    from posekit.estimators import EstimatorConfig
+    from posekit.estimators.base import EstimatorConfig
     from posekit.estimators.onnx_pose import RTMPose
     from tests.test_onnx_pose import write_simcc_model
     from tests.videos import read_frames

@@ -31,12 +31,12 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 import av
 import numpy as np
 
-from posekit.datasets import list_shards, read_skeletons
-from posekit.estimators import EstimatorConfig, parse_experts
-from posekit.pipeline import ExtractOptions, run_extraction
-from posekit.pipeline.extract import Backend, ClipOutcome, LocalBackend
-from posekit.pipeline.ray_backend import RayBackend, RayOptions
-from posekit.pipeline.video import VideoInput
+from posekit.estimators.base import EstimatorConfig
+from posekit.estimators.registry import parse_experts
+from posekit.io.shards import list_shards, read_skeletons
+from posekit.io.video import VideoInput
+from posekit.workflows.extraction.driver import Backend, ClipOutcome, ExtractOptions, LocalBackend, run_extraction
+from posekit.workflows.extraction.ray_backend import RayBackend, RayOptions
 
 REPO = Path(__file__).resolve().parents[1]
 SINGLE_THREADS = min(8, max(1, (os.cpu_count() or 1) - 1))

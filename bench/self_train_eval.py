@@ -27,12 +27,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from posekit.estimators import EstimatorConfig, ExpertSpec, parse_experts
-from posekit.eval.holdout import cut_span, used_frames
-from posekit.eval.protocol import MEAN_ROW, ProtocolOptions, markdown_table, run_protocol, write_outputs
-from posekit.pipeline import ExtractOptions, run_extraction
-from posekit.refine.pseudo_labels import PseudoLabelOptions
-from posekit.refine.self_train import SelfTrainOptions, self_train
+from posekit.estimators.base import EstimatorConfig
+from posekit.estimators.registry import ExpertSpec, parse_experts
+from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+from posekit.workflows.protocols.degradation import (
+    MEAN_ROW,
+    ProtocolOptions,
+    markdown_table,
+    run_protocol,
+    write_outputs,
+)
+from posekit.workflows.protocols.holdout import cut_span, used_frames
+from posekit.workflows.selftrain.pseudo_labels import PseudoLabelOptions
+from posekit.workflows.selftrain.self_train import SelfTrainOptions, self_train
 
 REPO = Path(__file__).resolve().parents[1]
 VTEST = REPO.parent / "shared" / "data" / "videos" / "vtest.avi"

@@ -1,6 +1,6 @@
 """Dataset shards on disk and through the readers, against a pyskl-style pickle of the same data.
 
-Writes a synthetic-but-realistic labelled dataset with :mod:`posekit.unik.synthetic` (real
+Writes a synthetic-but-realistic labelled dataset with :mod:`posekit.testing.synthetic` (real
 skeletons shards: 1-2 tracks per clip, 150-300 frames at 30 fps, missing joints, SST-A
 confidences), assembles it with ``build_dataset`` (row groups of 16 clips, 256 clips per
 shard) and exports it with ``export_pyskl``. Then prints:
@@ -32,13 +32,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from posekit.datasets.build import BuildOptions, build_dataset
-from posekit.datasets.exports import export_pyskl
-from posekit.datasets.inputs import read_collection
-from posekit.datasets.streaming import SkeletonShardStream
-from posekit.datasets.torch_dataset import SkeletonShardDataset, normalise_screen, to_item, window_start
-from posekit.skeleton import COCO17, POSETICS17, convert_keypoints
-from posekit.unik.synthetic import ACTIONS, write_synthetic_dataset
+from posekit.io.streaming import SkeletonShardStream
+from posekit.io.torch_dataset import SkeletonShardDataset, normalise_screen, to_item, window_start
+from posekit.skeleton.convert import convert_keypoints
+from posekit.skeleton.layouts import COCO17, POSETICS17
+from posekit.testing.synthetic import ACTIONS, write_synthetic_dataset
+from posekit.workflows.datasets.build import BuildOptions, build_dataset
+from posekit.workflows.datasets.exports import export_pyskl
+from posekit.workflows.datasets.inputs import read_collection
 
 
 class PickleDataset(Dataset):

@@ -22,17 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from posekit.refine import (
-    RobustOptions,
-    aggregate,
-    body_scale,
-    completeness,
-    confidence,
-    find_demo_dir,
-    jitter,
-    load_ssta_demo,
-    ssta_reference_loop,
-)
+from posekit.eval.metrics import completeness, jitter
+from posekit.refine.ssta import RobustOptions, aggregate, body_scale, confidence, ssta_reference_loop
+from posekit.testing.demo import find_demo_dir
+from posekit.testing.ssta_demo import load_ssta_demo
 
 FIELDS = ("keypoints", "source", "confidence", "keep")
 

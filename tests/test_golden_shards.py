@@ -51,4 +51,4 @@ def test_sample_clip_shards_match_their_golden_digest(setting: str, sample_clip:
         golden[setting] = digests
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(json.dumps(golden, indent=2, sort_keys=True) + "\n")
-    assert digests == golden.get(setting), f"{setting}: shards changed; if on purpose, rerun with POSEKIT_UPDATE_GOLDEN=1"
+    assert digests == golden.get(setting), f"{setting}: shards changed (on purpose? POSEKIT_UPDATE_GOLDEN=1)"
