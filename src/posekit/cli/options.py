@@ -15,7 +15,8 @@ signature, rather than appending ``click.Option`` objects to the command Typer m
 inside Typer's own help and callback handling, which accepts only the parameters it created.
 
 Field types map as: ``Literal[...]`` to a choice, ``tuple[X, ...]`` to comma-separated text (``45,55``),
-a nested dataclass to its own fields' flags. A flag that two nested groups share (``--seed`` of the
+``X | None`` with a set default to text where ``none`` switches the step off, a nested dataclass to its own
+fields' flags. A flag that two nested groups share (``--seed`` of the
 self-training and of its pseudo labels) is one flag that sets both; they must agree on its default.
 """
 
@@ -52,12 +53,14 @@ class Group:
             (a dict of the fields given on the command line only, for layering over a config file).
         panel: the ``--help`` panel of these flags (None: the command's main panel).
         exclude: fields that are not flags of this command.
+        only: when given, the only fields that are flags of this command (``mode`` should then be ``"values"``).
     """
 
     cls: type
     mode: Mode = "instance"
     panel: str | None = None
     exclude: tuple[str, ...] = ()
+    only: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -116,6 +119,22 @@ def _tuple_converter(flag: str, item: type, example: str) -> Callable[[Any], Any
     return convert
 
 
+def _none_converter(flag: str, item: type) -> Callable[[Any], Any]:
+    """Text to ``item``, or None for ``none`` (a field whose default is set but that ``none`` switches off)."""
+
+    def convert(text: Any) -> Any:
+        if not isinstance(text, str):
+            return text
+        if text.strip().lower() == "none":
+            return None
+        try:
+            return item(text)
+        except ValueError:
+            raise ConfigError(f"{flag} must be a {item.__name__} or none; got {text!r}") from None
+
+    return convert
+
+
 def _help(field: dataclasses.Field, cls: type) -> str:
     text = field.metadata.get("help")
     if not text:
@@ -141,6 +160,9 @@ def _flag(field: dataclasses.Field, annotation: Any, cls: type, group: Group, de
         annotation = str | None if _optional(annotation) or default is None else str
         shown = _comma_text(default)
         convert = _tuple_converter(flag, item, shown or "1,2")
+    elif _optional(annotation) and default is not None:
+        item = next(arg for arg in get_args(annotation) if arg is not type(None))
+        annotation, shown, convert = str, str(default), _none_converter(flag, item)
     if annotation is bool or annotation == bool | None:
         names = [f"{flag}/--no-{flag.removeprefix('--')}", *field.metadata.get("aliases", ())]
     option = typer.Option(
@@ -148,7 +170,7 @@ def _flag(field: dataclasses.Field, annotation: Any, cls: type, group: Group, de
         help=_help(field, cls),
         show_default=True,
         hidden=bool(field.metadata.get("hidden", False)),
-        rich_help_panel=group.panel,
+        rich_help_panel=field.metadata.get("panel") or group.panel,
     )
     parameter = inspect.Parameter(
         param, inspect.Parameter.KEYWORD_ONLY, default=shown, annotation=Annotated[annotation, option]
@@ -167,7 +189,7 @@ def _enum_value(value: Any) -> Any:
 def _walk(cls: type, group: Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Flag]]:
     types = field_types(cls)
     for field in dataclasses.fields(cls):
-        if field.metadata.get("cli", True) is False or (not prefix and field.name in group.exclude):
+        if field.metadata.get("cli", True) is False or (not prefix and not _chosen(group, field.name)):
             continue
         annotation = types[field.name]
         path = (*prefix, field.name)
@@ -178,6 +200,10 @@ def _walk(cls: type, group: Group, prefix: tuple[str, ...] = ()) -> Iterator[tup
         if default is dataclasses.MISSING:
             raise ConfigError(f"{cls.__name__}.{field.name} has no default: mark it metadata={{'cli': False}}")
         yield path, _flag(field, annotation, cls, group, default)
+
+
+def _chosen(group: Group, name: str) -> bool:
+    return name not in group.exclude and (group.only is None or name in group.only)
 
 
 def flags_of(group: Group) -> list[Flag]:

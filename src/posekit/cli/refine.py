@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 
 from posekit.cli.common import console, friendly_errors, setup_logging
+from posekit.cli.options import Group, with_options
 from posekit.core.errors import ConfigError
 from posekit.refine.tracks import AggregationOptions
 from posekit.workflows.extraction.reaggregate import aggregate_proposal_shards
+from posekit.workflows.selftrain.self_train import SelfTrainOptions
 
 refine_app = typer.Typer(
     help=(
@@ -21,55 +23,15 @@ refine_app = typer.Typer(
 )
 
 
-def _heads(text: str) -> tuple[str, ...]:
-    return tuple(h.strip() for h in text.split(",") if h.strip())
-
-
 def run_self_train(
-    shards: Path | None,
-    out: Path | None,
-    videos: Path | None,
-    weights: Path | None,
-    gamma: float,
-    frame_fraction: float,
-    anchor_classes: int,
-    val_fraction: float,
-    train_heads: str,
-    epochs: int,
-    imgsz: int,
-    batch: int,
-    lr0: float,
-    device: str,
-    workers: int,
-    seed: int,
-    progress: bool,
-    verbose: bool,
+    shards: Path | None, out: Path | None, videos: Path | None, options: SelfTrainOptions, progress: bool, verbose: bool
 ) -> None:
     """The self-training run behind both spellings of the command."""
-    from posekit.workflows.selftrain.pseudo_labels import PseudoLabelOptions
-    from posekit.workflows.selftrain.self_train import SelfTrainOptions, self_train
+    from posekit.workflows.selftrain.self_train import self_train
 
     setup_logging(verbose)
     if shards is None or out is None:
         raise ConfigError("self-training needs --shards (skeleton shards of posekit extract) and --out (a folder)")
-    options = SelfTrainOptions(
-        labels=PseudoLabelOptions(
-            gamma=gamma,
-            frame_fraction=frame_fraction,
-            anchor_classes=anchor_classes,
-            val_fraction=val_fraction,
-            seed=seed,
-        ),
-        weights=weights,
-        train_heads=_heads(train_heads),
-        epochs=epochs,
-        imgsz=imgsz,
-        batch=batch,
-        lr0=lr0,
-        device=device,
-        workers=workers,
-        seed=seed,
-    )
     result = self_train(shards, out, videos, options, progress=progress or verbose)
     card = result.card
     before, after = card["metrics_before"], card["metrics_after"]
@@ -79,10 +41,12 @@ def run_self_train(
         if key in before and key in after:
             console.print(f"  {key} on the pseudo-label val split: {before[key]:.3f} -> {after[key]:.3f}")
     console.print(f"  run card: {Path(out) / 'run-card.json'}")
-    console.print(f"  use it: posekit extract VIDEOS --out SHARDS --experts yolo:{result.weights} --imgsz {imgsz}")
+    console.print(
+        f"  use it: posekit extract VIDEOS --out SHARDS --experts yolo:{result.weights} --imgsz {options.imgsz}"
+    )
 
 
-# Options shared by `posekit refine --self-train ...` and `posekit refine self-train ...`.
+# Where the run reads and writes: shared by `posekit refine --self-train ...` and `posekit refine self-train ...`.
 ShardsOpt = Annotated[
     Path | None, typer.Option(help="Skeleton shards of 'posekit extract' with several experts (SST-A output).")
 ]
@@ -96,67 +60,23 @@ VideosOpt = Annotated[
         "paths stored in the shards."
     ),
 ]
-WeightsOpt = Annotated[
-    Path | None, typer.Option(help="Student's starting YOLO-pose weights (.pt); default: bundled yolo11n-pose.")
-]
-GammaOpt = Annotated[
-    float, typer.Option(min=0.0, max=1.0, help="Only poses with SST-A confidence C >= gamma become labels (eq. 3.3).")
-]
-FractionOpt = Annotated[
-    float, typer.Option(min=0.001, max=1.0, help="Fraction of each clip's frames sampled uniformly (thesis: 0.1).")
-]
-AnchorsOpt = Annotated[
-    int,
-    typer.Option(
-        min=1,
-        help="K-means anchor-pose classes: 1 = person only (default, measured better); B > 1 = LCRNet-style (the "
-        "class head predicts the anchor pose, any class is a person at inference; thesis B = 20).",
-    ),
-]
-ValOpt = Annotated[
-    float, typer.Option(min=0.01, max=0.99, help="Fraction of videos for validation (one video: of its time span).")
-]
-HeadsOpt = Annotated[
-    str,
-    typer.Option(
-        help="Head branches that learn: loc (boxes), cls (classes), kpt (keypoints); the backbone and neck "
-        "stay frozen. Thesis: loc,cls."
-    ),
-]
-EpochsOpt = Annotated[int, typer.Option(min=1, help="Training epochs.")]
-ImgszOpt = Annotated[int, typer.Option(min=32, help="Training input size; use the size you will extract at.")]
-BatchOpt = Annotated[int, typer.Option(min=1, help="Images per training batch.")]
-LrOpt = Annotated[float, typer.Option(min=0.0, help="AdamW learning rate of the learning branches.")]
-DeviceOpt = Annotated[str, typer.Option(help="cpu or cuda:N.")]
-WorkersOpt = Annotated[int, typer.Option(min=0, help="Data-loading processes.")]
-SeedOpt = Annotated[int, typer.Option(help="Seed of K-means, the split and training.")]
 ProgressOpt = Annotated[bool, typer.Option(help="Show progress bars and Ultralytics' training log.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")]
+_TRAINING = Group(SelfTrainOptions, panel="Self-training (thesis 3.3.3)")
 
 
 @refine_app.callback()
 @friendly_errors
+@with_options(options=_TRAINING)
 def refine_callback(
     ctx: typer.Context,
+    options: SelfTrainOptions,
     self_train: Annotated[
         bool, typer.Option("--self-train", help="Self-train a student on SST-A pseudo labels (see self-train --help).")
     ] = False,
     shards: ShardsOpt = None,
     out: OutOpt = None,
     videos: VideosOpt = None,
-    weights: WeightsOpt = None,
-    gamma: GammaOpt = 0.18,
-    frame_fraction: FractionOpt = 0.1,
-    anchor_classes: AnchorsOpt = 1,
-    val_fraction: ValOpt = 0.2,
-    train_heads: HeadsOpt = "loc,cls",
-    epochs: EpochsOpt = 10,
-    imgsz: ImgszOpt = 640,
-    batch: BatchOpt = 8,
-    lr0: LrOpt = 0.002,
-    device: DeviceOpt = "cpu",
-    workers: WorkersOpt = 2,
-    seed: SeedOpt = 0,
     progress: ProgressOpt = True,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -176,31 +96,17 @@ def refine_callback(
     if not self_train:
         console.print(ctx.get_help())
         raise typer.Exit(0)
-    run_self_train(
-        shards, out, videos, weights, gamma, frame_fraction, anchor_classes, val_fraction, train_heads,
-        epochs, imgsz, batch, lr0, device, workers, seed, progress, verbose,
-    )  # fmt: skip
+    run_self_train(shards, out, videos, options, progress, verbose)
 
 
 @refine_app.command("self-train", no_args_is_help=True)
 @friendly_errors
+@with_options(options=_TRAINING)
 def self_train_command(
+    options: SelfTrainOptions,
     shards: ShardsOpt = None,
     out: OutOpt = None,
     videos: VideosOpt = None,
-    weights: WeightsOpt = None,
-    gamma: GammaOpt = 0.18,
-    frame_fraction: FractionOpt = 0.1,
-    anchor_classes: AnchorsOpt = 1,
-    val_fraction: ValOpt = 0.2,
-    train_heads: HeadsOpt = "loc,cls",
-    epochs: EpochsOpt = 10,
-    imgsz: ImgszOpt = 640,
-    batch: BatchOpt = 8,
-    lr0: LrOpt = 0.002,
-    device: DeviceOpt = "cpu",
-    workers: WorkersOpt = 2,
-    seed: SeedOpt = 0,
     progress: ProgressOpt = True,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -214,10 +120,7 @@ def self_train_command(
     Example: posekit refine self-train --shards shards/ --videos videos/ --out run/ --imgsz 1280
     then:    posekit extract videos/ --out shards2/ --experts yolo:run/best.pt --imgsz 1280
     """
-    run_self_train(
-        shards, out, videos, weights, gamma, frame_fraction, anchor_classes, val_fraction, train_heads,
-        epochs, imgsz, batch, lr0, device, workers, seed, progress, verbose,
-    )  # fmt: skip
+    run_self_train(shards, out, videos, options, progress, verbose)
 
 
 @refine_app.command("aggregate", no_args_is_help=True)

@@ -14,128 +14,30 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from posekit.cli.common import console, friendly_errors
+from posekit.cli.options import Group, with_options
 from posekit.core.errors import ConfigError
+from posekit.workflows.unik.train import TrainConfig
 
 train_app = typer.Typer(help="Train models on skeletons shards.", no_args_is_help=True, add_completion=False)
-
-_OPTS = "Options (a --config file sets the same names)"
 
 
 @train_app.command("unik", no_args_is_help=True)
 @friendly_errors
+@with_options(overrides=Group(TrainConfig, mode="given"))
 def unik_train(
-    data: Annotated[
-        str | None, typer.Option(help="Skeletons shards with labels.json; train/ and val/ folders are the splits.")
-    ] = None,
+    overrides: dict[str, Any],
     config: Annotated[Path | None, typer.Option(help="YAML or TOML file of these options (flags win).")] = None,
-    preset: Annotated[
-        str | None, typer.Option(help="Thesis schedule: posetics, smarthome, penn-action, ntu60, ntu120.")
-    ] = None,
-    out: Annotated[
-        str | None, typer.Option(help="Run folder: checkpoints, metrics, plots. [default: runs/unik]")
-    ] = None,
-    val_data: Annotated[str | None, typer.Option(help="Validation shards, if not DATA/val.")] = None,
-    labels: Annotated[
-        str | None, typer.Option(help="Labels sidecar (labels.json/.csv), if not beside the shards.")
-    ] = None,
-    stream: Annotated[
-        str | None, typer.Option(help="joint, bone, joint_motion or bone_motion. [default: joint]")
-    ] = None,
-    epochs: Annotated[int | None, typer.Option(help="[default: 65]", rich_help_panel=_OPTS)] = None,
-    batch_size: Annotated[
-        int | None, typer.Option(help="Clips per step and process. [default: 32]", rich_help_panel=_OPTS)
-    ] = None,
-    lr: Annotated[float | None, typer.Option(help="[default: 0.1]", rich_help_panel=_OPTS)] = None,
-    momentum: Annotated[float | None, typer.Option(help="[default: 0.9]", rich_help_panel=_OPTS)] = None,
-    nesterov: Annotated[
-        bool | None, typer.Option("--nesterov/--no-nesterov", help="[default: on]", rich_help_panel=_OPTS)
-    ] = None,
-    weight_decay: Annotated[float | None, typer.Option(help="[default: 1e-4]", rich_help_panel=_OPTS)] = None,
-    lr_steps: Annotated[
-        str | None,
-        typer.Option(help="Epochs where the LR is multiplied by lr-gamma. [default: 45,55]", rich_help_panel=_OPTS),
-    ] = None,
-    lr_gamma: Annotated[float | None, typer.Option(help="[default: 0.1]", rich_help_panel=_OPTS)] = None,
-    warmup_epochs: Annotated[
-        float | None, typer.Option(help="Linear LR warm-up. [default: 0]", rich_help_panel=_OPTS)
-    ] = None,
-    window: Annotated[
-        int | None, typer.Option(help="Frames per training clip (random window). [default: 150]", rich_help_panel=_OPTS)
-    ] = None,
-    pad: Annotated[
-        str | None, typer.Option(help="Short clips: loop or zero. [default: loop]", rich_help_panel=_OPTS)
-    ] = None,
-    center: Annotated[
-        bool | None,
-        typer.Option(
-            "--center/--no-center",
-            help="Centre each clip on its person's mean chest. [default: off]",
-            rich_help_panel=_OPTS,
-        ),
-    ] = None,
-    max_persons: Annotated[int | None, typer.Option(help="[default: 2]", rich_help_panel=_OPTS)] = None,
-    num_heads: Annotated[int | None, typer.Option(help="S-LSU heads N. [default: 3]", rich_help_panel=_OPTS)] = None,
-    tau: Annotated[int | None, typer.Option(help="S-LSU temporal window. [default: 1]", rich_help_panel=_OPTS)] = None,
-    channels: Annotated[
-        str | None,
-        typer.Option(help="Block channels. [default: 64,64,64,64,128,128,128,256,256,256]", rich_help_panel=_OPTS),
-    ] = None,
-    strides: Annotated[
-        str | None, typer.Option(help="Block temporal strides. [default: thesis]", rich_help_panel=_OPTS)
-    ] = None,
-    dilations: Annotated[
-        str | None, typer.Option(help="Block T-LSU dilations. [default: thesis]", rich_help_panel=_OPTS)
-    ] = None,
-    dropout: Annotated[
-        float | None, typer.Option(help="Before the classifier. [default: 0]", rich_help_panel=_OPTS)
-    ] = None,
-    clip_grad: Annotated[
-        float | None, typer.Option(help="Max gradient norm, 0 = off. [default: 0]", rich_help_panel=_OPTS)
-    ] = None,
-    amp: Annotated[
-        bool | None,
-        typer.Option("--amp/--no-amp", help="Mixed precision on CUDA. [default: on]", rich_help_panel=_OPTS),
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Data loader processes per training process. [default: 2]", rich_help_panel=_OPTS)
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="[default: 0]", rich_help_panel=_OPTS)] = None,
-    pretrained: Annotated[
-        str | None, typer.Option(help="Checkpoint whose backbone to start from; the classifier is new.")
-    ] = None,
-    linear_probe: Annotated[
-        bool | None, typer.Option("--linear-probe/--no-linear-probe", help="Train only the classifier.")
-    ] = None,
-    resume: Annotated[
-        bool | None, typer.Option("--resume/--no-resume", help="Continue the run in --out from its last.pt.")
-    ] = None,
-    resume_from: Annotated[str | None, typer.Option(help="Continue from this checkpoint.")] = None,
-    device: Annotated[
-        str | None, typer.Option(help="auto, cpu, cuda, cuda:1. [default: auto]", rich_help_panel=_OPTS)
-    ] = None,
-    eval_every: Annotated[
-        int | None, typer.Option(help="Validate every N epochs. [default: 1]", rich_help_panel=_OPTS)
-    ] = None,
-    log_every: Annotated[
-        int | None, typer.Option(help="Print every N steps, 0 = never. [default: 50]", rich_help_panel=_OPTS)
-    ] = None,
-    tensorboard: Annotated[
-        bool | None,
-        typer.Option("--tensorboard/--no-tensorboard", help="Also log TensorBoard events.", rich_help_panel=_OPTS),
-    ] = None,
-    stop_after_steps: Annotated[
-        int | None, typer.Option(help="Stop as a kill would after N steps (tests).", rich_help_panel=_OPTS, hidden=True)
-    ] = None,
 ) -> None:
     """Train UNIK (thesis 3.4) on skeletons shards: pre-train, fine-tune (--pretrained) or
-    linear-probe (--linear-probe). Run under torchrun for several processes (DDP)."""
-    overrides = {name: value for name, value in locals().items() if name != "config"}
+    linear-probe (--linear-probe). Run under torchrun for several processes (DDP).
+
+    Options resolve as defaults < --preset < --config file < flags given."""
     from posekit.workflows.unik.train import resolve_config, train
 
     train(resolve_config(overrides, config))

@@ -1,9 +1,11 @@
 """The options convention: every user-facing option is a frozen-dataclass field declared once.
 
 A field carries ``metadata={"help": ..., "min": lo, "max": hi, "min_open": bool, "max_open": bool}``;
-``"flag"`` names the command-line flag where it differs from ``--field-name`` and ``"cli": False`` keeps a field
-off the command line. Choices are ``Literal[...]`` annotations. ``check_bounds`` is called from each dataclass's
-``__post_init__`` so the library and the CLI refuse the same values with the same one-line message.
+``"flag"`` names the command-line flag where it differs from ``--field-name``, ``"aliases"`` adds short
+flags, ``"panel"`` groups it in ``--help``, ``"hidden"`` keeps it out of ``--help``, ``"cli": False`` keeps it
+off the command line and ``"resume": False`` out of the manifest's resume check. Choices are ``Literal[...]``
+annotations. ``check_bounds`` is called from each dataclass's ``__post_init__`` so the library and the CLI
+refuse the same values with the same one-line message.
 """
 
 from __future__ import annotations
@@ -94,3 +96,25 @@ def check_bounds(instance: Any) -> None:
         if choices is not None and value is not None and value not in choices:
             allowed = ", ".join(str(choice) for choice in choices)
             raise ConfigError(f"{flag_name(field)} must be one of {allowed} (got {value!r})")
+
+
+def recorded_settings(instance: Any) -> dict[str, Any]:
+    """The fields of an options dataclass that decide a run's output, as a manifest records them.
+
+    Derived from the fields, so a new option is recorded without a list to update: every field but those
+    with ``metadata={"resume": False}`` (device, batch sizes: they change how, not what); a field's
+    ``"run_only"`` metadata names sub-fields of a nested dataclass that are left out the same way; a nested
+    dataclass gives its own ``settings()`` when it has one, else its recorded fields.
+    """
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(instance):
+        if field.metadata.get("resume", True) is False:
+            continue
+        value = getattr(instance, field.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            settings = getattr(value, "settings", None)
+            value = settings() if callable(settings) else recorded_settings(value)
+            for name in field.metadata.get("run_only", ()):
+                value.pop(name, None)
+        out[field.name] = value
+    return out

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from posekit.core.errors import ConfigError, PosekitError, ShardError, VideoError
+from posekit.core.options import check_bounds
 from posekit.io.shards import iter_skeleton_clips
 from posekit.io.video import iter_frames, probe_video
 from posekit.refine.ssta import DEFAULT_GAMMA
@@ -64,27 +65,55 @@ class PseudoLabelOptions:
         jpeg_quality: quality of the written frames.
     """
 
-    gamma: float = DEFAULT_GAMMA
-    frame_fraction: float = 0.10
-    anchor_classes: int = 1
-    box_margin: float = 0.10
-    val_fraction: float = 0.2
-    min_joints: int = 5
-    mask_ignored: bool = True
-    seed: int = 0
-    jpeg_quality: int = 95
+    gamma: float = field(
+        default=DEFAULT_GAMMA,
+        metadata={"help": "Only poses with SST-A confidence C >= gamma become labels (eq. 3.3).", "min": 0, "max": 1},
+    )
+    frame_fraction: float = field(
+        default=0.10,
+        metadata={
+            "help": "Fraction of each clip's frames sampled uniformly (thesis: 0.1).",
+            "min": 0,
+            "min_open": True,
+            "max": 1,
+        },
+    )
+    anchor_classes: int = field(
+        default=1,
+        metadata={
+            "help": "K-means anchor-pose classes: 1 = person only (measured better); B > 1 = LCRNet-style (the "
+            "class head predicts the anchor pose, any class is a person at inference; thesis B = 20).",
+            "min": 1,
+        },
+    )
+    box_margin: float = field(
+        default=0.10,
+        metadata={"help": "Pose extent expanded by this fraction of its width and height (thesis: 0.1).", "min": 0},
+    )
+    val_fraction: float = field(
+        default=0.2,
+        metadata={
+            "help": "Fraction of videos for validation (one video: of its time span).",
+            "min": 0,
+            "min_open": True,
+            "max": 1,
+            "max_open": True,
+        },
+    )
+    min_joints: int = field(
+        default=5,
+        metadata={"help": "Poses with fewer present joints are not labels (too few to place a box).", "min": 1},
+    )
+    mask_ignored: bool = field(
+        default=True, metadata={"help": "Paint grey the persons SST-A saw but could not vouch for."}
+    )
+    seed: int = field(default=0, metadata={"help": "Seed of K-means, the video split and training."})
+    jpeg_quality: int = field(
+        default=95, metadata={"help": "JPEG quality of the written frames.", "min": 1, "max": 100}
+    )
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ConfigError(f"gamma must be in [0, 1]; got {self.gamma}")
-        if not 0.0 < self.frame_fraction <= 1.0:
-            raise ConfigError(f"--frame-fraction must be in (0, 1]; got {self.frame_fraction}")
-        if self.anchor_classes < 1:
-            raise ConfigError(f"--anchor-classes must be >= 1; got {self.anchor_classes}")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise ConfigError(f"--val-fraction must be in (0, 1); got {self.val_fraction}")
-        if self.box_margin < 0:
-            raise ConfigError(f"box margin must be >= 0; got {self.box_margin}")
+        check_bounds(self)
 
 
 @dataclass

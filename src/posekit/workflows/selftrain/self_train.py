@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from posekit.core.errors import ConfigError, PosekitError
+from posekit.core.options import check_bounds
 from posekit.estimators.base import check_device
 from posekit.estimators.yolo import bundled_yolo_weights, load_yolo
 from posekit.workflows.selftrain.pseudo_labels import PseudoLabelDataset, PseudoLabelOptions, build_pseudo_labels
@@ -71,17 +72,32 @@ class SelfTrainOptions:
     """
 
     labels: PseudoLabelOptions = field(default_factory=PseudoLabelOptions)
-    weights: Path | None = None
-    train_heads: tuple[str, ...] = ("loc", "cls")
-    epochs: int = 10
-    imgsz: int = 640
-    batch: int = 8
-    lr0: float = 0.002
-    device: str = "cpu"
-    workers: int = 2
-    seed: int = 0
-    patience: int = 50
-    warmup_epochs: float = 0.0
+    weights: Path | None = field(
+        default=None, metadata={"help": "Student's starting YOLO-pose weights (.pt); default: bundled yolo11n-pose."}
+    )
+    train_heads: tuple[str, ...] = field(
+        default=("loc", "cls"),
+        metadata={
+            "help": "Head branches that learn: loc (boxes), cls (classes), kpt (keypoints); the backbone and neck "
+            "stay frozen. Thesis: loc,cls."
+        },
+    )
+    epochs: int = field(default=10, metadata={"help": "Training epochs.", "min": 1})
+    imgsz: int = field(
+        default=640, metadata={"help": "Training input size in pixels; use the size you will extract at.", "min": 32}
+    )
+    batch: int = field(default=8, metadata={"help": "Images per training batch.", "min": 1})
+    lr0: float = field(
+        default=0.002,
+        metadata={"help": "AdamW learning rate of the learning branches.", "min": 0, "min_open": True},
+    )
+    device: str = field(default="cpu", metadata={"help": "cpu or cuda:N."})
+    workers: int = field(default=2, metadata={"help": "Data-loading processes.", "min": 0})
+    seed: int = field(default=0, metadata={"help": "Seed of K-means, the video split and training."})
+    patience: int = field(default=50, metadata={"help": "Stop after this many epochs without improvement.", "min": 1})
+    warmup_epochs: float = field(
+        default=0.0, metadata={"help": "Ultralytics' learning-rate warm-up, in epochs (0 = off).", "min": 0}
+    )
 
     def __post_init__(self) -> None:
         unknown = [h for h in self.train_heads if h not in HEADS]
@@ -89,8 +105,7 @@ class SelfTrainOptions:
             raise ConfigError(
                 f"--train-heads {','.join(self.train_heads)!r}: choose among {', '.join(HEADS)} (e.g. loc,cls)"
             )
-        if self.epochs < 1 or self.batch < 1 or self.imgsz < 32 or not self.lr0 > 0:
-            raise ConfigError("--epochs and --batch must be >= 1, --imgsz >= 32 and --lr0 > 0")
+        check_bounds(self)
         check_device(self.device)
 
     def settings(self) -> dict:

@@ -35,9 +35,9 @@ import os
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -49,8 +49,9 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from posekit import __version__
 from posekit.core.errors import ConfigError
+from posekit.core.options import check_bounds
 from posekit.io.torch_dataset import LabelMap, SkeletonShardDataset, find_labels
-from posekit.skeleton.features import STREAMS, softmax
+from posekit.skeleton.features import softmax
 from posekit.unik.model import THESIS_CHANNELS, UNIK, count_parameters
 from posekit.workflows.unik.evaluate import classification_metrics, save_confusion_png, save_scores
 
@@ -58,49 +59,112 @@ from posekit.workflows.unik.evaluate import classification_metrics, save_confusi
 # Configuration
 
 
-@dataclass
+Stream = Literal["joint", "bone", "joint_motion", "bone_motion"]
+Preset = Literal["posetics", "smarthome", "penn-action", "ntu60", "ntu120"]
+_SCHEDULE = "Training schedule"
+_MODEL = "Model (thesis 3.4)"
+_RUN = "Run"
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Every training option; a config file (YAML/TOML) and the CLI flags use the same names
-    (``lr_steps`` or ``lr-steps``). Defaults are the thesis setting for Posetics."""
+    (``lr_steps`` or ``lr-steps``). Defaults are the thesis setting for Posetics (3.7.1)."""
 
-    data: str = ""
-    val_data: str | None = None
-    labels: str | None = None
-    out: str = "runs/unik"
-    preset: str | None = None
-    stream: str = "joint"
-    epochs: int = 65
-    batch_size: int = 32
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 1e-4
-    lr_steps: tuple[int, ...] = (45, 55)
-    lr_gamma: float = 0.1
-    warmup_epochs: float = 0.0
-    window: int = 150
-    pad: str = "loop"
-    center: bool = False
-    max_persons: int = 2
-    num_heads: int = 3
-    tau: int = 1
-    channels: tuple[int, ...] = THESIS_CHANNELS
-    strides: tuple[int, ...] | None = None
-    dilations: tuple[int, ...] | None = None
-    dropout: float = 0.0
-    clip_grad: float = 0.0
-    amp: bool = True
-    workers: int = 2
-    seed: int = 0
-    pretrained: str | None = None
-    linear_probe: bool = False
-    resume: bool = False
-    resume_from: str | None = None
-    device: str = "auto"
-    eval_every: int = 1
-    log_every: int = 50
-    tensorboard: bool = False
-    stop_after_steps: int = 0
+    data: str = field(
+        default="",
+        metadata={"help": "Skeletons shards with labels.json; train/ and val/ folders are the splits (required)."},
+    )
+    val_data: str | None = field(default=None, metadata={"help": "Validation shards, if not DATA/val."})
+    labels: str | None = field(
+        default=None, metadata={"help": "Labels sidecar (labels.json/.csv), if not beside the shards."}
+    )
+    out: str = field(default="runs/unik", metadata={"help": "Run folder: checkpoints, metrics, plots."})
+    preset: Preset | None = field(
+        default=None, metadata={"help": "Thesis schedule (epochs, LR steps, window) of a dataset; flags win."}
+    )
+    stream: Stream = field(
+        default="joint", metadata={"help": "Input stream: joints, bones, or their frame-to-frame motion."}
+    )
+    epochs: int = field(default=65, metadata={"help": "Training epochs.", "panel": _SCHEDULE, "min": 1})
+    batch_size: int = field(default=32, metadata={"help": "Clips per step and process.", "panel": _SCHEDULE, "min": 1})
+    lr: float = field(
+        default=0.1, metadata={"help": "SGD learning rate.", "panel": _SCHEDULE, "min": 0, "min_open": True}
+    )
+    momentum: float = field(
+        default=0.9, metadata={"help": "SGD momentum.", "panel": _SCHEDULE, "min": 0, "max": 1, "max_open": True}
+    )
+    nesterov: bool = field(default=True, metadata={"help": "Nesterov momentum.", "panel": _SCHEDULE})
+    weight_decay: float = field(default=0.0001, metadata={"help": "SGD weight decay.", "panel": _SCHEDULE, "min": 0})
+    lr_steps: tuple[int, ...] = field(
+        default=(45, 55),
+        metadata={"help": "Epochs where the LR is multiplied by lr-gamma.", "panel": _SCHEDULE, "min": 0},
+    )
+    lr_gamma: float = field(
+        default=0.1,
+        metadata={"help": "LR factor at each of lr-steps.", "panel": _SCHEDULE, "min": 0, "min_open": True, "max": 1},
+    )
+    warmup_epochs: float = field(
+        default=0.0, metadata={"help": "Linear LR warm-up, in epochs.", "panel": _SCHEDULE, "min": 0}
+    )
+    window: int = field(
+        default=150, metadata={"help": "Frames per training clip (random window).", "panel": _SCHEDULE, "min": 1}
+    )
+    pad: Literal["loop", "zero"] = field(
+        default="loop",
+        metadata={"help": "Clips shorter than the window: loop them or pad with zeros.", "panel": _SCHEDULE},
+    )
+    center: bool = field(
+        default=False, metadata={"help": "Centre each clip on its person's mean chest.", "panel": _SCHEDULE}
+    )
+    max_persons: int = field(default=2, metadata={"help": "Persons M per clip.", "panel": _MODEL, "min": 1})
+    num_heads: int = field(default=3, metadata={"help": "S-LSU heads N.", "panel": _MODEL, "min": 1})
+    tau: int = field(default=1, metadata={"help": "S-LSU temporal window tau, in frames.", "panel": _MODEL, "min": 1})
+    channels: tuple[int, ...] = field(
+        default=THESIS_CHANNELS, metadata={"help": "Output channels of each block.", "panel": _MODEL, "min": 1}
+    )
+    strides: tuple[int, ...] | None = field(
+        default=None,
+        metadata={"help": "Temporal stride of each block (default: the thesis').", "panel": _MODEL, "min": 1},
+    )
+    dilations: tuple[int, ...] | None = field(
+        default=None,
+        metadata={"help": "T-LSU dilation of each block (default: the thesis').", "panel": _MODEL, "min": 1},
+    )
+    dropout: float = field(
+        default=0.0,
+        metadata={"help": "Dropout before the classifier.", "panel": _MODEL, "min": 0, "max": 1, "max_open": True},
+    )
+    clip_grad: float = field(
+        default=0.0, metadata={"help": "Max gradient norm, 0 = off.", "panel": _SCHEDULE, "min": 0}
+    )
+    amp: bool = field(default=True, metadata={"help": "Mixed precision on CUDA.", "panel": _RUN})
+    workers: int = field(
+        default=2, metadata={"help": "Data loader processes per training process.", "panel": _RUN, "min": 0}
+    )
+    seed: int = field(default=0, metadata={"help": "Seed of the initialisation, shuffling and windows.", "panel": _RUN})
+    pretrained: str | None = field(
+        default=None, metadata={"help": "Checkpoint whose backbone to start from; the classifier is new."}
+    )
+    linear_probe: bool = field(default=False, metadata={"help": "Train only the classifier."})
+    resume: bool = field(default=False, metadata={"help": "Continue the run in --out from its last.pt."})
+    resume_from: str | None = field(default=None, metadata={"help": "Continue from this checkpoint."})
+    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N.", "panel": _RUN})
+    eval_every: int = field(default=1, metadata={"help": "Validate every N epochs.", "panel": _RUN, "min": 1})
+    log_every: int = field(default=50, metadata={"help": "Print every N steps, 0 = never.", "panel": _RUN, "min": 0})
+    tensorboard: bool = field(default=False, metadata={"help": "Also log TensorBoard events.", "panel": _RUN})
+    stop_after_steps: int = field(
+        default=0,
+        metadata={
+            "help": "Stop as a kill would after N steps, 0 = never (tests).",
+            "panel": _RUN,
+            "min": 0,
+            "hidden": True,
+        },
+    )
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -214,10 +278,6 @@ def _int_tuple(value: Any, name: str) -> tuple[int, ...]:
 def _check(cfg: TrainConfig) -> None:
     if not cfg.data:
         raise ConfigError("no training data: pass --data (a folder of skeletons shards)")
-    if cfg.stream not in STREAMS:
-        raise ConfigError(f"unknown stream {cfg.stream!r}; streams: {', '.join(STREAMS)}")
-    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.window < 1:
-        raise ConfigError("epochs, batch_size and window must be positive")
 
 
 def save_config(cfg: TrainConfig, path: Path) -> None:
