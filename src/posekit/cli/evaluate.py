@@ -10,11 +10,13 @@ import typer
 from rich.table import Table
 
 from posekit.cli.common import console, friendly_errors, setup_logging
+from posekit.cli.options import with_options
 from posekit.core.errors import ConfigError
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import EXPERTS, parse_experts
+from posekit.eval.coco import GtScoreOptions
 from posekit.eval.degrade import DEFAULT_DEGRADATIONS, parse_degradations
-from posekit.eval.reference import ReferenceOptions, ScoreOptions, jsonable
+from posekit.eval.reference import ReferenceOptions, jsonable
 from posekit.refine.ssta import DEFAULT_GAMMA
 
 eval_app = typer.Typer(
@@ -29,8 +31,12 @@ GtOption = Annotated[
     Path | None,
     typer.Option(
         "--gt",
-        help="COCO-keypoints JSON; images name a clip and frame ('{clip}/{frame:06d}.jpg' or clip_id + frame_index).",
+        help="Keypoints ground truth: COCO-style JSON (COCO, CrowdPose, PoseTrack), MPII or AIC list JSON.",
     ),
+]
+ImagesOption = Annotated[
+    Path | None,
+    typer.Option(help="Folder holding the ground-truth images (frame folders' frame positions, missing images)."),
 ]
 ShardsOption = Annotated[Path | None, typer.Option(help="Skeletons shards (a file or a folder) to score.")]
 PlotsOption = Annotated[
@@ -40,14 +46,19 @@ JsonOption = Annotated[Path | None, typer.Option("--json", help="Also write the 
 GammaOption = Annotated[
     float, typer.Option(min=0.0, max=1.0, help="Gamma drawn in the plots (eq. 3.3; the thesis picks 0.18).")
 ]
-PckScaleOption = Annotated[str, typer.Option(help="PCK@0.2 normaliser: torso or box.")]
 
 _SCORE_KEYS = (
-    ("pckh", "PCKh@0.5", 1),
-    ("pck", "PCK@0.2", 1),
-    ("mpjpe", "MPJPE/head", 3),
-    ("completeness", "complete %", 1),
-    ("recall", "recall %", 1),
+    ("ap", "OKS AP", 1, "ap"),
+    ("ap50", "OKS AP50", 1, "ap"),
+    ("ap75", "OKS AP75", 1, "ap"),
+    ("ap_medium", "OKS AP medium", 1, "ap"),
+    ("ap_large", "OKS AP large", 1, "ap"),
+    ("ar", "OKS AR", 1, "ap"),
+    ("pckh", "PCKh", 1, "pckh"),
+    ("pck", "PCK", 1, "pck"),
+    ("mpjpe", "MPJPE/head", 3, "mpjpe"),
+    ("completeness", "complete %", 1, "completeness"),
+    ("recall", "found %", 1, "recall"),
 )
 
 
@@ -55,23 +66,34 @@ def _fmt(value: float, digits: int) -> str:
     return "-" if value != value else f"{value:.{digits}f}"
 
 
-def _score_gt(gt: Path, shards: Path, plots: Path | None, json_out: Path | None, gamma: float, pck_scale: str) -> None:
+def _score_gt(
+    gt: Path,
+    shards: Path,
+    images: Path | None,
+    plots: Path | None,
+    json_out: Path | None,
+    gamma: float,
+    score: GtScoreOptions,
+) -> None:
     from posekit.eval.coco import score_shards
     from posekit.eval.plots import confidence_plots
 
-    if pck_scale not in ("torso", "box"):
-        raise ConfigError(f"unknown --pck-scale {pck_scale!r}; use torso or box")
-    result = score_shards(gt, shards, ScoreOptions(pck_scale=pck_scale))
-    table = Table(title=f"{shards} vs {gt} ({result.images_scored} of {result.images} images)")
-    table.add_column("clip")
-    table.add_column("images", justify="right")
-    for _, label, _ in _SCORE_KEYS:
-        table.add_column(label, justify="right")
-    for row in [*result.per_clip, {"clip_id": "all", "images": result.images_scored, **result.overall}]:
-        table.add_row(row["clip_id"], str(row["images"]), *(_fmt(row[k], d) for k, _, d in _SCORE_KEYS))
+    result = score_shards(gt, shards, score, images)
+    title = f"{shards} vs {gt}: {result.format} file, {result.images_scored} of {result.images} images"
+    table = Table(title=title)
+    for column in ("score", "value", "95 % interval", "persons", "joints"):
+        table.add_column(column, justify="left" if column == "score" else "right")
+    for key, label, digits, covered in _SCORE_KEYS:
+        coverage = result.coverage[covered]
+        low, high = result.intervals.get(key, (float("nan"), float("nan")))
+        interval = "-" if low != low else f"{low:.{digits}f}-{high:.{digits}f}"
+        table.add_row(label, _fmt(result.overall[key], digits), interval, str(coverage[0]), str(coverage[1]))
     console.print(table)
-    if result.unmatched:
-        console.print(f"[yellow]not scored[/]: images with no shard frame, e.g. {', '.join(result.unmatched[:3])}")
+    console.print(
+        f"joints scored: {len(result.joints)} of COCO-17; PCKh head length: {result.head}; OKS area: {result.area}"
+    )
+    for line in result.warnings:
+        console.print(f"[yellow]warning[/]: {line}")
     if plots is not None:
         if len(result.conf):
             paths = confidence_plots(result.conf, result.error, gamma, plots, title="SST-A vs ground truth")
@@ -79,21 +101,29 @@ def _score_gt(gt: Path, shards: Path, plots: Path | None, json_out: Path | None,
         else:
             console.print("[yellow]no plots[/]: the shards hold no SST-A confidence C (single-expert extraction)")
     if json_out is not None:
-        doc = {"overall": result.overall, "per_clip": result.per_clip, "images": result.images}
-        doc["images_scored"] = result.images_scored
+        doc = {
+            "overall": result.overall,
+            "coverage": result.coverage,
+            "intervals": result.intervals,
+            "warnings": result.warnings,
+            "images": result.images,
+            "images_scored": result.images_scored,
+        }
         json_out.write_text(json.dumps(jsonable(doc), indent=2) + "\n")
 
 
 @eval_app.callback()
 @friendly_errors
+@with_options(score=GtScoreOptions)
 def eval_callback(
     ctx: typer.Context,
+    score: GtScoreOptions,
     gt: GtOption = None,
     shards: ShardsOption = None,
+    images: ImagesOption = None,
     plots: PlotsOption = None,
     json_out: JsonOption = None,
     gamma: GammaOption = DEFAULT_GAMMA,
-    pck_scale: PckScaleOption = "torso",
 ) -> None:
     """Score shards against COCO ground truth (--gt/--shards here), or run a subcommand.
 
@@ -109,20 +139,22 @@ def eval_callback(
     if gt is None or shards is None:
         raise ConfigError("scoring against ground truth needs both --gt coco.json and --shards DIR")
     setup_logging()
-    _score_gt(gt, shards, plots, json_out, gamma, pck_scale)
+    _score_gt(gt, shards, images, plots, json_out, gamma, score)
 
 
 @eval_app.command("gt", no_args_is_help=True)
 @friendly_errors
+@with_options(score=GtScoreOptions)
 def gt_command(
-    gt: Annotated[Path, typer.Option("--gt", help="COCO-keypoints JSON ground truth.")],
+    gt: Annotated[Path, typer.Option("--gt", help="Keypoints ground truth (COCO-style, MPII or AIC JSON).")],
     shards: Annotated[Path, typer.Option(help="Skeletons shards (a file or a folder) to score.")],
+    score: GtScoreOptions,
+    images: ImagesOption = None,
     plots: PlotsOption = None,
     json_out: JsonOption = None,
     gamma: GammaOption = DEFAULT_GAMMA,
-    pck_scale: PckScaleOption = "torso",
 ) -> None:
-    """Score skeleton shards against COCO-keypoints ground truth: PCKh@0.5, PCK@0.2, MPJPE/head.
+    """Score skeleton shards against keypoint labels: COCO OKS AP/AR, PCKh@0.5, PCK@0.2, MPJPE/head.
 
     To pick gamma from the plots, extract (or posekit refine aggregate) with --gamma 0 first,
     so that low-confidence poses are still in the shards.
@@ -130,7 +162,7 @@ def gt_command(
     Example: posekit eval gt --gt coco.json --shards shards/ --plots plots/
     """
     setup_logging()
-    _score_gt(gt, shards, plots, json_out, gamma, pck_scale)
+    _score_gt(gt, shards, images, plots, json_out, gamma, score)
 
 
 class _Progress:
