@@ -18,6 +18,7 @@ from posekit.core.options import check_bounds
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import parse_experts
 from posekit.refine.tracking import TrackerConfig
+from posekit.refine.tracks import AggregationOptions
 from posekit.skeleton.features import STREAMS
 from posekit.workflows.extraction.driver import ExtractOptions
 from posekit.workflows.selftrain.self_train import SelfTrainOptions
@@ -130,27 +131,35 @@ def _default_texts(group: Group) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(
-    ("command", "group"),
+    ("command", "groups"),
     [
-        (["train", "unik"], Group(TrainConfig)),
-        (["refine", "self-train"], Group(SelfTrainOptions)),
-        (["refine"], Group(SelfTrainOptions)),
+        (["train", "unik"], [Group(TrainConfig)]),
+        (["refine", "self-train"], [Group(SelfTrainOptions)]),
+        (["refine"], [Group(SelfTrainOptions)]),
+        (["refine", "aggregate"], [Group(AggregationOptions), Group(ExtractOptions, only=("min_joint_score",))]),
+        (["extract"], [Group(AggregationOptions), Group(ExtractOptions, exclude=("estimator", "aggregation"))]),
     ],
 )
-def test_every_generated_command_help_shows_the_defaults(command: list[str], group: Group):
+def test_every_generated_command_help_shows_the_defaults(command: list[str], groups: list[Group]):
     text = _help(command)
-    for param, default in _default_texts(group):
-        flag = "--" + param.replace("_", "-")
-        assert flag in text, flag
-        shown = re.search(r"\[default: [^\]]*\]", text[re.search(re.escape(flag) + r"( --no-\S+)? <", text).start() :])
-        assert shown is not None and shown.group() == default, (flag, default)
+    for group in groups:
+        for param, default in _default_texts(group):
+            flag = "--" + param.replace("_", "-")
+            row = re.search(re.escape(flag) + r"( --no-\S+)? <", text)
+            assert row is not None, flag
+            shown = re.search(r"\[default: [^\]]*\]", text[row.start() :])
+            assert shown is not None and shown.group() == default, (flag, default)
 
 
 def test_extract_settings_keep_todays_keys_and_record_every_new_field():
     options = ExtractOptions(experts=tuple(parse_experts("yolo,yolo-topdown")), max_frames=4)
     settings = options.settings()
-    assert set(settings) == {"experts", "layout", "fps", "max_frames", "min_joint_score", "imgsz", "min_box_score",
-                             "crop_scale", "crop_size", "keep_proposals", "tracker", "aggregation"}  # fmt: skip
+    todays = {"experts", "layout", "fps", "max_frames", "min_joint_score", "imgsz", "min_box_score", "crop_scale",
+              "crop_size", "keep_proposals", "tracker", "aggregation"}  # fmt: skip
+    assert todays <= set(settings)
+    fields = {f.name for cls in (ExtractOptions, EstimatorConfig) for f in dataclasses.fields(cls)}
+    assert set(settings) - todays <= fields
+    assert settings["aggregation"] == options.aggregation.settings()
     assert settings["tracker"] == dataclasses.asdict(TrackerConfig())
     assert ExtractOptions(experts=options.experts[:1]).settings()["aggregation"] is None
 

@@ -222,14 +222,19 @@ def flags_of(group: Group) -> list[Flag]:
     return list(flags.values())
 
 
-def build(cls: type, values: dict[tuple[str, ...], Any], prefix: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The keyword arguments of ``cls`` from flag values keyed by field path; nested groups built."""
+def build(
+    cls: type, values: dict[tuple[str, ...], Any], prefix: tuple[str, ...] = (), group: Group | None = None
+) -> dict[str, Any]:
+    """The keyword arguments of ``cls`` from flag values keyed by field path; nested groups that are flags built."""
     types = field_types(cls)
     kwargs: dict[str, Any] = {}
     for field in dataclasses.fields(cls):
         path = (*prefix, field.name)
+        on_cli = field.metadata.get("cli", True) is not False
+        chosen = on_cli and (group is None or bool(prefix) or _chosen(group, field.name))
         if _is_dataclass_type(types[field.name]):
-            kwargs[field.name] = types[field.name](**build(types[field.name], values, path))
+            if chosen:
+                kwargs[field.name] = types[field.name](**build(types[field.name], values, path))
         elif path in values:
             kwargs[field.name] = values[path]
     return kwargs
@@ -275,7 +280,7 @@ def with_options(**groups: type | Group) -> Callable[[F], F]:
                 if group.mode == "given":
                     kwargs[name] = {path[-1]: value for path, value in values.items()}
                     continue
-                fields = build(group.cls, values)
+                fields = build(group.cls, values, group=group)
                 kwargs[name] = fields if group.mode == "values" else group.cls(**fields)
             return command(**kwargs)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -11,6 +11,7 @@ from posekit.cli.common import console, friendly_errors, setup_logging
 from posekit.cli.options import Group, with_options
 from posekit.core.errors import ConfigError
 from posekit.refine.tracks import AggregationOptions
+from posekit.workflows.extraction.driver import ExtractOptions
 from posekit.workflows.extraction.reaggregate import aggregate_proposal_shards
 from posekit.workflows.selftrain.self_train import SelfTrainOptions
 
@@ -125,19 +126,17 @@ def self_train_command(
 
 @refine_app.command("aggregate", no_args_is_help=True)
 @friendly_errors
+@with_options(
+    ssta=Group(AggregationOptions, panel="SST-A (thesis 3.3.2)"),
+    scoring=Group(ExtractOptions, mode="values", only=("min_joint_score",)),
+)
 def aggregate_command(
+    ssta: AggregationOptions,
+    scoring: dict[str, Any],
     proposals: Annotated[
         Path, typer.Option(help="Proposals shards (OUT/proposals of posekit extract --keep-proposals).")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the new skeletons shards.")],
-    mode: Annotated[str, typer.Option(help="thesis (eq. 3.1 exactly) or robust.")] = "thesis",
-    gamma: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Drop poses with confidence C < gamma (eq. 3.3).")
-    ] = 0.18,
-    normaliser: Annotated[str, typer.Option(help="D_normal of eq. 3.4: head-neck or shoulders.")] = "head-neck",
-    min_joint_score: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Joints an expert scores below this count as missing.")
-    ] = 0.3,
     overwrite: Annotated[bool, typer.Option(help="Delete the shards and manifest already in OUT first.")] = False,
 ) -> None:
     """Aggregate every clip's expert proposals with SST-A into skeleton shards.
@@ -145,9 +144,7 @@ def aggregate_command(
     Example: posekit refine aggregate --proposals shards/proposals --out shards-g006 --gamma 0.06
     """
     setup_logging()
-    summary = aggregate_proposal_shards(
-        proposals, out, AggregationOptions(mode=mode, gamma=gamma, normaliser=normaliser), min_joint_score, overwrite
-    )
+    summary = aggregate_proposal_shards(proposals, out, ssta, scoring["min_joint_score"], overwrite)
     console.print(
         f"aggregated {summary.done} clip(s) ({summary.skipped} already done): "
         f"{summary.tracks} tracks, {summary.person_frames} poses kept -> {out}"
