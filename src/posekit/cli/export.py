@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from posekit.cli.common import console, friendly_errors, setup_logging
-from posekit.workflows.datasets.exports import export_coco, export_ntu, export_pyskl
+from posekit.core.errors import ConfigError
+from posekit.workflows.datasets.exports import export_coco, export_coco_results, export_ntu, export_pyskl
 
 export_app = typer.Typer(
     help=(
@@ -65,13 +66,30 @@ def ntu_command(
 @friendly_errors
 def coco_command(
     data: Annotated[Path, typer.Argument(help=_DATA)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for SPLIT.json.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for SPLIT.json (with --results: the JSON file).")],
     layout: Annotated[str | None, typer.Option(help="Convert joints (COCO tools expect coco17).")] = None,
+    results: Annotated[
+        bool, typer.Option(help="Write a pycocotools results list on the images of --gt instead of a dataset.")
+    ] = False,
+    gt: Annotated[Path | None, typer.Option("--gt", help="With --results: the ground-truth keypoints file.")] = None,
+    images: Annotated[
+        Path | None, typer.Option(help="With --results: the folder holding the ground-truth images.")
+    ] = None,
 ) -> None:
     """COCO-keypoints JSON per split: one image per frame, one annotation per person and frame.
 
+    With --results --gt FILE: the pycocotools results list ([{image_id, category_id, keypoints,
+    score}]) of the shards on that file's images, with its image ids.
+
     Example: posekit export coco posetics/ --out coco/
+    Example: posekit export coco shards/ --results --gt person_keypoints_val2017.json --out results.json
     """
     setup_logging()
+    if results != (gt is not None):
+        raise ConfigError("--results and --gt go together: posekit export coco SHARDS --results --gt FILE --out X.json")
+    if results:
+        path, count = export_coco_results(data, gt, out, images)
+        console.print(f"wrote {count} results to {path}")
+        return
     for split, path in export_coco(data, out, layout).items():
         console.print(f"{split}: wrote {path}")

@@ -12,6 +12,9 @@
   (``file_name`` ``{clip}/{frame:06d}.jpg`` plus ``clip_id``/``frame_index``, as
   :mod:`posekit.eval.coco` reads it) and one annotation per person and frame (``keypoints``
   ``[x, y, v] * V``, ``num_keypoints``, ``bbox`` xywh, ``area``, ``track_id``, ``score``).
+- **COCO results** (:func:`export_coco_results`): the pycocotools results list
+  (``[{image_id, category_id, keypoints, score}, ...]``, ``COCO.loadRes`` reads it) of the
+  shards' predictions on the images of a ground-truth file, with that file's image ids.
 
 Missing joints (NaN in the shards) become 0 with score / visibility 0 in every format.
 The input is a built dataset folder (splits and classes from ``dataset.json``) or any
@@ -280,3 +283,21 @@ def export_coco(data: Path, out_dir: Path, layout: str | None = None) -> dict[st
         _atomic_write_bytes(path, json.dumps(doc).encode("utf-8"))
         written[split.name] = path
     return written
+
+
+def export_coco_results(data: Path, gt: Path, out: Path, images: Path | None = None) -> tuple[Path, int]:
+    """Write the pycocotools results list of the skeletons under ``data`` on the images of ``gt`` to ``out``.
+
+    Images are matched to shard frames as :func:`posekit.eval.coco.score_shards` does; each
+    ``image_id`` is the ground-truth file's own. Returns the path and the number of results.
+    """
+    from posekit.eval.coco import collect_predictions
+    from posekit.eval.gt_formats import load_ground_truth
+    from posekit.eval.oks import results_list
+
+    scored, predictions, _, _ = collect_predictions(load_ground_truth(gt, images), Path(data))
+    results = results_list(predictions, [image.image_id for image in scored])
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write_bytes(out, json.dumps(results).encode("utf-8"))
+    return out, len(results)
