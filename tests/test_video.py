@@ -5,24 +5,25 @@ import numpy as np
 import pytest
 
 from posekit.core.errors import ConfigError, VideoError
-from posekit.io.video import Prefetcher, batched_frames, find_videos, iter_frames, probe_video
+from posekit.io.inputs import find_inputs
+from posekit.io.video import Prefetcher, batched_frames, iter_frames, probe_video
 from tests.videos import write_clip
 
 
-def test_find_videos_is_recursive_sorted_and_filters_by_extension(tmp_path, short_clip):
+def test_find_inputs_is_recursive_sorted_and_filters_by_extension(tmp_path, short_clip):
     (tmp_path / "b" / "deep").mkdir(parents=True)
     for rel in ("b/deep/z.MP4", "a.avi", "b/notes.txt", "b/.hidden.mp4"):
         (tmp_path / rel).write_bytes(b"x")
-    videos, problems = find_videos(tmp_path)
+    videos, problems = find_inputs(tmp_path)
     assert [v.clip_id for v in videos] == ["a.avi", "b/deep/z.MP4"]
     assert problems == []
-    (single,), _ = find_videos(short_clip)
+    (single,), _ = find_inputs(short_clip)
     assert single.clip_id == short_clip.name
 
 
-def test_find_videos_on_a_missing_path_says_what_to_give(tmp_path):
+def test_find_inputs_on_a_missing_path_says_what_to_give(tmp_path):
     with pytest.raises(ConfigError, match="input not found"):
-        find_videos(tmp_path / "nope")
+        find_inputs(tmp_path / "nope")
 
 
 def test_probe_reads_size_rate_and_frame_count(sample_clip):

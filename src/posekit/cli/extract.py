@@ -9,9 +9,11 @@ import typer
 from rich.table import Table
 
 from posekit.cli.common import EXIT_INPUT_FAILED, console, friendly_errors, setup_logging
+from posekit.cli.options import with_options
 from posekit.core.errors import ConfigError
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import EXPERTS, parse_experts
+from posekit.io.images import ImageInputOptions
 from posekit.refine.tracks import AggregationOptions
 from posekit.skeleton.layouts import LAYOUTS
 from posekit.workflows.extraction.driver import Backend, ExtractOptions, LocalBackend, RunSummary, run_extraction
@@ -24,14 +26,18 @@ _EXPERTS_HELP = (
 
 
 @friendly_errors
+@with_options(images=ImageInputOptions)
 def extract_command(
     input: Annotated[
         Path,
         typer.Argument(
-            help="A video file, a folder searched recursively for videos, or a .txt list of video paths (one a line)."
+            help="A video or image file, a folder searched recursively, or a .txt list of paths (one a line). "
+            "In a folder, every video and image is a clip, except that a sub-folder holding only images is one "
+            "clip (its frames in natural order)."
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for shards and manifest.json.")],
+    images: ImageInputOptions,
     experts: Annotated[str, typer.Option(help=_EXPERTS_HELP)] = "yolo",
     device: Annotated[str, typer.Option(help="cpu or cuda:N.")] = "cpu",
     batch_size: Annotated[int, typer.Option(min=1, help="Frames per inference batch.")] = 8,
@@ -115,6 +121,7 @@ def extract_command(
         keep_proposals=keep_proposals,
         shard_clips=shard_clips,
         aggregation=AggregationOptions(mode=mode, gamma=gamma, normaliser=normaliser),
+        images=images,
     )
     try:
         summary = run_extraction(
@@ -165,7 +172,7 @@ def make_backend(
 
 def print_summary(summary: RunSummary) -> None:
     table = Table(title=f"posekit extract -> {summary.out}", show_header=False)
-    per_frame = summary.seconds / summary.frames if summary.frames else float("nan")
+    per_frame = f" ({summary.seconds / summary.frames * 1000:.0f} ms/frame)" if summary.frames else ""
     rows = [
         ("videos done", str(summary.done)),
         ("videos failed", str(summary.failed)),
@@ -174,7 +181,7 @@ def print_summary(summary: RunSummary) -> None:
         ("frames", str(summary.frames)),
         ("person tracks", str(summary.tracks)),
         ("poses (person-frames kept)", str(summary.poses)),
-        ("time", f"{summary.seconds:.1f} s ({per_frame * 1000:.0f} ms/frame)"),
+        ("time", f"{summary.seconds:.1f} s{per_frame}"),
     ]
     for key, value in rows:
         table.add_row(key, value)

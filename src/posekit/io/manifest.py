@@ -31,6 +31,8 @@ class ManifestEntry:
     shard: str = ""
     proposals_shard: str = ""
     seconds: float = 0.0
+    frame_files: list[str] = field(default_factory=list)
+    """The image file name of each frame index of an image input or a folder of frames; empty for videos."""
 
 
 @dataclass

@@ -1,12 +1,13 @@
-"""Video inputs: finding them, probing them and streaming their frames (PyAV).
+"""Video files: probing them and streaming their frames upright (PyAV).
 
 Frames are decoded one at a time and never held as a whole video; a background thread
-decodes ahead into a small bounded queue so that decoding overlaps with inference.
+decodes ahead into a small bounded queue so that decoding overlaps with inference. A
+stream's display matrix (the rotation a phone records instead of rotating its pixels) is
+applied, so frames, sizes and skeleton coordinates are those of the upright picture.
 """
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -16,8 +17,9 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.sidedata.sidedata import Type as SideDataType
 
-from posekit.core.errors import ConfigError, VideoError
+from posekit.core.errors import VideoError
 
 MAX_PIXELS = 8192 * 8192
 """Larger frames are refused: a decoding queue of them would need gigabytes."""
@@ -27,7 +29,7 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".m
 
 @dataclass(frozen=True)
 class VideoInput:
-    """One video to process: its path and its id (the path relative to the input root).
+    """One input clip: its path (a video, an image or a folder of frames) and its id (relative to the input root).
 
     ``file_key`` names the file itself (its real path): two inputs with the same key are one
     file reached by two names (a symlink, a list that names it twice); empty means ``path``.
@@ -36,10 +38,6 @@ class VideoInput:
     path: Path
     clip_id: str
     file_key: str = field(default="", compare=False)
-
-
-LIST_SUFFIXES = (".txt", ".lst")
-"""An input file with one of these suffixes is a list of video paths, one a line."""
 
 
 @dataclass(frozen=True)
@@ -53,105 +51,96 @@ class Frame:
 
 @dataclass(frozen=True)
 class VideoInfo:
+    """A clip's upright frame size (pixels), rate (frames/s) and declared frame count.
+
+    ``frame_files`` names the image file of each frame index of a folder of frames (or the one
+    image of an image input); empty for videos.
+    """
+
     path: Path
     width: int
     height: int
     fps: float
     declared_frames: int
     codec: str
+    frame_files: tuple[str, ...] = ()
 
 
-def find_videos(
-    root: Path, extensions: tuple[str, ...] = VIDEO_EXTENSIONS
-) -> tuple[list[VideoInput], list[tuple[VideoInput, str]]]:
-    """Videos at ``root`` (a file, a list file, or a folder searched recursively), sorted by id.
+@dataclass(frozen=True)
+class Orientation:
+    """How to turn stored pixels into the displayed picture: transpose, then mirror rows and/or columns.
 
-    Returns the inputs and, for each sub-folder that could not be read, that folder (as an
-    input with its relative id) and the reason, so it is reported without stopping the rest.
-    Symbolic links to files are listed (with the real path as ``file_key``); links to folders
-    are not followed.
+    Derived from the display matrix ``[a b u; c d v; x y w]`` that maps a stored pixel ``(x, y)``
+    to ``(a x + c y, b x + d y)`` on screen; only the eight axis-aligned transforms (rotations by
+    multiples of 90 degrees, with or without a mirror) exist here.
     """
-    root = Path(root)
-    if root.is_file():
-        if root.suffix.lower() in LIST_SUFFIXES:
-            return read_input_list(root), []
-        return [VideoInput(root, root.name, os.path.realpath(root))], []
-    if not root.exists():
-        raise ConfigError(f"input not found: {root} (give a video file, a .txt list of videos or a folder)")
-    if not os.access(root, os.R_OK | os.X_OK):
-        raise ConfigError(f"input folder {root} is not readable (permission denied)")
-    real_root = os.path.realpath(root)
-    found: list[VideoInput] = []
-    problems: list[tuple[VideoInput, str]] = []
-    exts = {e.lower() for e in extensions}
-    folders = [root]
-    while folders:
-        folder = folders.pop()
-        try:
-            with os.scandir(folder) as entries:
-                listed = sorted(entries, key=lambda e: e.name)
-        except OSError as err:
-            relative = folder.relative_to(root).as_posix()
-            problems.append((VideoInput(folder, relative + "/"), f"{folder}: cannot list folder ({err.strerror})"))
-            continue
-        for entry in listed:
-            if entry.is_dir(follow_symlinks=False):
-                folders.append(folder / entry.name)
-            elif Path(entry.name).suffix.lower() in exts and not entry.name.startswith("."):
-                path = folder / entry.name
-                relative = path.relative_to(root).as_posix()
-                # Only links need resolving (one system call each); the others are named by the root.
-                key = os.path.realpath(path) if entry.is_symlink() else f"{real_root}/{relative}"
-                found.append(VideoInput(path, relative, key))
-    found.sort(key=lambda v: v.clip_id)
-    return found, problems
+
+    transpose: bool = False
+    flip_rows: bool = False
+    flip_cols: bool = False
+
+    @classmethod
+    def of_frame(cls, frame: av.VideoFrame, path: Path) -> Orientation:
+        """The orientation of ``frame``'s display matrix side data (upright when it has none)."""
+        side = frame.side_data.get(SideDataType.DISPLAYMATRIX)
+        if side is None:
+            return cls()
+        a, b, _, c, d = (int(v) for v in np.frombuffer(bytes(side), np.int32)[:5])
+        if a == b == c == d == 0:
+            return cls()
+        if b == 0 and c == 0:
+            return cls(False, d < 0, a < 0)
+        if a == 0 and d == 0:
+            return cls(True, b < 0, c < 0)
+        degrees = -float(np.degrees(np.arctan2(b, a)))
+        raise VideoError(
+            f"{path}: its display matrix rotates by {degrees:.0f} degrees counter-clockwise, not a multiple of 90; "
+            "re-encode it upright first (e.g. ffmpeg -i IN -vf rotate=... OUT)"
+        )
+
+    @property
+    def upright(self) -> bool:
+        return not (self.transpose or self.flip_rows or self.flip_cols)
+
+    def size(self, width: int, height: int) -> tuple[int, int]:
+        """The displayed ``(width, height)`` of stored ``width x height`` frames."""
+        return (height, width) if self.transpose else (width, height)
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        """The displayed ``(H', W', 3)`` picture of a stored ``(H, W, 3)`` image (contiguous)."""
+        out = image.transpose(1, 0, 2) if self.transpose else image
+        if self.flip_rows:
+            out = out[::-1]
+        if self.flip_cols:
+            out = out[:, ::-1]
+        return np.ascontiguousarray(out)
 
 
-def read_input_list(list_file: Path) -> list[VideoInput]:
-    """The videos named in ``list_file``, one path a line (blank lines and ``#`` comments skipped).
+class FrameSampler:
+    """Keeps one frame every ``1/fps`` seconds of stream time (every frame when ``fps`` is None)."""
 
-    Relative paths are relative to the list's folder, and a clip's id is its path relative to
-    that folder (an absolute path outside it is its own id). Order and repeats are kept;
-    :func:`unique_videos` drops the repeats.
-    """
-    base = Path(os.path.abspath(Path(list_file).parent))
-    try:
-        lines = Path(list_file).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the input list {list_file}: {exc}") from exc
-    videos = []
-    for line in lines:
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        path = Path(os.path.normpath(base / Path(text).expanduser()))
-        clip_id = path.relative_to(base).as_posix() if path.is_relative_to(base) else path.as_posix()
-        videos.append(VideoInput(path, clip_id, os.path.realpath(path)))
-    return videos
+    def __init__(self, fps: float | None) -> None:
+        self.step = 1.0 / fps if fps else 0.0
+        self.next_time: float | None = None
+
+    def keep(self, time: float) -> bool:
+        """Whether the frame at ``time`` seconds is kept (frames must come in time order)."""
+        if not self.step:
+            return True
+        if self.next_time is not None and time + 1e-6 < self.next_time:
+            return False
+        self.next_time = self.next_time + self.step if self.next_time is not None else time + self.step
+        self.next_time = max(self.next_time, time + self.step / 2)
+        return True
 
 
-def unique_videos(videos: list[VideoInput]) -> tuple[list[VideoInput], list[tuple[VideoInput, str]]]:
-    """Keep the first input of each clip id and of each file; return the others with the reason.
-
-    The same clip id listed twice is dropped silently; a second name of an already listed
-    file (a symbolic link, a list naming it twice) is returned with the clip id it repeats,
-    so that it is recorded once as ``skipped`` and extracted only under the first name.
-    """
-    ids: set[str] = set()
-    files: dict[str, str] = {}
-    unique: list[VideoInput] = []
-    repeats: list[tuple[VideoInput, str]] = []
-    for video in videos:
-        if video.clip_id in ids:
-            continue
-        ids.add(video.clip_id)
-        key = video.file_key or os.path.realpath(video.path)
-        if key in files:
-            repeats.append((video, f"{video.path}: same file as clip {files[key]!r}, extracted once under that id"))
-            continue
-        files[key] = video.clip_id
-        unique.append(video)
-    return unique, repeats
+def check_frame_size(path: Path, width: int, height: int) -> None:
+    """Refuse frames over :data:`MAX_PIXELS` with the fix."""
+    if width * height > MAX_PIXELS:
+        raise VideoError(
+            f"{path}: {width}x{height} frames exceed posekit's {MAX_PIXELS // 10**6} Mpixel limit; "
+            "downscale it first (e.g. ffmpeg -i IN -vf scale=-2:2160 OUT)"
+        )
 
 
 def _open(path: Path) -> av.container.InputContainer:
@@ -174,7 +163,11 @@ def _reason(exc: Exception) -> str:
 
 
 def probe_video(path: Path) -> VideoInfo:
-    """Read the stream header; raise :class:`VideoError` if there is no decodable video stream."""
+    """Read the stream header and the first frame's orientation; the size is the upright one.
+
+    Raises :class:`VideoError` if there is no decodable video stream. A first frame that does not
+    decode leaves the size as stored (:func:`iter_frames` then reports the failure).
+    """
     with _open(path) as container:
         if not container.streams.video:
             raise VideoError(f"{path}: has no video stream")
@@ -182,20 +175,26 @@ def probe_video(path: Path) -> VideoInfo:
         ctx = stream.codec_context
         if not ctx.width or not ctx.height:
             raise VideoError(f"{path}: video stream has no frame size (codec {ctx.name!r} unreadable)")
-        if ctx.width * ctx.height > MAX_PIXELS:
-            raise VideoError(
-                f"{path}: {ctx.width}x{ctx.height} frames exceed posekit's {MAX_PIXELS // 10**6} Mpixel limit; "
-                "downscale the video first (e.g. ffmpeg -vf scale=-2:2160)"
-            )
+        check_frame_size(path, ctx.width, ctx.height)
         rate = stream.average_rate or stream.guessed_rate or Fraction(0)
-        return VideoInfo(path, ctx.width, ctx.height, float(rate), int(stream.frames or 0), ctx.name)
+        width, height = _first_orientation(container, stream, path).size(ctx.width, ctx.height)
+        return VideoInfo(path, width, height, float(rate), int(stream.frames or 0), ctx.name)
+
+
+def _first_orientation(container: av.container.InputContainer, stream: av.VideoStream, path: Path) -> Orientation:
+    try:
+        frame = next(container.decode(stream), None)
+    except av.error.FFmpegError:
+        return Orientation()
+    return Orientation() if frame is None else Orientation.of_frame(frame, path)
 
 
 def iter_frames(path: Path, fps: float | None = None, max_frames: int | None = None) -> Iterator[Frame]:
-    """Decode frames of ``path`` in order, keeping one every ``1/fps`` seconds of stream time.
+    """Decode frames of ``path`` in order, upright, keeping one every ``1/fps`` seconds of stream time.
 
     ``time`` comes from each frame's presentation timestamp, so variable frame rate videos
-    keep their true timing; frames without a timestamp get one from the average rate.
+    keep their true timing; frames without a timestamp get one from the average rate. The
+    first frame's display matrix (:class:`Orientation`) is applied to every frame.
     Raises :class:`VideoError` when decoding breaks (corrupt or truncated data).
     """
     container = _open(path)
@@ -203,23 +202,23 @@ def iter_frames(path: Path, fps: float | None = None, max_frames: int | None = N
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         rate = float(stream.average_rate or stream.guessed_rate or 25)
-        step = 1.0 / fps if fps else 0.0
-        next_time = None
+        sampler = FrameSampler(fps)
+        orientation: Orientation | None = None
         kept = 0
         index = -1
         start = None
         try:
             for frame in container.decode(stream):
                 index += 1
+                if orientation is None:
+                    orientation = Orientation.of_frame(frame, path)
                 t = float(frame.time) if frame.time is not None else index / rate
                 start = t if start is None else start
                 t -= start
-                if step:
-                    if next_time is not None and t + 1e-6 < next_time:
-                        continue
-                    next_time = next_time + step if next_time is not None else t + step
-                    next_time = max(next_time, t + step / 2)
-                yield Frame(index, t, frame.to_ndarray(format="rgb24"))
+                if not sampler.keep(t):
+                    continue
+                image = frame.to_ndarray(format="rgb24")
+                yield Frame(index, t, image if orientation.upright else orientation.apply(image))
                 kept += 1
                 if max_frames is not None and kept >= max_frames:
                     return

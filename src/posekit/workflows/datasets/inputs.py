@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from posekit.core.errors import ConfigError
-from posekit.io.video import VIDEO_EXTENSIONS, find_videos
+from posekit.io.images import IMAGE_EXTENSIONS
+from posekit.io.inputs import find_inputs
+from posekit.io.video import VIDEO_EXTENSIONS
 
 KINETICS_COLUMNS = ("label", "youtube_id", "time_start", "time_end")
 KINETICS_PATTERN = "{youtube_id}_{time_start:06d}_{time_end:06d}"
@@ -80,7 +82,7 @@ class _VideoIndex:
             return
         if not root.is_dir():
             raise ConfigError(f"--videos {root} is not a folder")
-        videos, _ = find_videos(root)
+        videos, _ = find_inputs(root)
         for v in videos:
             self.by_id[v.clip_id] = v.path
             self.by_stem.setdefault(Path(v.clip_id).stem, []).append(v.clip_id)
@@ -89,7 +91,8 @@ class _VideoIndex:
         """The clip id of ``name`` (a relative path, or a file stem), if the folder has it."""
         if name in self.by_id:
             return name
-        hits = self.by_stem.get(Path(name).stem if Path(name).suffix.lower() in VIDEO_EXTENSIONS else name, [])
+        media = Path(name).suffix.lower() in (*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS)
+        hits = self.by_stem.get(Path(name).stem if media else name, [])
         return hits[0] if hits else None
 
 

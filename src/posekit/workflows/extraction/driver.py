@@ -21,17 +21,11 @@ import numpy as np
 from posekit.core.errors import ConfigError, PosekitError, VideoError
 from posekit.estimators.base import Estimator, EstimatorConfig
 from posekit.estimators.registry import ExpertSpec, build_estimator
+from posekit.io.images import IMAGE_EXTENSIONS, ImageInputOptions
+from posekit.io.inputs import find_inputs, iter_input_frames, probe_input, unique_inputs
 from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
 from posekit.io.sink import ShardSink, prepare_output
-from posekit.io.video import (
-    Prefetcher,
-    VideoInput,
-    batched_frames,
-    find_videos,
-    iter_frames,
-    probe_video,
-    unique_videos,
-)
+from posekit.io.video import VIDEO_EXTENSIONS, Prefetcher, VideoInput, batched_frames
 from posekit.refine.tracking import PersonTracker, TrackerConfig, match_boxes
 from posekit.refine.tracks import AggregationOptions, skeleton_tracks
 from posekit.skeleton.layouts import LAYOUTS, JointLayout, get_layout
@@ -56,6 +50,7 @@ class ExtractOptions:
         keep_proposals: also write every expert's raw output as proposals shards.
         shard_clips: clips per shard (a shard is also cut at ``shard_bytes``).
         aggregation: SST-A settings, used when there are several experts.
+        images: how single images and folders of frames become clips (their frame rate).
     """
 
     experts: tuple[ExpertSpec, ...]
@@ -70,6 +65,7 @@ class ExtractOptions:
     shard_bytes: int = 256 << 20
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     aggregation: AggregationOptions = field(default_factory=AggregationOptions)
+    images: ImageInputOptions = field(default_factory=ImageInputOptions)
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -92,6 +88,7 @@ class ExtractOptions:
             "keep_proposals": self.keep_proposals,
             "tracker": asdict(self.tracker),
             "aggregation": self.aggregation.settings() if len(self.experts) > 1 else None,
+            "images": asdict(self.images),
         }
 
 
@@ -113,6 +110,8 @@ class ClipResult:
     clip: SkeletonClip
     expert_frames: list[ExpertFrame]
     seconds: float
+    frame_files: tuple[str, ...] = ()
+    """The image file of each frame index (images and folders of frames; empty for videos)."""
 
 
 @dataclass
@@ -205,14 +204,14 @@ def extract_clip(
 ) -> ClipResult:
     """Run the experts over one video and build its skeleton clip; raise VideoError if unusable."""
     started = time.perf_counter()
-    info = probe_video(video.path)
+    info = probe_input(video.path, options.images.frame_rate)
     layout = get_layout(options.layout)
     sampled_fps = min(options.fps, info.fps) if options.fps and info.fps else (options.fps or info.fps)
     tracker = PersonTracker(sampled_fps, options.tracker)
     per_expert: dict[str, list[PoseProposals]] = {name: [] for name in experts.names}
     frame_index: list[int] = []
     timestamps: list[float] = []
-    frames = Prefetcher(iter_frames(video.path, options.fps, options.max_frames), depth=2 * options.batch_size)
+    frames = Prefetcher(iter_input_frames(video.path, info, options.fps, options.max_frames), 2 * options.batch_size)
     for batch in batched_frames(iter(frames), options.batch_size):
         images = [f.image for f in batch]
         if images[0].shape[:2] != (info.height, info.width):
@@ -245,7 +244,7 @@ def extract_clip(
         for name, props in per_expert.items()
         for t, p in enumerate(props)
     ]
-    return ClipResult(clip, expert_frames, time.perf_counter() - started)
+    return ClipResult(clip, expert_frames, time.perf_counter() - started, frame_files=info.frame_files)
 
 
 def _check_complete(
@@ -302,8 +301,13 @@ def run_extraction(
     from tqdm import tqdm
 
     backend = backend if backend is not None else LocalBackend()
-    videos, problems = find_videos(input_path)
-    videos, repeats = unique_videos(videos)
+    videos, problems = find_inputs(input_path)
+    videos, repeats = unique_inputs(videos)
+    if not (videos or problems or repeats):
+        raise ConfigError(
+            f"no input found in {input_path}: it holds no video ({', '.join(VIDEO_EXTENSIONS)}) "
+            f"and no image ({', '.join(IMAGE_EXTENSIONS)})"
+        )
     if partition is not None:
         out = Path(out) / partition.folder_name
         videos = [v for v in videos if partition.contains(v.clip_id)]
@@ -393,6 +397,7 @@ def _commit(sink: ShardSink, summary: RunSummary, result: ClipResult) -> None:
         frames=clip.num_frames,
         tracks=len(clip.tracks),
         seconds=round(result.seconds, 3),
+        frame_files=list(result.frame_files),
     )
     sink.add(clip, entry, result.expert_frames)
     summary.done += 1

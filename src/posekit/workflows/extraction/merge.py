@@ -14,8 +14,8 @@ from pathlib import Path
 
 from posekit.core.errors import ConfigError
 from posekit.core.hashing import stable_hash
+from posekit.io.inputs import find_inputs, unique_inputs
 from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
-from posekit.io.video import find_videos, unique_videos
 from posekit.workflows.extraction.partition import Partition
 
 
@@ -111,8 +111,8 @@ def merge_manifests(out: Path, inputs: Path | None = None) -> MergeReport:
                 _add(merged, ".", entry)
     report.duplicates = {clip: where for clip, where in merged.holders.items() if len(where) > 1}
     if inputs is not None:
-        videos, _ = find_videos(inputs)
-        videos, repeats = unique_videos(videos)
+        videos, _ = find_inputs(inputs)
+        videos, repeats = unique_inputs(videos)
         for video in [*videos, *(v for v, _ in repeats)]:
             if video.clip_id not in merged.entries:
                 report.missing_clips[video.clip_id] = Partition(stable_hash(video.clip_id) % count, count).folder_name
