@@ -27,7 +27,7 @@ from posekit.refine.ssta import RobustOptions, aggregate, body_scale, confidence
 from posekit.testing.demo import find_demo_dir
 from posekit.testing.ssta_demo import load_ssta_demo
 
-FIELDS = ("keypoints", "source", "confidence", "keep")
+FIELDS = ("keypoints", "source", "confidence", "keep", "normaliser")
 
 
 def _timed(fn: Callable[[], object], repeat: int) -> tuple[list[float], object]:

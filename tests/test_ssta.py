@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
+from posekit.core.errors import ConfigError
 from posekit.eval.metrics import completeness, jitter
 from posekit.refine.ssta import (
+    DEFAULT_GAMMA,
+    HEAD_NECK_PER_SHOULDER_WIDTH,
+    HEAD_NECK_PER_TORSO,
+    NORMALISER_NONE,
+    NORMALISERS,
     SOURCE_FILLED,
     SOURCE_NONE,
+    AggregationOptions,
     RobustOptions,
     aggregate,
     body_scale,
@@ -213,7 +221,7 @@ def test_robust_mode_treats_nan_as_missing_and_origin_as_a_real_point() -> None:
     assert (agg.source != 1).all()
     empty = aggregate(np.full((3, 4, V, 2), np.nan), mode="robust")
     assert np.isnan(empty.keypoints).all() and (empty.source == SOURCE_NONE).all() and not empty.keep.any()
-    with pytest.raises(ValueError, match="robust"):
+    with pytest.raises(ConfigError, match="--missing zero is thesis-only"):
         aggregate(x, mode="robust", missing="zero")
 
 
@@ -295,3 +303,89 @@ def test_completeness_and_jitter_on_real_demo_against_each_expert(demo: np.ndarr
     assert jitter(thesis, s) < experts[0][1] and jitter(thesis, s) < experts[2][1]
     assert jitter(thesis, s) > experts[1][1]
     assert jitter(robust, s) < min(j for _, j in experts)
+
+
+def _seen_from_behind(nose: bool) -> np.ndarray:
+    """Three experts' ``(M, 1, V, 2)`` poses: expert 1 offset by 3-4-5 px; the nose optionally missing."""
+    base = _pose((0.0, -10.0), 4.0)
+    base[COCO17.index("left_hip")], base[COCO17.index("right_hip")] = (-3.0, 30.0), (3.0, 30.0)
+    if not nose:
+        base[NOSE] = np.nan
+    return np.stack([base, base + OFFSET, base])[:, None]
+
+
+def test_pose_without_a_nose_gets_a_finite_confidence_and_is_kept_at_gamma_0() -> None:
+    x = _seen_from_behind(nose=False)
+    for mode in ("thesis", "robust"):
+        agg = aggregate(x, mode=mode, gamma=0.0)
+        assert np.isfinite(agg.confidence).all() and agg.keep.all()
+        assert agg.normaliser.tolist() == [NORMALISERS.index("shoulders")]
+    dn = 8.0 * HEAD_NECK_PER_SHOULDER_WIDTH
+    assert aggregate(x).confidence[0] == pytest.approx(math.exp(-(5.0 / 3.0) / dn), rel=1e-12)
+    assert _same(aggregate(x, gamma=0.0), ssta_reference_loop(x, gamma=0.0))
+
+
+def test_thesis_mode_normalises_by_head_neck_wherever_it_exists() -> None:
+    agg = aggregate(_seen_from_behind(nose=True))
+    assert agg.normaliser.tolist() == [NORMALISERS.index("head-neck")]
+    assert agg.confidence[0] == pytest.approx(math.exp(-(5.0 / 3.0) / 10.0), rel=1e-12)
+
+
+def test_torso_stands_in_when_a_shoulder_is_missing_too_and_no_length_means_no_confidence() -> None:
+    x = _seen_from_behind(nose=False)
+    x[:, :, RS] = np.nan
+    agg = aggregate(x, gamma=0.0)
+    side = float(np.hypot(-4.0 - -3.0, 0.0 - 30.0))
+    assert agg.normaliser.tolist() == [NORMALISERS.index("torso")]
+    n_terms = 3 * 11
+    c = math.exp(-(11 * 5.0 / n_terms) / (side * HEAD_NECK_PER_TORSO))
+    assert agg.confidence[0] == pytest.approx(c, rel=1e-12)
+    assert _same(agg, ssta_reference_loop(x, gamma=0.0))
+    x[:, :, COCO17.index("left_hip")] = np.nan
+    empty = aggregate(x, gamma=0.0)
+    assert np.isnan(empty.confidence).all() and not empty.keep.any() and (empty.normaliser == NORMALISER_NONE).all()
+
+
+def test_shoulder_normaliser_falls_back_to_torso_scaled_to_a_shoulder_width() -> None:
+    x = _seen_from_behind(nose=True)
+    agg = aggregate(x, normaliser="shoulders", joints="body12")
+    assert agg.normaliser.tolist() == [NORMALISERS.index("shoulders")]
+    x[:, :, RS] = np.nan
+    agg = aggregate(x, normaliser="shoulders", joints="body12", gamma=0.0)
+    side = float(np.hypot(-4.0 - -3.0, 0.0 - 30.0)) * HEAD_NECK_PER_TORSO / HEAD_NECK_PER_SHOULDER_WIDTH
+    assert agg.normaliser.tolist() == [NORMALISERS.index("torso")]
+    assert agg.confidence[0] == pytest.approx(math.exp(-(11 * 5.0 / 33) / side), rel=1e-12)
+    assert _same(agg, ssta_reference_loop(x, normaliser="shoulders", joints="body12", gamma=0.0))
+
+
+def test_real_demo_with_every_nose_removed_keeps_every_pose_at_gamma_0(demo: np.ndarray) -> None:
+    behind = demo.copy()
+    behind[:, :, NOSE] = np.nan
+    agg = aggregate(behind, gamma=0.0)
+    assert agg.keep.all()
+    assert set(np.unique(agg.normaliser)) <= {NORMALISERS.index("shoulders"), NORMALISERS.index("torso")}
+    assert _same(agg, ssta_reference_loop(behind, gamma=0.0))
+
+
+def test_options_refuse_bad_values_with_one_line_naming_the_flag() -> None:
+    with pytest.raises(ConfigError, match=r"^--gamma must be >= 0.0 and <= 1.0 \(got 1.5\)$"):
+        AggregationOptions(gamma=1.5)
+    with pytest.raises(ConfigError, match="--mode must be one of thesis, robust"):
+        AggregationOptions(mode="magic")
+    with pytest.raises(ConfigError, match="--drift-threshold must be > 0"):
+        RobustOptions(drift_threshold=0.0)
+    with pytest.raises(ConfigError, match="--smooth-window must be an odd"):
+        RobustOptions(smooth_window=8)
+    with pytest.raises(ConfigError, match="--normaliser must be one of head-neck, shoulders, torso"):
+        aggregate(np.zeros((2, 1, V, 2)), normaliser="ears")
+
+
+def test_settings_name_every_field_and_the_robust_knobs_only_in_robust_mode() -> None:
+    names = {f.name for f in dataclasses.fields(AggregationOptions)} - {"robust"}
+    thesis = AggregationOptions().settings()
+    assert set(thesis) == names and thesis["gamma"] == DEFAULT_GAMMA and thesis["missing"] == "skip"
+    robust = AggregationOptions(mode="robust", robust=RobustOptions(fill_gaps=2)).settings()
+    assert robust["robust"] == {
+        f.name: getattr(RobustOptions(fill_gaps=2), f.name) for f in dataclasses.fields(RobustOptions)
+    }
+    assert aggregate(np.zeros((2, 1, V, 2)), mode="robust").options == AggregationOptions(mode="robust").settings()

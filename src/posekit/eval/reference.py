@@ -28,7 +28,7 @@ from scipy.optimize import linear_sum_assignment
 
 from posekit.eval.metrics import jitter, joint_errors, mpjpe_normalised, pck, pckh
 from posekit.refine.tracks import stack_tracks
-from posekit.skeleton.geometry import box_size, head_length, torso_size
+from posekit.skeleton.geometry import body_scale, box_size, head_length, torso_size
 from posekit.skeleton.layouts import JointLayout
 from posekit.skeleton.records import PoseProposals, SkeletonTrack
 
@@ -128,19 +128,6 @@ def poses_from_tracks(tracks: Sequence[SkeletonTrack], num_frames: int, layout: 
     )
 
 
-def frame_scale(keypoints: np.ndarray, layout: JointLayout) -> np.ndarray:
-    """Body scale of poses ``(..., V, 2)``: max(shoulder width, mid-shoulders to mid-hips), pixels ``(...)``.
-
-    The scale :func:`posekit.refine.ssta.body_scale` uses, per pose instead of per track.
-    """
-    k = np.asarray(keypoints, dtype=np.float64)
-    ls, rs = k[..., layout.index("left_shoulder"), :], k[..., layout.index("right_shoulder"), :]
-    lh, rh = k[..., layout.index("left_hip"), :], k[..., layout.index("right_hip"), :]
-    width = np.linalg.norm(ls - rs, axis=-1)
-    torso = np.linalg.norm((ls + rs) / 2 - (lh + rh) / 2, axis=-1)
-    return np.fmax(width, torso)
-
-
 def _nanmedian(x: np.ndarray, axis: int) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -194,7 +181,7 @@ class ReferenceOptions:
     """How the clean reference is built from the experts' clean-frame proposals.
 
     Attributes:
-        agree: two experts agree on a joint within ``agree`` body scales (:func:`frame_scale`,
+        agree: two experts agree on a joint within ``agree`` body scales (:func:`~posekit.skeleton.geometry.body_scale`,
             max(shoulder width, torso length); 0.2 is about half a head length, the PCKh@0.5 radius).
         min_experts: experts that must agree on a joint (at least 2).
         min_joints: person-frames with fewer agreed joints are left out of the reference.
@@ -224,14 +211,14 @@ def build_reference(
     ``per_expert[m][t]`` are expert ``m``'s proposals on clean frame ``t``, in ``layout``,
     with the track ids the extraction pipeline gave (so the experts' views of one person
     are already associated); joints scored below ``min_joint_score`` count as missing. The
-    body scale of a person-frame is the median over experts of :func:`frame_scale`. Boxes
+    body scale of a person-frame is the median over experts of :func:`~posekit.skeleton.geometry.body_scale`. Boxes
     are those of the first expert that saw the person.
     """
     T = max((len(frames) for frames in per_expert), default=0)
     V = layout.num_joints
     parts: list[tuple[np.ndarray, ...]] = []
     for stack in stack_tracks(per_expert, min_joint_score):
-        scale = _nanmedian(frame_scale(stack.keypoints, layout), axis=0)
+        scale = _nanmedian(body_scale(stack.keypoints, layout), axis=0)
         kp, support = consensus_joints(stack.keypoints, scale, options.agree, options.min_experts)
         keep = (support > 0).sum(1) >= options.min_joints
         if keep.any():
@@ -425,14 +412,15 @@ def dense_tracks(poses: PoseSet) -> tuple[np.ndarray, np.ndarray]:
 
 
 def track_jitter(poses: PoseSet) -> float:
-    """Temporal jitter of the tracks of ``poses``: mean acceleration / track body scale (median of :func:`frame_scale`).
+    """Temporal jitter of the tracks of ``poses``: mean acceleration / track body scale
+    (median of :func:`~posekit.skeleton.geometry.body_scale`).
 
     Counted where a joint is present in three consecutive frames (:func:`posekit.eval.metrics.jitter`).
     """
     dense, ids = dense_tracks(poses)
     if not len(ids):
         return float("nan")
-    scale = _nanmedian(frame_scale(dense, poses.layout), axis=1)
+    scale = _nanmedian(body_scale(dense, poses.layout), axis=1)
     scale = np.where(scale > 0, scale, np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

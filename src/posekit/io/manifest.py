@@ -31,6 +31,8 @@ class ManifestEntry:
     shard: str = ""
     proposals_shard: str = ""
     seconds: float = 0.0
+    dropped: dict[str, int] = field(default_factory=dict)
+    """Person-frames of the clip's tracks left out of its skeletons, by reason (``refine.tracks.DROP_REASONS``)."""
     frame_files: list[str] = field(default_factory=list)
     """The image file name of each frame index of an image input or a folder of frames; empty for videos."""
 
@@ -97,11 +99,21 @@ class RunManifest:
             out[e.status] += 1
         return out
 
+    def dropped(self) -> dict[str, int]:
+        """Person-frames left out of the skeletons of the done clips, by reason, summed over clips."""
+        total: dict[str, int] = {}
+        for e in self.entries.values():
+            if e.status == "done":
+                for reason, n in e.dropped.items():
+                    total[reason] = total.get(reason, 0) + n
+        return total
+
     def save(self) -> None:
         data = {
             "posekit_version": __version__,
             "settings": self.settings,
             "counts": self.counts(),
+            "dropped": self.dropped(),
             "entries": [asdict(e) for e in sorted(self.entries.values(), key=lambda e: e.clip_id)],
         }
         tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")

@@ -71,6 +71,7 @@ def skeletons_schema(num_joints: int, columns: tuple[str, ...] = ()) -> pa.Schem
             pa.field("boxes", pa.list_(pa.list_(pa.float32(), 4))),
             pa.field("box_scores", pa.list_(pa.float32())),
             pa.field("confidence", pa.list_(pa.float32())),
+            pa.field("normaliser", pa.list_(pa.int8())),
         ]
     )
     return pa.schema(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -50,6 +51,7 @@ def skeletons_to_table(clips: Sequence[SkeletonClip], info: ShardInfo) -> pa.Tab
             _lists(_fixed(_cat([tr.boxes for tr in tracks], (4,), np.float32), pa.float32()), n),
             _lists(pa.array(_cat([tr.box_scores for tr in tracks], (), np.float32)), n),
             _lists(pa.array(_cat([tr.confidence for tr in tracks], (), np.float32)), n),
+            _lists(pa.array(_cat([tr.normaliser for tr in tracks], (), np.int8)), n),
         ],
         fields=list(info.schema().field("tracks").type.value_type),
     )
@@ -138,7 +140,10 @@ def table_to_skeletons(table: pa.Table, info: ShardInfo) -> list[SkeletonClip]:
         "boxes": (4,),
         "box_scores": (),
         "confidence": (),
+        "normaliser": (),
     }
+    if tracks.type.get_field_index("normaliser") < 0:
+        del shapes["normaliser"]  # shards written before the field existed: SkeletonTrack fills in -1
     split = {name: _split(_values(tracks.field(name), shape), n_off) for name, shape in shapes.items()}
     ids = tracks.field("track_id").to_numpy()
     all_tracks = [
@@ -209,7 +214,8 @@ def write_table_atomic(table: pa.Table, path: Path, row_group_size: int | None =
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only or vanished folder keeps no temporary file
+            tmp.unlink(missing_ok=True)
         kept = "shards written before this one are complete and a rerun resumes after them"
         raise write_error(path, exc, kept) from exc
 

@@ -2,9 +2,12 @@
 
 from posekit.refine.ssta import (
     DEFAULT_GAMMA,
+    NORMALISER_NONE,
+    NORMALISERS,
     SOURCE_FILLED,
     SOURCE_NONE,
     Aggregation,
+    AggregationOptions,
     RobustOptions,
     aggregate,
     body_scale,
@@ -19,9 +22,12 @@ from posekit.refine.ssta import (
 
 __all__ = [
     "DEFAULT_GAMMA",
+    "NORMALISERS",
+    "NORMALISER_NONE",
     "SOURCE_FILLED",
     "SOURCE_NONE",
     "Aggregation",
+    "AggregationOptions",
     "RobustOptions",
     "aggregate",
     "body_scale",

@@ -3,7 +3,8 @@
 The extraction pipeline gives every expert's persons the track id of the person they were
 associated with. Here the experts' views of one track are stacked into ``(M, n, V, 2)``
 arrays (NaN where an expert saw nothing), SST-A aggregates them, and eq. 3.3 keeps the
-frames whose confidence C reaches gamma.
+frames whose confidence C reaches gamma. Every pose left out is counted by its reason
+(:data:`DROP_REASONS`), so nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from posekit.core.errors import ConfigError
-from posekit.refine.ssta import DEFAULT_GAMMA, Aggregation, RobustOptions, aggregate
+from posekit.refine.ssta import AggregationOptions, aggregate
 from posekit.skeleton.layouts import JointLayout
 from posekit.skeleton.records import PoseProposals, SkeletonTrack
 
@@ -82,45 +82,6 @@ def stack_tracks(per_expert: Sequence[Sequence[PoseProposals]], min_joint_score:
     return stacks
 
 
-@dataclass(frozen=True)
-class AggregationOptions:
-    """SST-A settings (thesis 3.3.2): see :func:`posekit.refine.ssta.aggregate`."""
-
-    mode: str = "thesis"
-    gamma: float = DEFAULT_GAMMA
-    normaliser: str = "head-neck"
-    joints: str = "body13"
-    robust: RobustOptions = field(default_factory=RobustOptions)
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("thesis", "robust"):
-            raise ConfigError(f"unknown SST-A mode {self.mode!r}; use thesis or robust")
-        if self.normaliser not in ("head-neck", "shoulders"):
-            raise ConfigError(f"unknown SST-A normaliser {self.normaliser!r}; use head-neck or shoulders")
-        if self.joints not in ("body12", "body13", "all"):
-            raise ConfigError(f"unknown SST-A joint subset {self.joints!r}; use body12, body13 or all")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ConfigError(f"SST-A gamma must be in [0, 1] (C is in (0, 1]); got {self.gamma}")
-
-    def aggregate(self, proposals: np.ndarray, layout: JointLayout) -> Aggregation:
-        """SST-A with these settings on ``(M, T, V, 2)`` or ``(B, M, T, V, 2)`` pixel stacks."""
-        return aggregate(
-            proposals,
-            mode=self.mode,
-            gamma=self.gamma,
-            normaliser=self.normaliser,
-            joints=self.joints,
-            layout=layout,
-            robust=self.robust if self.mode == "robust" else None,
-        )
-
-    def settings(self) -> dict:
-        out = {"mode": self.mode, "gamma": self.gamma, "normaliser": self.normaliser, "joints": self.joints}
-        if self.mode == "robust":
-            out["robust"] = {k: getattr(self.robust, k) for k in self.robust.__dataclass_fields__}
-        return out
-
-
 MAX_BATCH_TRACK_FRAMES = 1 << 16
 """Track-frames per SST-A batch: tracks are padded to the longest of their batch, so batches
 group tracks of similar length and memory stays bounded whatever the video's length."""
@@ -138,36 +99,71 @@ def length_batches(lengths: Sequence[int], budget: int = MAX_BATCH_TRACK_FRAMES)
     return batches
 
 
+DROP_REASONS = ("below_gamma", "too_few_joints", "no_joints")
+"""Why a person-frame of a track is not in its skeleton track: C < gamma (eq. 3.3); C undefined
+(no joint of eq. 3.4's subset, or none of head-neck, shoulders, torso to normalise by); no
+expert gave a joint above ``min_joint_score``."""
+
+
+@dataclass
+class RefinedTracks:
+    """The skeleton tracks of a clip and the person-frames left out.
+
+    Attributes:
+        tracks: the skeleton tracks, in track-id order; tracks with no frame kept are left out.
+        dropped: person-frames left out, by reason (every key of :data:`DROP_REASONS`).
+    """
+
+    tracks: list[SkeletonTrack]
+    dropped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DROP_REASONS, 0))
+
+    @property
+    def poses(self) -> int:
+        """Person-frames kept."""
+        return sum(len(track) for track in self.tracks)
+
+
+def _count_dropped(dropped: dict[str, int], seen: np.ndarray, confidence: np.ndarray, keep: np.ndarray) -> None:
+    """Add the ``(n,)`` frames not kept to ``dropped`` by reason; ``seen`` marks frames with any joint."""
+    lost = ~keep
+    dropped["no_joints"] += int((lost & ~seen).sum())
+    dropped["too_few_joints"] += int((lost & seen & np.isnan(confidence)).sum())
+    dropped["below_gamma"] += int((lost & seen & ~np.isnan(confidence)).sum())
+
+
 def aggregate_tracks(
     stacks: Sequence[TrackProposals], layout: JointLayout, options: AggregationOptions
-) -> list[SkeletonTrack]:
+) -> RefinedTracks:
     """SST-A on every track, batched; each skeleton track keeps the frames with C >= gamma.
 
     The joint score of an aggregated joint is the score its source expert gave it (NaN for
-    joints filled by interpolation); ``joint_source`` indexes the experts. Tracks come out
-    in input order; tracks with no frame kept are left out.
+    joints filled by interpolation); ``joint_source`` indexes the experts.
     """
+    out = RefinedTracks([])
     kept: dict[int, SkeletonTrack] = {}
     for group in length_batches([len(s.t) for s in stacks]):
-        for i, track in zip(group, _aggregate_batch([stacks[i] for i in group], layout, options)):
+        batch = [stacks[i] for i in group]
+        for i, track in zip(group, _aggregate_batch(batch, layout, options, out.dropped)):
             if track is not None:
                 kept[i] = track
-    return [kept[i] for i in sorted(kept)]
+    out.tracks = [kept[i] for i in sorted(kept)]
+    return out
 
 
 def _aggregate_batch(
-    stacks: Sequence[TrackProposals], layout: JointLayout, options: AggregationOptions
+    stacks: Sequence[TrackProposals], layout: JointLayout, options: AggregationOptions, dropped: dict[str, int]
 ) -> list[SkeletonTrack | None]:
     M, V = stacks[0].keypoints.shape[0], stacks[0].keypoints.shape[2]
     n_max = max(len(s.t) for s in stacks)
     batch = np.full((len(stacks), M, n_max, V, 2), np.nan, np.float32)
     for b, s in enumerate(stacks):
         batch[b, :, : len(s.t)] = s.keypoints
-    result = options.aggregate(batch, layout)
+    result = aggregate(batch, options, layout=layout)
     tracks: list[SkeletonTrack | None] = []
     for b, s in enumerate(stacks):
         n = len(s.t)
         keep = result.keep[b, :n]
+        _count_dropped(dropped, ~np.isnan(s.keypoints).all((0, 2, 3)), result.confidence[b, :n], keep)
         if not keep.any():
             tracks.append(None)
             continue
@@ -185,23 +181,25 @@ def _aggregate_batch(
                 boxes=s.boxes[keep],
                 box_scores=s.box_scores[keep],
                 confidence=result.confidence[b, :n][keep].astype(np.float32),
+                normaliser=result.normaliser[b, :n][keep],
             )
         )
     return tracks
 
 
-def single_expert_tracks(stacks: Sequence[TrackProposals]) -> list[SkeletonTrack]:
+def single_expert_tracks(stacks: Sequence[TrackProposals]) -> RefinedTracks:
     """Skeleton tracks straight from one expert (``M = 1``): no aggregation, C is NaN.
 
-    Frames where the expert placed no joint of the person are left out.
+    Frames where the expert placed no joint of the person are left out (``no_joints``).
     """
-    tracks = []
+    out = RefinedTracks([])
     for s in stacks:
         present = ~np.isnan(s.keypoints[0]).any(-1)
         seen = present.any(-1)
+        out.dropped["no_joints"] += int((~seen).sum())
         if not seen.any():
             continue
-        tracks.append(
+        out.tracks.append(
             SkeletonTrack(
                 track_id=s.track_id,
                 t=s.t[seen],
@@ -213,7 +211,7 @@ def single_expert_tracks(stacks: Sequence[TrackProposals]) -> list[SkeletonTrack
                 confidence=np.full(int(seen.sum()), np.nan, np.float32),
             )
         )
-    return tracks
+    return out
 
 
 def skeleton_tracks(
@@ -221,7 +219,7 @@ def skeleton_tracks(
     layout: JointLayout,
     options: AggregationOptions,
     min_joint_score: float = 0.0,
-) -> list[SkeletonTrack]:
+) -> RefinedTracks:
     """The skeleton tracks of a clip: SST-A when there are several experts, else the one expert's."""
     stacks = stack_tracks(per_expert, min_joint_score)
     if len(per_expert) == 1:

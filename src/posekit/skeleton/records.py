@@ -77,6 +77,9 @@ class SkeletonTrack:
         boxes: ``(n, 4)`` float32 ``x1, y1, x2, y2`` pixels.
         box_scores: ``(n,)`` float32 person score.
         confidence: ``(n,)`` float32 SST-A confidence C of thesis eq. 3.4; NaN when not aggregated.
+        normaliser: ``(n,)`` int8 length that normalised C (eq. 3.4's ``D_normal``): 0 head-neck,
+            1 shoulder width, 2 torso (``posekit.refine.ssta.NORMALISERS``); -1 when not aggregated
+            (the default).
     """
 
     track_id: int
@@ -87,6 +90,11 @@ class SkeletonTrack:
     boxes: np.ndarray
     box_scores: np.ndarray
     confidence: np.ndarray
+    normaliser: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.normaliser is None:
+            self.normaliser = np.full(len(self.t), -1, np.int8)
 
     def __len__(self) -> int:
         return len(self.t)

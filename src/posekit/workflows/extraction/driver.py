@@ -110,6 +110,7 @@ class ClipResult:
     clip: SkeletonClip
     expert_frames: list[ExpertFrame]
     seconds: float
+    dropped: dict[str, int] = field(default_factory=dict)
     frame_files: tuple[str, ...] = ()
     """The image file of each frame index (images and folders of frames; empty for videos)."""
 
@@ -225,6 +226,9 @@ def extract_clip(
     if not frame_index:
         raise VideoError(f"{video.path}: no decodable frames")
     _check_complete(video, info.declared_frames, frame_index[-1], len(frame_index), options, info.fps)
+    refined = skeleton_tracks(
+        [per_expert[name] for name in experts.names], layout, options.aggregation, options.min_joint_score
+    )
     clip = SkeletonClip(
         clip_id=video.clip_id,
         video_path=str(video.path.resolve()),
@@ -233,9 +237,7 @@ def extract_clip(
         fps=float(sampled_fps or 0.0),
         frame_index=np.array(frame_index, np.int32),
         timestamp=np.array(timestamps, np.float64),
-        tracks=skeleton_tracks(
-            [per_expert[name] for name in experts.names], layout, options.aggregation, options.min_joint_score
-        ),
+        tracks=refined.tracks,
     )
     expert_frames = [
         ExpertFrame(
@@ -244,7 +246,7 @@ def extract_clip(
         for name, props in per_expert.items()
         for t, p in enumerate(props)
     ]
-    return ClipResult(clip, expert_frames, time.perf_counter() - started, frame_files=info.frame_files)
+    return ClipResult(clip, expert_frames, time.perf_counter() - started, refined.dropped, frame_files=info.frame_files)
 
 
 def _check_complete(
@@ -269,6 +271,7 @@ class RunSummary:
     frames: int = 0
     tracks: int = 0
     poses: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
 
@@ -397,13 +400,20 @@ def _commit(sink: ShardSink, summary: RunSummary, result: ClipResult) -> None:
         frames=clip.num_frames,
         tracks=len(clip.tracks),
         seconds=round(result.seconds, 3),
+        dropped=result.dropped,
         frame_files=list(result.frame_files),
     )
     sink.add(clip, entry, result.expert_frames)
     summary.done += 1
     summary.frames += clip.num_frames
     summary.tracks += len(clip.tracks)
-    summary.poses += sum(len(track) for track in clip.tracks)
+    poses = sum(len(track) for track in clip.tracks)
+    summary.poses += poses
+    for reason, n in result.dropped.items():
+        summary.dropped[reason] = summary.dropped.get(reason, 0) + n
+    if any(result.dropped.values()):
+        lost = ", ".join(f"{n} {reason}" for reason, n in result.dropped.items() if n)
+        log.info("%s: %d person-frame(s) kept, %s dropped", clip.clip_id, poses, lost)
 
 
 def _record_failure(manifest: RunManifest, summary: RunSummary, video: VideoInput, reason: str) -> None:

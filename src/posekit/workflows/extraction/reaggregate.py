@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 def clip_from_proposals(
     frames: list[ExpertFrame], info: ShardInfo, options: AggregationOptions, min_joint_score: float
-) -> SkeletonClip:
-    """One clip's skeletons from its expert frames (every expert, every frame ``t``)."""
+) -> tuple[SkeletonClip, dict[str, int]]:
+    """One clip's skeletons from its expert frames (every expert, every frame ``t``), and its person-frames
+    left out by reason (``posekit.refine.tracks.DROP_REASONS``)."""
     T = max(f.t for f in frames) + 1
     empty = PoseProposals.empty(info.layout)
     per_expert = {name: [empty] * T for name in info.experts}
@@ -37,7 +38,8 @@ def clip_from_proposals(
         per_expert[f.expert][f.t] = f.proposals
         frame_index[f.t], timestamp[f.t] = f.frame_index, f.timestamp
     first = frames[0]
-    return SkeletonClip(
+    refined = skeleton_tracks(list(per_expert.values()), info.layout, options, min_joint_score)
+    clip = SkeletonClip(
         clip_id=first.clip_id,
         video_path=first.video_path,
         width=first.width,
@@ -45,8 +47,9 @@ def clip_from_proposals(
         fps=first.fps,
         frame_index=frame_index,
         timestamp=timestamp,
-        tracks=skeleton_tracks(list(per_expert.values()), info.layout, options, min_joint_score),
+        tracks=refined.tracks,
     )
+    return clip, refined.dropped
 
 
 @dataclass
@@ -55,6 +58,7 @@ class AggregateSummary:
     skipped: int = 0
     tracks: int = 0
     person_frames: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
 
 
 def aggregate_proposal_shards(
@@ -93,12 +97,19 @@ def aggregate_proposal_shards(
                     summary.skipped += 1
                     continue
                 written.add(clip_id)
-                clip = clip_from_proposals(frames, info, options, min_joint_score)
-                entry = ManifestEntry(clip_id, clip.video_path, "done", frames=clip.num_frames, tracks=len(clip.tracks))
+                clip, dropped = clip_from_proposals(frames, info, options, min_joint_score)
+                entry = ManifestEntry(
+                    clip_id, clip.video_path, "done", frames=clip.num_frames, tracks=len(clip.tracks), dropped=dropped
+                )
                 sink.add(clip, entry)
                 summary.done += 1
                 summary.tracks += len(clip.tracks)
                 summary.person_frames += sum(len(t) for t in clip.tracks)
+                for reason, n in dropped.items():
+                    summary.dropped[reason] = summary.dropped.get(reason, 0) + n
+                if any(dropped.values()):
+                    lost = ", ".join(f"{n} {reason}" for reason, n in dropped.items() if n)
+                    log.info("%s: %s dropped", clip_id, lost)
     finally:
         sink.flush()
     if summary.skipped:

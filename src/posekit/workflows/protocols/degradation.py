@@ -20,8 +20,9 @@ For one video (its first ``max_frames`` frames):
    each method's tracks and, for SST-A, the (C, error) pairs of Fig. 3.7/3.8.
 
 SST-A runs without discarding any frame by default (``gamma=None``), as in the thesis'
-Table 3.1: every aggregated pose is scored, including those whose C is undefined (no head
-or shoulders to normalise by), which ``posekit extract`` would drop even at ``--gamma 0``.
+Table 3.1: every aggregated pose is scored, including those whose C is undefined (no
+head-neck, shoulders or torso to normalise by), which ``posekit extract`` drops (counted as
+``too_few_joints``) even at ``--gamma 0``.
 With a number, eq. 3.3 filters exactly as the pipeline does. The plots show what a gamma
 would keep. Every number is **agreement with
 a clean reference built from the same experts, never accuracy against human labels**.
@@ -60,7 +61,7 @@ from posekit.eval.reference import (
     track_jitter,
 )
 from posekit.io.video import VideoInput, iter_frames, probe_video, write_lossless
-from posekit.refine.ssta import DEFAULT_GAMMA, RobustOptions
+from posekit.refine.ssta import DEFAULT_GAMMA, RobustOptions, aggregate
 from posekit.refine.tracks import AggregationOptions, TrackProposals, skeleton_tracks, stack_tracks
 from posekit.skeleton.geometry import head_length, torso_size
 from posekit.skeleton.layouts import COCO17, JointLayout
@@ -260,7 +261,7 @@ def method_tracks(run: ExpertRun, options: ProtocolOptions) -> dict[str, PoseSet
     out: dict[str, PoseSet] = {}
     layout, msc = options.layout, options.min_joint_score
     for name, frames in zip(run.names, run.per_expert):
-        tracks = skeleton_tracks([frames], layout, AggregationOptions(), msc)
+        tracks = skeleton_tracks([frames], layout, AggregationOptions(), msc).tracks
         out[name] = poses_from_tracks(tracks, run.num_frames, layout)
     gamma = DEFAULT_GAMMA if options.gamma is None else options.gamma
     stacks = stack_tracks(run.per_expert, msc) if options.gamma is None else []
@@ -268,7 +269,8 @@ def method_tracks(run: ExpertRun, options: ProtocolOptions) -> dict[str, PoseSet
         if options.gamma is None:
             out[name] = unfiltered_poses(stacks, agg, run.num_frames, layout)
         else:
-            out[name] = poses_from_tracks(skeleton_tracks(run.per_expert, layout, agg, msc), run.num_frames, layout)
+            tracks = skeleton_tracks(run.per_expert, layout, agg, msc).tracks
+            out[name] = poses_from_tracks(tracks, run.num_frames, layout)
     return out
 
 
@@ -278,7 +280,7 @@ def unfiltered_poses(
     """SST-A (eq. 3.1, 3.4) on every track without the eq. 3.3 filter: every frame with an aggregated joint."""
     parts = []
     for s in stacks:
-        res = agg.aggregate(s.keypoints, layout)
+        res = aggregate(s.keypoints, agg, layout=layout)
         has = np.isfinite(res.keypoints).all(-1).any(-1)
         parts.append(
             (s.t[has], res.keypoints[has], s.boxes[has], np.full(int(has.sum()), s.track_id), res.confidence[has])
@@ -340,7 +342,7 @@ def gains(rows: Sequence[dict], experts: Sequence[str], metric: str = "pckh") ->
 
 def score_student(run: ExpertRun, name: str, reference: PoseSet, options: ProtocolOptions, degradation: str) -> dict:
     """The row of a student run alone (its own detection and tracking) against the reference."""
-    tracks = skeleton_tracks([run.per_expert[0]], options.layout, AggregationOptions(), options.min_joint_score)
+    tracks = skeleton_tracks([run.per_expert[0]], options.layout, AggregationOptions(), options.min_joint_score).tracks
     poses = poses_from_tracks(tracks, run.num_frames, options.layout)
     row = {"degradation": degradation, "method": name, **summarise(pair_up(poses, reference), options.layout)}
     row["jitter"] = track_jitter(poses)
