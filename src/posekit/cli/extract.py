@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from posekit.cli.common import EXIT_INPUT_FAILED, console, friendly_errors, setup_logging
-from posekit.cli.options import with_options
+from posekit.cli.options import Group, with_options
 from posekit.core.errors import ConfigError
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import EXPERTS, parse_experts
 from posekit.io.images import ImageInputOptions
 from posekit.refine.tracks import AggregationOptions
-from posekit.skeleton.layouts import LAYOUTS
 from posekit.workflows.extraction.driver import Backend, ExtractOptions, LocalBackend, RunSummary, run_extraction
 from posekit.workflows.extraction.partition import Partition
 
@@ -26,7 +25,11 @@ _EXPERTS_HELP = (
 
 
 @friendly_errors
-@with_options(images=ImageInputOptions)
+@with_options(
+    images=ImageInputOptions,
+    fields=Group(ExtractOptions, mode="values", exclude=("estimator", "aggregation", "images")),
+    ssta=Group(AggregationOptions, panel="SST-A (thesis 3.3.2), with several experts"),
+)
 def extract_command(
     input: Annotated[
         Path,
@@ -38,31 +41,14 @@ def extract_command(
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for shards and manifest.json.")],
     images: ImageInputOptions,
+    fields: dict[str, Any],
+    ssta: AggregationOptions,
     experts: Annotated[str, typer.Option(help=_EXPERTS_HELP)] = "yolo",
     device: Annotated[str, typer.Option(help="cpu or cuda:N.")] = "cpu",
-    batch_size: Annotated[int, typer.Option(min=1, help="Frames per inference batch.")] = 8,
     imgsz: Annotated[
         int,
         typer.Option(min=32, help="Network input size for full-frame experts; raise it for small people."),
     ] = 640,
-    fps: Annotated[float | None, typer.Option(min=0.01, help="Sample frames at this rate (default: all).")] = None,
-    max_frames: Annotated[int | None, typer.Option(min=1, help="Stop each video after N sampled frames.")] = None,
-    layout: Annotated[str, typer.Option(help=f"Joint layout of the shards: {', '.join(LAYOUTS)}.")] = "coco17",
-    min_joint_score: Annotated[
-        float,
-        typer.Option(min=0.0, max=1.0, help="Joints an expert scores below this count as missing (NaN)."),
-    ] = 0.3,
-    mode: Annotated[str, typer.Option(help="SST-A mode: thesis (eq. 3.1 exactly) or robust.")] = "thesis",
-    gamma: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="SST-A filter (eq. 3.3): drop poses with confidence C < gamma.")
-    ] = 0.18,
-    normaliser: Annotated[
-        str, typer.Option(help="D_normal of eq. 3.4: head-neck (thesis) or shoulders (authors' code).")
-    ] = "head-neck",
-    keep_proposals: Annotated[
-        bool, typer.Option(help="Also write every expert's raw output to OUT/proposals/.")
-    ] = False,
-    shard_clips: Annotated[int, typer.Option(min=1, help="Clips per shard file.")] = 64,
     shard_index: Annotated[
         int | None,
         typer.Option(
@@ -113,15 +99,9 @@ def extract_command(
     options = ExtractOptions(
         experts=tuple(parse_experts(experts)),
         estimator=EstimatorConfig(device=device, imgsz=imgsz),
-        layout=layout,
-        batch_size=batch_size,
-        fps=fps,
-        max_frames=max_frames,
-        min_joint_score=min_joint_score,
-        keep_proposals=keep_proposals,
-        shard_clips=shard_clips,
-        aggregation=AggregationOptions(mode=mode, gamma=gamma, normaliser=normaliser),
+        aggregation=ssta,
         images=images,
+        **fields,
     )
     try:
         summary = run_extraction(

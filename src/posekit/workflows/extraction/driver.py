@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from posekit.core.errors import ConfigError, PosekitError, VideoError
+from posekit.core.options import check_bounds, recorded_settings
 from posekit.estimators.base import Estimator, EstimatorConfig
 from posekit.estimators.registry import ExpertSpec, build_estimator
 from posekit.io.images import IMAGE_EXTENSIONS, ImageInputOptions
@@ -53,17 +54,26 @@ class ExtractOptions:
         images: how single images and folders of frames become clips (their frame rate).
     """
 
-    experts: tuple[ExpertSpec, ...]
-    estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
-    layout: str = "coco17"
-    batch_size: int = 8
-    fps: float | None = None
-    max_frames: int | None = None
-    min_joint_score: float = 0.3
-    keep_proposals: bool = False
-    shard_clips: int = 64
-    shard_bytes: int = 256 << 20
-    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    experts: tuple[ExpertSpec, ...] = field(metadata={"cli": False})
+    estimator: EstimatorConfig = field(default_factory=EstimatorConfig, metadata={"run_only": ("device",)})
+    layout: str = field(default="coco17", metadata={"help": f"Joint layout of the shards: {', '.join(LAYOUTS)}."})
+    batch_size: int = field(default=8, metadata={"help": "Frames per inference batch.", "min": 1, "resume": False})
+    fps: float | None = field(
+        default=None, metadata={"help": "Sample frames at this rate (default: all).", "min": 0, "min_open": True}
+    )
+    max_frames: int | None = field(
+        default=None, metadata={"help": "Stop each video after N sampled frames.", "min": 1}
+    )
+    min_joint_score: float = field(
+        default=0.3,
+        metadata={"help": "Joints an expert scores below this count as missing (NaN).", "min": 0, "max": 1},
+    )
+    keep_proposals: bool = field(
+        default=False, metadata={"help": "Also write every expert's raw output to OUT/proposals/."}
+    )
+    shard_clips: int = field(default=64, metadata={"help": "Clips per shard file.", "min": 1, "resume": False})
+    shard_bytes: int = field(default=256 << 20, metadata={"cli": False, "resume": False})
+    tracker: TrackerConfig = field(default_factory=TrackerConfig, metadata={"cli": False})
     aggregation: AggregationOptions = field(default_factory=AggregationOptions)
     images: ImageInputOptions = field(default_factory=ImageInputOptions)
 
@@ -72,24 +82,21 @@ class ExtractOptions:
             raise ConfigError(f"unknown layout {self.layout!r}; known layouts: {', '.join(LAYOUTS)}")
         if not self.experts:
             raise ConfigError("no experts given; name at least one, e.g. yolo")
+        check_bounds(self)
 
     def settings(self) -> dict:
-        """The options that change the output, as recorded in the manifest."""
-        return {
-            "experts": [s.name if s.weights is None else f"{s.name}:{s.weights}" for s in self.experts],
-            "layout": self.layout,
-            "fps": self.fps,
-            "max_frames": self.max_frames,
-            "min_joint_score": self.min_joint_score,
-            "imgsz": self.estimator.imgsz,
-            "min_box_score": self.estimator.min_box_score,
-            "crop_scale": self.estimator.crop_scale,
-            "crop_size": self.estimator.crop_size,
-            "keep_proposals": self.keep_proposals,
-            "tracker": asdict(self.tracker),
-            "aggregation": self.aggregation.settings() if len(self.experts) > 1 else None,
-            "images": asdict(self.images),
-        }
+        """The options that change the output, as recorded in the manifest (a resume must match them).
+
+        Derived from the fields (:func:`posekit.core.options.recorded_settings`), so a new option of any
+        group is recorded; the estimator's fields sit at the top level as manifests have always had them,
+        and SST-A's only count with several experts.
+        """
+        out = recorded_settings(self)
+        out["experts"] = [s.name if s.weights is None else f"{s.name}:{s.weights}" for s in self.experts]
+        out.update(out.pop("estimator"))
+        if len(self.experts) < 2:
+            out["aggregation"] = None
+        return out
 
 
 class ExpertSet:
