@@ -1,8 +1,12 @@
 """MediaPipe BlazePose (full) as a top-down expert: one pose per given person box.
 
 BlazePose is a single-person model; run on an upscaled crop around each tracked person it
-becomes a multi-person, top-down expert that recovers small people. Uses the legacy
-``mp.solutions.pose`` API of ``mediapipe==0.10.14``, whose model files ship in the wheel.
+becomes a multi-person, top-down expert that recovers small people. The crop goes straight to
+BlazePose's landmark model as its region of interest (the ``PoseLandmarkByRoiCpu`` graph of
+``mediapipe==0.10.14``, whose model files ship in the wheel). ``mp.solutions.pose`` would first run
+BlazePose's own person detector inside the crop and keep its best detection, which in a crowded
+crop is often another person (a neighbour or a spectator): two tracks then got one pose. The
+region is taken upright (no rotation), as the crops are.
 """
 
 from __future__ import annotations
@@ -22,6 +26,20 @@ from posekit.skeleton.records import PoseProposals
 
 log = logging.getLogger(__name__)
 
+LANDMARKS_IN_ROI_GRAPH = """
+input_stream: "image"
+input_stream: "roi"
+output_stream: "landmarks"
+node {
+  calculator: "PoseLandmarkByRoiCpu"
+  input_side_packet: "MODEL_COMPLEXITY:model_complexity"
+  input_stream: "IMAGE:image"
+  input_stream: "ROI:roi"
+  output_stream: "LANDMARKS:landmarks"
+}
+"""
+"""BlazePose's landmark model on a given region of interest, without its person detector; no pose, no packet."""
+
 
 class MediaPipePose:
     """BlazePose full on each box; per-joint score = the landmark's visibility."""
@@ -35,7 +53,8 @@ class MediaPipePose:
                 f"it takes no weights path (got {weights}): use --experts mediapipe"
             )
         try:
-            from mediapipe.python.solutions import pose as mp_pose
+            from mediapipe.framework.formats import rect_pb2
+            from mediapipe.python import solution_base
         except ImportError as exc:
             raise ConfigError(
                 "the mediapipe expert needs mediapipe==0.10.14 (later releases dropped its pose "
@@ -46,7 +65,10 @@ class MediaPipePose:
         self.name = "mediapipe"
         self.layout = BLAZEPOSE33
         self.config = config
-        self._pose = mp_pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=False)
+        self._landmarker = solution_base.SolutionBase(
+            graph_config=LANDMARKS_IN_ROI_GRAPH, side_inputs={"model_complexity": 1}, outputs=["landmarks"]
+        )
+        self._whole_crop = rect_pb2.NormalizedRect(x_center=0.5, y_center=0.5, width=1.0, height=1.0, rotation=0.0)
 
     def predict(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None) -> list[PoseProposals]:
         if boxes is None:
@@ -60,10 +82,10 @@ class MediaPipePose:
         scores = np.zeros(P, np.float32)
         for p, box in enumerate(boxes):
             crop, M = crop_person(frame, box, self.config.crop_scale, self.config.crop_size)
-            result = self._pose.process(crop)
-            if result.pose_landmarks is None:
+            result = self._landmarker.process({"image": crop, "roi": self._whole_crop})
+            if result.landmarks is None:
                 continue
-            lm = np.array([(q.x, q.y, q.visibility) for q in result.pose_landmarks.landmark], np.float32)
+            lm = np.array([(q.x, q.y, q.visibility) for q in result.landmarks.landmark], np.float32)
             keypoints[p] = crop_to_frame(lm[:, :2] * self.config.crop_size, M)
             joint_scores[p] = lm[:, 2]
             scores[p] = float(lm[:, 2].mean())
