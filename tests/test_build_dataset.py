@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from posekit.cli.app import app
@@ -63,6 +64,14 @@ def test_build_from_shards_filters_splits_and_writes_a_documented_dataset(tmp_pa
     ]
     card = (tmp_path / "ds" / "README.md").read_text()
     assert "| clap | 3 | 1 |" in card and (tmp_path / "ds" / "histograms.png").stat().st_size > 1000
+    meta = yaml.safe_load(card.split("---\n")[1])
+    assert meta["configs"][0]["data_files"] == [
+        {"split": "train", "path": "train/skeletons-*.parquet"},
+        {"split": "validation", "path": "val/skeletons-*.parquet"},
+    ]
+    label = next(f for f in meta["dataset_info"]["features"] if f["name"] == "label")
+    assert label["dtype"]["class_label"]["names"] == {"0": "clap", "1": "jump", "2": "wave"}
+    assert meta["license"] and meta["task_categories"]
     clips = read_skeletons(tmp_path / "ds" / "train")
     assert {c.label for c in clips} == {"clap", "jump", "wave"} and all(c.source_label == c.label for c in clips)
     meta = pq.read_schema(tmp_path / "ds" / "train" / "skeletons-00000.parquet").metadata
@@ -148,17 +157,34 @@ def test_assembly_of_partitioned_extraction_and_unfinished_parts(tmp_path: Path)
         (videos / c).write_bytes(b"")
     col = read_collection(None, videos)
     parts = {p: [c for c in ids if Partition(p, 2).contains(c)] for p in (0, 1)}
-    _fake_part(tmp_path / "ds" / "extract", "part-00000-of-00002", parts[0])
+    _fake_part(tmp_path / "ds" / "extract" / "shards", "part-00000-of-00002", parts[0])
     with pytest.raises(ConfigError, match=r"parts 1 of 2 have not finished.*--allow-incomplete"):
         build_dataset(col, tmp_path / "ds", BuildOptions(), assemble_only=True)
     partial = build_dataset(col, tmp_path / "ds", BuildOptions(allow_incomplete=True), assemble_only=True)
     assert partial.kept == len(parts[0]) and all("not extracted" in d.reason for d in partial.dropped)
-    _fake_part(tmp_path / "ds" / "extract", "part-00001-of-00002", parts[1])
+    _fake_part(tmp_path / "ds" / "extract" / "shards", "part-00001-of-00002", parts[1])
     full = build_dataset(col, tmp_path / "ds", BuildOptions(), assemble_only=True)
     assert full.kept == 8 and not full.dropped and full.classes == ["cls0", "cls1"]
     assert json.loads((tmp_path / "ds" / "dataset.json").read_text())["provenance"]["extraction"] == {
         "experts": ["fake"]
     }
+    polars = pytest.importorskip("polars")
+    rows = polars.read_parquet(str(tmp_path / "ds" / "*" / "skeletons-*.parquet"))
+    assert rows.height == 8 and set(rows["label"]) == {"cls0", "cls1"}  # the extraction shards lie apart
+
+
+def test_a_dataset_with_extraction_shards_beside_its_splits_is_told_how_to_move_them(tmp_path: Path) -> None:
+    videos = tmp_path / "videos"
+    (videos / "a").mkdir(parents=True)
+    (videos / "a" / "v.mp4").write_bytes(b"")
+    _fake_part(tmp_path, "ds/extract", ["a/v.mp4"])  # the layout of posekit 0.1
+    with pytest.raises(ConfigError, match=r"glob .*/\*/skeletons-\*.parquet also finds them.*mkdir -p shards && mv"):
+        build_dataset(read_collection(None, videos), tmp_path / "ds", BuildOptions(), assemble_only=True)
+    extract = tmp_path / "ds" / "extract"
+    (extract / "shards").mkdir()
+    for name in ("manifest.json", "skeletons-00000.parquet"):
+        (extract / name).rename(extract / "shards" / name)
+    assert build_dataset(read_collection(None, videos), tmp_path / "ds", BuildOptions(), assemble_only=True).kept == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,12 +234,13 @@ def test_real_build_from_labelled_videos(real_build: dict) -> None:
     assert all(pose_frame_fraction(c) >= 0.5 for c in clips) and len(clips) == 6
     assert {c.source_label for c in clips if c.label == "making food"} == {"making a cake", "making pizza"}
     assert all(Path(c.video_path).is_file() and not Path(c.video_path).is_symlink() for c in clips)
+    assert len(pq.ParquetDataset(sorted(map(str, out.glob("*/skeletons-*.parquet")))).read(columns=["label"])) == 6
 
 
 def test_rerun_resumes_without_extracting_and_writes_identical_shards(real_build: dict) -> None:
     second, out = real_build["second"], real_build["out"]
     assert second.exit_code == 1, second.output
-    manifest = json.loads((out / "extract" / "manifest.json").read_text())
+    manifest = json.loads((out / "extract" / "shards" / "manifest.json").read_text())
     assert manifest["counts"] == {"done": 7, "failed": 0, "skipped": 0}
     assert "skipping 7 video(s) already done" in second.output and "1 at input" in second.output
     again = {p.relative_to(out): p.read_bytes() for p in sorted(out.glob("[tv]*/*.parquet"))}

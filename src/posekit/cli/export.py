@@ -8,8 +8,16 @@ from typing import Annotated
 import typer
 
 from posekit.cli.common import console, friendly_errors, setup_logging
+from posekit.cli.options import with_options
 from posekit.core.errors import ConfigError
-from posekit.workflows.datasets.exports import export_coco, export_coco_results, export_ntu, export_pyskl
+from posekit.workflows.datasets.exports import (
+    NtuOptions,
+    PysklOptions,
+    export_coco,
+    export_coco_results,
+    export_ntu,
+    export_pyskl,
+)
 
 export_app = typer.Typer(
     help=(
@@ -25,40 +33,35 @@ _DATA = "A dataset built by posekit build-dataset (splits from dataset.json), or
 
 @export_app.command("pyskl", no_args_is_help=True)
 @friendly_errors
+@with_options(options=PysklOptions)
 def pyskl_command(
     data: Annotated[Path, typer.Argument(help=_DATA)],
     out: Annotated[Path, typer.Option("--out", "-o", help="The pickle file to write.")],
-    layout: Annotated[str | None, typer.Option(help="Convert joints (pyskl 2D models: coco17).")] = None,
-    max_persons: Annotated[int | None, typer.Option(min=1, help="Keep the M most present tracks.")] = None,
-    split_prefix: Annotated[str, typer.Option(help="Prefix of split names, e.g. xsub_ -> xsub_train.")] = "",
+    options: PysklOptions,
 ) -> None:
-    """pyskl / MMAction2 2D skeleton annotations: {split, annotations} with keypoint (M, T, V, 2) pixels.
+    """pyskl / MMAction2 2D skeleton annotations: {split, annotations, layout} with keypoint (M, T, V, 2) pixels.
 
     Example: posekit export pyskl posetics/ --out posetics_2d.pkl --layout coco17
     """
     setup_logging()
-    path = export_pyskl(data, out, layout, max_persons, split_prefix)
+    path = export_pyskl(data, out, options)
     console.print(f"wrote {path}")
 
 
 @export_app.command("ntu", no_args_is_help=True)
 @friendly_errors
+@with_options(options=NtuOptions)
 def ntu_command(
     data: Annotated[Path, typer.Argument(help=_DATA)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for SPLIT_data.npy, SPLIT_label.npy, ...")],
-    layout: Annotated[str, typer.Option(help="Joint layout of the arrays.")] = "posetics17",
-    frames: Annotated[int | None, typer.Option(min=1, help="T (default: the longest clip of each split).")] = None,
-    max_persons: Annotated[int, typer.Option(min=1, help="M.")] = 2,
-    channels: Annotated[int, typer.Option(min=2, max=3, help="3: x, y, score; 2: x, y.")] = 3,
-    coords: Annotated[str, typer.Option(help="screen ([-1, 1], thesis 3.7.1) or pixels.")] = "screen",
-    pad: Annotated[str, typer.Option(help="Short clips: zero or loop (replay).")] = "zero",
+    options: NtuOptions,
 ) -> None:
-    """NTU-style arrays (N, C, T, V, M) float32 per split, with labels and clip ids.
+    """NTU-style arrays (N, C, T, V, M) float32 per split (one T for all), with labels and clip ids.
 
     Example: posekit export ntu posetics/ --out posetics-npy/ --frames 300 --pad loop
     """
     setup_logging()
-    for split, path in export_ntu(data, out, layout, frames, max_persons, channels, coords, pad).items():
+    for split, path in export_ntu(data, out, options).items():
         console.print(f"{split}: wrote {path}")
 
 

@@ -12,16 +12,18 @@ then
   person is not detected, and joints leaving the frame marked missing (NaN);
 - sometimes beside a second, less present person standing idle.
 
-:func:`write_synthetic_dataset` writes ``out/<split>/skeletons-*.parquet`` through
-:class:`posekit.datasets.ShardWriter` and the labels sidecar ``out/labels.json`` described
-in :mod:`posekit.io.torch_dataset`. ``python -m posekit.testing.synthetic OUT`` does the
-same from the command line.
+:func:`write_synthetic_dataset` writes a dataset laid out as ``posekit build-dataset`` leaves one
+(:mod:`posekit.workflows.datasets.build`: ``out/<split>/skeletons-*.parquet`` with a ``label``
+column, ``dataset.json`` with the official train/val split, the dataset card), plus the labels
+sidecar ``out/labels.json`` described in :mod:`posekit.io.torch_dataset`; so the exports keep
+its splits apart. ``python -m posekit.testing.synthetic OUT`` does the same from the command line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -32,6 +34,8 @@ from posekit.io.shards import ShardWriter
 from posekit.io.torch_dataset import LABELS_JSON, LabelMap
 from posekit.skeleton.layouts import JointLayout, get_layout
 from posekit.skeleton.records import SkeletonClip, SkeletonTrack
+from posekit.workflows.datasets.build import BuildOptions, build_dataset
+from posekit.workflows.datasets.inputs import AnnotatedClip, Collection
 
 ACTIONS = ("waving", "clapping", "squatting", "jumping", "walking", "punching", "bowing", "kicking")
 FRAME_SIZES = ((640, 480), (1280, 720), (1920, 1080), (480, 640), (720, 1280))
@@ -297,14 +301,17 @@ def write_synthetic_dataset(
     seed: int = 0,
     shard_clips: int = 64,
 ) -> LabelMap:
-    """Write ``out/<split>/skeletons-*.parquet`` and ``out/labels.json``; return the labels.
+    """Write a built dataset of synthetic clips into ``out`` (splits, ``dataset.json``, card, ``labels.json``);
+    return the labels.
 
     ``clips_per_class`` maps a split name to clips per action (default ``train: 32, val: 12``).
     ``layout`` is the joint layout stored in the shards (COCO-17 by default, as a YOLO pose
     expert writes it; the torch dataset converts it to Posetics-17). Same seed, same bytes
-    of keypoints.
+    of keypoints; every clip is kept (no presence filter).
     """
     out = Path(out)
+    staging = out / ".synthetic"
+    shutil.rmtree(staging, ignore_errors=True)
     splits = dict(clips_per_class or {"train": 32, "val": 12})
     lay = get_layout(layout)
     info = ShardInfo(
@@ -314,18 +321,31 @@ def write_synthetic_dataset(
         extra=json.dumps({"generator": "posekit.testing.synthetic", "seed": seed, "actions": list(actions)}),
     )
     clips: dict[str, str] = {}
+    annotated: list[AnnotatedClip] = []
     for s, (split, per_class) in enumerate(splits.items()):
         rng = np.random.default_rng([seed, s])
-        (out / split).mkdir(parents=True, exist_ok=True)
-        writer = ShardWriter(out / split, info, max_clips=shard_clips)
+        (staging / split).mkdir(parents=True)
+        writer = ShardWriter(staging / split, info, max_clips=shard_clips)
         order = [a for a in actions for _ in range(per_class)]
         for k in rng.permutation(len(order)):
             clip_id = f"syn-{split}-{len(clips):05d}"
             clips[clip_id] = order[k]
+            annotated.append(AnnotatedClip(clip_id, order[k], split))
             writer.add([synthetic_clip(clip_id, order[k], rng, lay, frames)])
             if writer.should_flush:
                 writer.flush()
         writer.flush()
+    label_map = out / ".synthetic-classes.json"
+    label_map.write_text(json.dumps({"classes": list(actions), "_doc": "the synthetic actions, in order"}))
+    options = BuildOptions(
+        min_pose_frames=0.0, label_map=str(label_map), split="official", seed=seed, shard_clips=shard_clips
+    )
+    collection = Collection(annotated, "synthetic", "posekit.testing.synthetic")
+    try:
+        build_dataset(collection, out, options, shards=staging, progress=False)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        label_map.unlink()
     labels = LabelMap(tuple(actions), clips)
     labels.save(out / LABELS_JSON)
     return labels

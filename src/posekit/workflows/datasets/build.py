@@ -3,17 +3,20 @@
 Stages, each restartable:
 
 1. **extract** (skipped with ``shards=``): the labelled videos are linked under
-   ``OUT/extract/videos/<clip_id>`` and :func:`posekit.pipeline.run_extraction` writes
-   ``OUT/extract/`` (resumable through its manifest). With a :class:`Partition` only that part
-   is extracted, into ``OUT/extract/part-IIIII-of-NNNNN/``, and the build stops there: one
-   SLURM array task per part, then one assembly run.
+   ``OUT/extract/videos/<clip_id>`` and :func:`posekit.workflows.extraction.driver.run_extraction`
+   writes ``OUT/extract/shards/`` (resumable through its manifest), two levels down so that a glob
+   ``OUT/*/skeletons-*.parquet`` finds the training shards only. With a :class:`Partition` only
+   that part is extracted, into ``OUT/extract/shards/part-IIIII-of-NNNNN/``, and the build stops
+   there: one SLURM array task per part, then one assembly run.
 2. **assemble**: every annotated clip is matched to its skeletons (extraction manifests, or
    the clip ids of ``--shards``); clips with at least one pose in fewer than
    ``min_pose_frames`` of their frames are dropped (thesis 3.5: "at least one human pose over
    50% of frames"); the label map merges classes; the official split is kept or a stratified
    one made; ``OUT/<split>/skeletons-*.parquet`` are written with ``label`` and
    ``source_label`` columns (PoseCap adds ``text`` and an empty ``keypoints_3d`` slot), then
-   ``dataset.json`` (the commit point), ``README.md`` (the dataset card) and ``histograms.png``.
+   ``dataset.json`` (the commit point), ``README.md`` (the dataset card, with the Hugging Face
+   metadata that makes ``datasets.load_dataset(OUT)`` give named splits and ``ClassLabel``
+   labels) and ``histograms.png``.
 
 Assembly never holds the whole dataset: it reads one source shard at a time (twice: once to
 decide, once to write) and shuffles clips within a bounded window before writing, so an
@@ -30,7 +33,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 from posekit import __version__
 from posekit.core.errors import ConfigError, PosekitError, ShardError
@@ -50,6 +55,9 @@ DATASET_JSON = "dataset.json"
 KINDS = ("posetics", "posecap")
 SPLIT_METHODS = ("auto", "official", "stratified")
 EXTRACT_DIR = "extract"
+EXTRACT_SHARDS = "shards"
+HF_SPLITS = {"val": "validation"}
+"""posekit split folders whose Hugging Face split name differs (``datasets`` calls ``val/`` validation)."""
 
 
 @dataclass
@@ -134,6 +142,22 @@ class BuildResult:
 class _Source:
     shard: Path
     clip_id: str
+
+
+def extraction_folder(out: Path) -> Path:
+    """Where a build of ``out`` extracts: ``OUT/extract/shards/``, apart from the split folders.
+
+    Raises ConfigError, naming the move that fixes it, for a dataset whose extraction shards lie in
+    ``OUT/extract/`` itself (posekit 0.1 layout), where ``OUT/*/skeletons-*.parquet`` also matches them.
+    """
+    old = Path(out) / EXTRACT_DIR
+    if (old / MANIFEST_NAME).is_file() or any(old.glob("skeletons-*.parquet")) or _part_folders(old):
+        raise ConfigError(
+            f"{old} holds extraction shards where a glob {out}/*/skeletons-*.parquet also finds them; move them "
+            f"apart (nothing is re-extracted): cd {old} && mkdir -p {EXTRACT_SHARDS} && mv {MANIFEST_NAME} "
+            f"skeletons-*.parquet $(ls -d proposals part-*-of-* 2>/dev/null) {EXTRACT_SHARDS}/"
+        )
+    return old / EXTRACT_SHARDS
 
 
 def _part_folders(extract: Path) -> list[Path]:
@@ -279,8 +303,8 @@ def build_dataset(
     result = BuildResult(out=out)
     for key, reason in collection.problems:
         result.dropped.append(Dropped(key, "", "input", reason))
-    extract = out / EXTRACT_DIR
     if shards is None:
+        extract = extraction_folder(out)
         found = [c for c in collection.clips if c.path is not None]
         for c in collection.clips:
             if c.path is None:
@@ -291,7 +315,7 @@ def build_dataset(
                     raise ConfigError("extraction options are needed to extract the videos")
                 from posekit.workflows.extraction.driver import run_extraction
 
-                videos = link_inputs(found, extract / "videos")
+                videos = link_inputs(found, out / EXTRACT_DIR / "videos")
                 summary = run_extraction(
                     videos,
                     extract,
@@ -529,7 +553,8 @@ def _assemble(
         "dropped": [asdict(d) for d in result.dropped],
     }
     plot_histograms(all_stats, out / "histograms.png", completeness=True)
-    (out / "README.md").write_text(dataset_card(doc), encoding="utf-8")
+    schema = pq.read_schema(out / split_names[0] / result.shards[split_names[0]][0])
+    (out / "README.md").write_text(dataset_card(doc, schema), encoding="utf-8")
     tmp = out / f".{DATASET_JSON}.tmp"
     tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
     tmp.replace(out / DATASET_JSON)
@@ -545,14 +570,63 @@ def _caption(a: AnnotatedClip, clip: SkeletonClip, captions: dict[str, str] | No
     return template_text(a.label, a.clip_id, seed)
 
 
-def dataset_card(doc: dict) -> str:
-    """The dataset's README: what it is, how it was made, per-class counts, histograms."""
+def _hf_type(kind: pa.DataType) -> dict:
+    """The Hugging Face ``datasets`` feature (its YAML form, ``datasets`` >= 4) of an Arrow type."""
+    if pa.types.is_struct(kind):
+        return {"struct": [{"name": f.name, **_hf_type(f.type)} for f in kind]}
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        inner = _hf_type(kind.value_type)
+        if pa.types.is_struct(kind.value_type):
+            entry: dict = {"list": inner["struct"]}
+        else:
+            entry = {"list": inner.get("dtype", inner)}
+        if pa.types.is_fixed_size_list(kind):
+            entry["length"] = kind.list_size
+        return entry
+    names = {"float": "float32", "double": "float64", "halffloat": "float16"}
+    return {"dtype": names.get(str(kind), str(kind))}
+
+
+def hf_metadata(doc: dict, schema: pa.Schema) -> dict:
+    """The card's YAML header for the Hugging Face Hub and ``datasets.load_dataset(OUT)``: one config whose
+    splits are the split folders (``val`` named ``validation``), every column's feature from the shards'
+    Arrow schema and ``label`` a ``ClassLabel`` over ``doc["classes"]`` (index = position)."""
+    features = []
+    for column in schema:
+        if column.name == "label":
+            names = {str(i): c for i, c in enumerate(doc["classes"])}
+            features.append({"name": "label", "dtype": {"class_label": {"names": names}}})
+        else:
+            features.append({"name": column.name, **_hf_type(column.type)})
+    splits = [(HF_SPLITS.get(name, name), split) for name, split in doc["splits"].items()]
+    return {
+        "license": "other",
+        "license_name": "source-videos",
+        "license_details": "Skeletons derived from the source videos; their terms apply.",
+        "task_categories": ["video-classification"],
+        "tags": ["skeleton", "pose-estimation", "action-recognition", "posekit", doc["kind"]],
+        "pretty_name": f"{doc['name']} ({doc['kind']} skeletons)",
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": hf, "path": f"{split['folder']}/skeletons-*.parquet"} for hf, split in splits],
+            }
+        ],
+        "dataset_info": {"features": features},
+    }
+
+
+def dataset_card(doc: dict, schema: pa.Schema | None = None) -> str:
+    """The dataset's README: the Hugging Face YAML header (:func:`hf_metadata`, given the shards' schema),
+    what it is, how it was made, per-class counts, histograms."""
     splits = list(doc["splits"])
     split = doc["split"]
     drops = doc["dropped_counts"]
     dropped_detail = f" ({', '.join(f'{n} at {k}' for k, n in drops.items())})" if drops else ""
     split_detail = f" (val fraction {split['val_fraction']}, seed {split['seed']})" if split["val_fraction"] else ""
+    header = ["---", yaml.safe_dump(hf_metadata(doc, schema), sort_keys=False).rstrip(), "---", ""] if schema else []
     lines = [
+        *header,
         f"# {doc['name']}: a {doc['kind']} skeleton dataset",
         "",
         f"Built by posekit {doc['posekit_version']} (`posekit build-dataset {doc['kind']}`) following the "
@@ -604,6 +678,7 @@ def dataset_card(doc: dict) -> str:
         "train = SkeletonShardDataset('train', window=150)",
         "from posekit.io.streaming import SkeletonShardStream        # shard-by-shard, for huge datasets",
         "import duckdb; duckdb.sql(\"SELECT label, count(*) FROM 'train/*.parquet' GROUP BY label\")",
+        "import datasets; datasets.load_dataset('.')                  # named splits, label a ClassLabel",
         "```",
         "",
         "Train UNIK on it with `posekit train unik --data .`; export with `posekit export pyskl|ntu|coco`.",
@@ -630,6 +705,8 @@ __all__ = [
     "BuildResult",
     "build_dataset",
     "dataset_card",
+    "extraction_folder",
+    "hf_metadata",
     "load_dataset_json",
     "pose_frame_fraction",
     "stratified_split",

@@ -1,11 +1,13 @@
 """Exports of skeleton datasets to the formats other trainers read.
 
-- **pyskl / MMAction2** (:func:`export_pyskl`): one pickle ``{"split": {name: [frame_dir, ...]},
-  "annotations": [{frame_dir, label, img_shape, original_shape, total_frames, keypoint
-  (M, T, V, 2) float32 pixels, keypoint_score (M, T, V) float32}, ...]}``, their published
-  2D skeleton annotation format. Persons are the clip's tracks by presence.
+- **pyskl / MMAction2** (:func:`export_pyskl`): one pickle ``{"split": {name: [filename, ...]},
+  "annotations": [{frame_dir, filename, label, img_shape, original_shape, total_frames, keypoint
+  (M, T, V, 2) float32 pixels, keypoint_score (M, T, V) float32, box_score (M, T), valid}, ...],
+  "layout": {...}}``, their 2D skeleton annotation format as their Kinetics pickles hold it.
+  Persons are the clip's tracks by presence; layouts their graphs do not know and unlabelled
+  clips are refused unless asked for.
 - **NTU-style arrays** (:func:`export_ntu`): ``{split}_data.npy`` ``(N, C, T, V, M)`` float32
-  (C = x, y[, score]; screen-normalised as in thesis 3.7.1 or pixels; T padded), with
+  (C = x, y[, score]; screen-normalised as in thesis 3.7.1 or pixels; one T for every split), with
   ``{split}_label.npy`` (N,) int64, ``{split}_num_frames.npy``, ``{split}_clip_ids.txt`` and
   ``classes.txt``; written through a memory map, so N is not limited by RAM.
 - **COCO keypoints** (:func:`export_coco`): ``{split}.json`` with one image per frame
@@ -26,19 +28,22 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Literal
 
 import numpy as np
 import pyarrow.parquet as pq
 
 from posekit.core.errors import ConfigError, ShardError
+from posekit.core.options import check_bounds
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import iter_skeleton_clips, list_shards, read_shard_info
 from posekit.io.torch_dataset import DATASET_JSON, LabelMap, normalise_screen, resolve_labels, window_indices
 from posekit.skeleton.convert import convert_keypoints
-from posekit.skeleton.layouts import JointLayout, get_layout
+from posekit.skeleton.layouts import LAYOUTS, JointLayout, get_layout
 from posekit.skeleton.records import SkeletonClip
 
 FORMATS = ("pyskl", "ntu", "coco")
@@ -106,87 +111,217 @@ def _atomic_write_bytes(path: Path, payload: bytes) -> None:
     os.replace(tmp, path)
 
 
-def export_pyskl(
-    data: Path, out: Path, layout: str | None = None, max_persons: int | None = None, split_prefix: str = ""
-) -> Path:
-    """Write the pyskl/MMAction2 2D skeleton pickle of ``data`` to ``out`` (a ``.pkl`` file).
+PYSKL_GRAPHS = {"coco17": "coco"}
+"""posekit layouts that MMAction2 / pyskl skeleton graphs know, and their ``layout=`` / ``dataset=`` name."""
+BOX_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+"""The ``box_thr`` values of MMAction2's ``PoseDataset``: ``valid`` counts frames per threshold."""
 
-    ``layout`` converts joints (default: the shards' layout; pyskl's 2D models use ``coco17``);
-    ``split_prefix`` names splits as pyskl's NTU configs do (``xsub_`` -> ``xsub_train``).
+
+def _layout_name(value: str | None, flag: str) -> None:
+    if value is not None and value not in LAYOUTS:
+        raise ConfigError(f"{flag} {value!r} is not a joint layout; layouts: {', '.join(LAYOUTS)}")
+
+
+@dataclass(frozen=True)
+class PysklOptions:
+    """How ``posekit export pyskl`` writes the MMAction2 / pyskl 2D skeleton pickle."""
+
+    layout: str | None = field(
+        default=None,
+        metadata={"help": "Convert joints to this layout (default: the shards'); their 2D graphs know coco17."},
+    )
+    max_persons: int | None = field(
+        default=None, metadata={"help": "Keep the M most present tracks (default: all).", "min": 1}
+    )
+    split_prefix: str = field(default="", metadata={"help": "Prefix of split names, e.g. xsub_ -> xsub_train."})
+    any_layout: bool = field(
+        default=False,
+        metadata={"help": "Export a layout MMAction2/pyskl graphs do not know (their graph would misread it)."},
+    )
+    allow_unlabelled: bool = field(
+        default=False, metadata={"help": "Export clips without a class as label -1 (training on them fails)."}
+    )
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
+        _layout_name(self.layout, "--layout")
+
+
+@dataclass(frozen=True)
+class NtuOptions:
+    """How ``posekit export ntu`` writes the ``(N, C, T, V, M)`` arrays."""
+
+    layout: str = field(default="posetics17", metadata={"help": "Joint layout of the arrays."})
+    frames: int | None = field(
+        default=None, metadata={"help": "T of every split (default: the longest clip of all splits).", "min": 1}
+    )
+    max_persons: int = field(default=2, metadata={"help": "M, the most present tracks kept.", "min": 1})
+    channels: int = field(default=3, metadata={"help": "3: x, y, score; 2: x, y.", "min": 2, "max": 3})
+    coords: Literal["screen", "pixels"] = field(
+        default="screen", metadata={"help": "screen ([-1, 1] keeping the aspect ratio, thesis 3.7.1) or pixels."}
+    )
+    pad: Literal["zero", "loop"] = field(default="zero", metadata={"help": "Short clips: zero or loop (replay)."})
+    allow_unlabelled: bool = field(
+        default=False, metadata={"help": "Export clips without a class as label -1 (training on them fails)."}
+    )
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
+        _layout_name(self.layout, "--layout")
+
+
+def unlabelled_clips(split: Split) -> list[str]:
+    """Clip ids of ``split`` that have no class (label -1), read from the id and label columns only."""
+    missing = []
+    for shard in list_shards(split.folder, "skeletons"):
+        columns = ["clip_id", "label"] if split.use_column and "label" in pq.read_schema(shard).names else ["clip_id"]
+        table = pq.read_table(shard, columns=columns)
+        names = table.column("label").to_pylist() if len(columns) == 2 else [None] * table.num_rows
+        for clip_id, name in zip(table.column("clip_id").to_pylist(), names):
+            known = name in split.classes if split.use_column else split.labels and split.labels.label_of(clip_id) >= 0
+            if not known:
+                missing.append(clip_id)
+    return missing
+
+
+def _refuse_unlabelled(splits: list[Split]) -> None:
+    """Refuse, in one line, a dataset with clips a trainer cannot take (label -1)."""
+    missing = [c for split in splits for c in unlabelled_clips(split)]
+    if missing:
+        raise ConfigError(
+            f"{len(missing)} clip(s) have no class (first: {missing[0]}), and training on label -1 fails; "
+            "export a dataset built by posekit build-dataset (or with a labels sidecar), or pass --allow-unlabelled"
+        )
+
+
+def box_score_array(clip: SkeletonClip, max_persons: int | None = None) -> np.ndarray:
+    """``(M, T)`` float32 person-box scores in the person order of :func:`person_arrays`; 0 where absent."""
+    M = max(1, len(clip.tracks) if max_persons is None else max_persons)
+    out = np.zeros((M, clip.num_frames), np.float32)
+    for m, track in enumerate(sorted(clip.tracks, key=lambda tr: -tr.presence)[:M]):
+        out[m, track.t] = np.nan_to_num(track.box_scores)
+    return out
+
+
+def frame_dirs(clip_ids: list[str]) -> list[str]:
+    """MMAction2 ``frame_dir`` of each clip: the file stem (``walking/vtest.mp4`` -> ``vtest``), or the path
+    without extension joined by ``_`` where stems repeat (``walking_a``, ``running_a``)."""
+    stems = [PurePosixPath(c).stem for c in clip_ids]
+    repeated = {s for s, n in Counter(stems).items() if n > 1}
+    names = [
+        PurePosixPath(c).with_suffix("").as_posix().replace("/", "_") if s in repeated else s
+        for c, s in zip(clip_ids, stems)
+    ]
+    twice = [n for n, k in Counter(names).items() if k > 1]
+    if twice:
+        raise ConfigError(f"clips {twice[0]!r} appear twice in the dataset; give every clip its own path")
+    return names
+
+
+def export_pyskl(data: Path, out: Path, options: PysklOptions | None = None) -> Path:
+    """Write the MMAction2 / pyskl 2D skeleton pickle of ``data`` to ``out`` (a ``.pkl`` file).
+
+    Per clip: ``frame_dir`` (the file stem), ``filename`` (the clip's relative path, which their video loaders
+    join to ``data_prefix``; split lists name clips by it, as ``PoseDataset`` then does), ``label``,
+    ``img_shape``, ``original_shape``, ``total_frames``, ``keypoint`` ``(M, T, V, 2)`` float32 pixels,
+    ``keypoint_score`` ``(M, T, V)``, ``box_score`` ``(M, T)`` and ``valid`` (frames with a box scored at
+    least each of :data:`BOX_THRESHOLDS`, for ``valid_ratio``); ``layout`` records the joints and the graph name.
     """
+    options = options or PysklOptions()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     splits: dict[str, list[str]] = {}
     annotations = []
-    for split in dataset_splits(data):
-        names = splits.setdefault(split_prefix + split.name, [])
+    dst: JointLayout | None = get_layout(options.layout) if options.layout else None
+    splits_in = dataset_splits(data)
+    if not options.allow_unlabelled:
+        _refuse_unlabelled(splits_in)
+    for split in splits_in:
+        names = splits.setdefault(options.split_prefix + split.name, [])
         for clip, info in split.clips():
-            dst = get_layout(layout) if layout else info.layout
-            kp, sc = person_arrays(clip, info.layout, dst, max_persons)
+            dst = dst or info.layout
+            if dst.name not in PYSKL_GRAPHS and not options.any_layout:
+                raise ConfigError(
+                    f"layout {dst.name} is not one MMAction2/pyskl skeleton graphs know "
+                    f"({', '.join(PYSKL_GRAPHS)}); pass --layout coco17 to convert, or --any-layout to keep it"
+                )
+            kp, sc = person_arrays(clip, info.layout, dst, options.max_persons)
+            boxes = box_score_array(clip, options.max_persons)
             names.append(clip.clip_id)
             annotations.append(
                 {
                     "frame_dir": clip.clip_id,
+                    "filename": clip.clip_id,
                     "label": split.label(clip),
                     "img_shape": (int(clip.height), int(clip.width)),
                     "original_shape": (int(clip.height), int(clip.width)),
                     "total_frames": int(clip.num_frames),
                     "keypoint": kp,
                     "keypoint_score": sc,
+                    "box_score": boxes,
+                    "valid": {thr: int((boxes >= thr).any(0).sum()) for thr in BOX_THRESHOLDS},
                 }
             )
-    _atomic_write_bytes(out, pickle.dumps({"split": splits, "annotations": annotations}, protocol=4))
+    for ann, name in zip(annotations, frame_dirs([a["filename"] for a in annotations])):
+        ann["frame_dir"] = name
+    layout = dst or get_layout("coco17")
+    doc = {
+        "split": splits,
+        "annotations": annotations,
+        "layout": {
+            "name": layout.name,
+            "graph": PYSKL_GRAPHS.get(layout.name),
+            "joints": list(layout.joints),
+            "edges": [list(e) for e in layout.edges],
+        },
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write_bytes(out, pickle.dumps(doc, protocol=4))
     return out
 
 
-def export_ntu(
-    data: Path,
-    out_dir: Path,
-    layout: str = "posetics17",
-    frames: int | None = None,
-    max_persons: int = 2,
-    channels: int = 3,
-    coords: str = "screen",
-    pad: str = "zero",
-) -> dict[str, Path]:
+def export_ntu(data: Path, out_dir: Path, options: NtuOptions | None = None) -> dict[str, Path]:
     """Write NTU-style ``(N, C, T, V, M)`` arrays per split into ``out_dir``; return the data files.
 
-    ``frames`` fixes T (default: the longest clip of the split); longer clips keep their first
-    T frames, shorter ones are padded (``zero`` or ``loop``, the thesis' replaying).
+    Every split has the same T: ``options.frames``, or the longest clip of all splits; longer clips keep
+    their first T frames, shorter ones are padded (``zero`` or ``loop``, the thesis' replaying).
     ``coords``: ``screen`` ([-1, 1] keeping the aspect ratio, thesis 3.7.1) or ``pixels``.
     """
-    if channels not in (2, 3):
-        raise ConfigError(f"channels must be 2 (x, y) or 3 (x, y, score); got {channels}")
-    if coords not in ("screen", "pixels"):
-        raise ConfigError(f"coords must be screen or pixels; got {coords!r}")
+    options = options or NtuOptions()
     out_dir = Path(out_dir)
+    dst = get_layout(options.layout)
+    splits = dataset_splits(data)
+    if not options.allow_unlabelled:
+        _refuse_unlabelled(splits)
+    lengths = {
+        split.name: [
+            n
+            for s in list_shards(split.folder, "skeletons")
+            for n in pq.read_table(s, columns=["num_frames"]).column(0).to_pylist()
+        ]
+        for split in splits
+    }
+    T = options.frames or max((n for ns in lengths.values() for n in ns), default=1)
+    C, M = options.channels, options.max_persons
     out_dir.mkdir(parents=True, exist_ok=True)
-    dst = get_layout(layout)
     written: dict[str, Path] = {}
     classes: tuple[str, ...] = ()
-    for split in dataset_splits(data):
+    for split in splits:
         classes = classes or split.classes
-        shards = list_shards(split.folder, "skeletons")
-        lengths = [n for s in shards for n in pq.read_table(s, columns=["num_frames"]).column(0).to_pylist()]
-        N, T = len(lengths), frames or max(lengths, default=1)
+        N = len(lengths[split.name])
         path = out_dir / f"{split.name}_data.npy"
         tmp = out_dir / f".{split.name}_data.npy.tmp-{os.getpid()}"
-        data_mm = np.lib.format.open_memmap(
-            tmp, mode="w+", dtype=np.float32, shape=(N, channels, T, dst.num_joints, max_persons)
-        )
+        data_mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(N, C, T, dst.num_joints, M))
         labels = np.full(N, -1, np.int64)
         num_frames = np.zeros(N, np.int64)
         ids = []
         for n, (clip, info) in enumerate(split.clips()):
-            kp, sc = person_arrays(clip, info.layout, dst, max_persons)  # (M, T', V, 2), (M, T', V)
-            if coords == "screen":
+            kp, sc = person_arrays(clip, info.layout, dst, M)  # (M, T', V, 2), (M, T', V)
+            if options.coords == "screen":
                 missing = (sc == 0) & (kp == 0).all(-1)
                 kp = np.where(missing[..., None], 0.0, normalise_screen(kp, clip.width, clip.height))
-            x = np.concatenate([kp, sc[..., None]], axis=-1)[..., :channels].transpose(3, 1, 2, 0)  # (C, T', V, M)
-            idx = window_indices(clip.num_frames, T, 0, pad)
-            item = (
-                x[:, np.clip(idx, 0, None)] if clip.num_frames else np.zeros((channels, T, dst.num_joints, max_persons))
-            )
+            x = np.concatenate([kp, sc[..., None]], axis=-1)[..., :C].transpose(3, 1, 2, 0)  # (C, T', V, M)
+            idx = window_indices(clip.num_frames, T, 0, options.pad)
+            item = x[:, np.clip(idx, 0, None)] if clip.num_frames else np.zeros((C, T, dst.num_joints, M))
             item[:, idx < 0] = 0.0
             data_mm[n] = item
             labels[n], num_frames[n] = split.label(clip), clip.num_frames
