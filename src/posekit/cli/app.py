@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+
 import typer
+from typer import rich_utils
 
 from posekit.cli.build_dataset import build_app
 from posekit.cli.evaluate import eval_app
@@ -43,7 +46,18 @@ app.add_typer(build_app, name="build-dataset")
 app.add_typer(export_app, name="export")
 
 
+HELP_MIN_COLUMNS = 120
+"""Help is laid out at least this wide: on a narrower terminal rich would cut option names (``--min-joint-sc…``)."""
+
+
+def widen_help() -> None:
+    """Lay ``--help`` out at the terminal width (``COLUMNS``, ``TERMINAL_WIDTH``), never under HELP_MIN_COLUMNS."""
+    columns = rich_utils.MAX_WIDTH or shutil.get_terminal_size().columns
+    rich_utils.MAX_WIDTH = max(columns, HELP_MIN_COLUMNS)
+
+
 def main() -> None:
+    widen_help()
     app()
 
 

@@ -11,6 +11,7 @@ from typing import TypeVar
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from posekit.core.errors import PosekitError
 
@@ -36,14 +37,20 @@ def setup_logging(verbose: bool = False) -> None:
 
 
 def friendly_errors(fn: F) -> F:
-    """Turn a :class:`PosekitError` into one red line and exit code 2 instead of a traceback."""
+    """Turn a :class:`PosekitError`, or an OSError naming a file (a write the library did not word),
+    into one red line and exit code 2 instead of a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except PosekitError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(EXIT_USAGE) from None
+            message = str(exc)
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            message = f"{exc.filename}: {exc.strerror or exc}"
+        console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_USAGE) from None
 
     return wrapper  # type: ignore[return-value]

@@ -65,7 +65,7 @@ def extract_command(
         ),
     ] = False,
     backend: Annotated[
-        str, typer.Option(help="local (this process) or ray (Ray Data actors; pip install 'posekit[ray]').")
+        str, typer.Option(help="local (this process) or ray (Ray Data actors; pip install 'posekit\\[ray]').")
     ] = "local",
     ray_address: Annotated[
         str | None,

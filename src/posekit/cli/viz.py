@@ -9,6 +9,7 @@ import typer
 
 from posekit.cli.common import console, friendly_errors, setup_logging
 from posekit.core.errors import ShardError
+from posekit.io.outputs import check_output_file
 from posekit.io.overlay import write_overlay
 from posekit.io.shards import iter_skeleton_clips
 
@@ -23,12 +24,14 @@ def viz_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Overlay video to write (.mp4).")],
     video: Annotated[Path | None, typer.Option(help="The source video, if it moved since extraction.")] = None,
 ) -> None:
-    """Draw a clip's tracked skeletons (one colour per track id) on its video."""
+    """Draw a clip's tracked skeletons on its video: one colour per track (never shared by people seen together),
+    its #id above the head."""
     setup_logging()
+    check_output_file(out, "--out")
     wanted = Path(clip)
     for candidate, info in iter_skeleton_clips(shards):
         if candidate.clip_id in (clip, wanted.name) or Path(candidate.video_path) == wanted:
             frames = write_overlay(candidate, info.layout, out, video)
             console.print(f"wrote {out} ({frames} frames, {len(candidate.tracks)} tracks)")
             return
-    raise ShardError(f"no clip {clip!r} in {shards}; `posekit inspect {shards}` lists what is there")
+    raise ShardError(f"no clip {clip!r} in {shards}; `posekit inspect {shards} --clips` lists what is there")

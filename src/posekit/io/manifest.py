@@ -7,6 +7,7 @@ resumes, so a run killed at any point redoes exactly the clips it had not commit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -121,5 +122,6 @@ class RunManifest:
             tmp.write_text(json.dumps(data, indent=1))
             os.replace(tmp, self.path)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only or vanished folder keeps no temporary file
+                tmp.unlink(missing_ok=True)
             raise write_error(self.path, exc, "clips committed before are kept and a rerun resumes after them") from exc

@@ -6,8 +6,8 @@ import logging
 import shutil
 from pathlib import Path
 
-from posekit.core.errors import ConfigError
 from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
+from posekit.io.outputs import check_output_dir
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import SHARD_PATTERN, ShardWriter
 from posekit.skeleton.layouts import JointLayout
@@ -17,14 +17,9 @@ log = logging.getLogger(__name__)
 
 
 def prepare_output(out: Path, overwrite: bool) -> None:
-    """Create ``out``; with ``overwrite`` remove the shards and manifest a previous run left there."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file; give a folder for the shards")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create output folder {out}: {exc.strerror or exc}") from exc
+    """Create ``out`` and check it takes files (before any work); with ``overwrite`` remove the shards
+    and manifest a previous run left there."""
+    out = check_output_dir(out, "--out")
     if overwrite:
         for path in out.iterdir():
             if SHARD_PATTERN.match(path.name) or path.name == MANIFEST_NAME:
