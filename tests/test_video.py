@@ -96,3 +96,87 @@ def test_batches_keep_every_frame_once():
 def test_written_test_clip_round_trips(tmp_path, sample_frames):
     path = write_clip(tmp_path / "c.mp4", sample_frames[:3])
     assert len(list(iter_frames(path))) == 3
+
+
+def write_with_display_matrix(path, stored: list[np.ndarray], degrees: int, hflip: bool = False):
+    """H.264 of ``stored`` frames whose display matrix says: rotate ``degrees`` counter-clockwise, then mirror."""
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.height, stream.width = stored[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "8"}
+        stream.set_display_rotation(degrees, hflip=hflip)
+        for image in stored:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def upright_portrait(sample_frames) -> list[np.ndarray]:
+    """``(576, 432, 3)`` portrait crops of real sample frames: what a phone user saw."""
+    return [np.ascontiguousarray(f[:, 168:600]) for f in sample_frames[:4]]
+
+
+@pytest.mark.parametrize(
+    "degrees, hflip, stored_from_upright",
+    [
+        (-90, False, lambda u: np.rot90(u, 1)),  # a phone held upright: pixels stored sideways
+        (90, False, lambda u: np.rot90(u, -1)),
+        (180, False, lambda u: np.rot90(u, 2)),
+        (0, True, lambda u: u[:, ::-1]),
+    ],
+)
+def test_rotated_videos_decode_upright_at_their_upright_size(
+    tmp_path, upright_portrait, degrees, hflip, stored_from_upright
+):
+    stored = [stored_from_upright(u) for u in upright_portrait]
+    path = write_with_display_matrix(tmp_path / "phone.mp4", stored, degrees, hflip)
+    info = probe_video(path)
+    assert (info.width, info.height) == (432, 576)
+    frames = list(iter_frames(path))
+    assert len(frames) == len(upright_portrait)
+    for frame, upright, raw in zip(frames, upright_portrait, stored):
+        assert frame.image.shape == upright.shape and frame.image.flags.c_contiguous
+        error = np.abs(frame.image.astype(int) - upright).mean()
+        assert error < 2, f"decoded frame is {error:.1f} grey levels from the upright original"
+        if raw.shape == upright.shape:
+            assert np.abs(raw.astype(int) - upright).mean() > 10 * error
+
+
+def test_rotation_agrees_with_opencv_autorotation(tmp_path, upright_portrait):
+    import cv2
+
+    path = write_with_display_matrix(tmp_path / "phone.mp4", [np.rot90(u, 1) for u in upright_portrait], -90)
+    capture = cv2.VideoCapture(str(path))
+    ok, reference = capture.read()
+    capture.release()
+    assert ok
+    ours = next(iter_frames(path)).image
+    assert ours.shape == reference.shape
+    assert np.abs(ours.astype(int) - reference[..., ::-1]).mean() < 2
+
+
+def test_extraction_of_a_rotated_video_writes_upright_sizes(tmp_path, upright_portrait):
+    from posekit.estimators.registry import parse_experts
+    from posekit.io.shards import read_skeletons
+    from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+
+    path = write_with_display_matrix(tmp_path / "phone.mp4", [np.rot90(u, 1) for u in upright_portrait], -90)
+    summary = run_extraction(
+        path, tmp_path / "out", ExtractOptions(experts=tuple(parse_experts("yolo")), max_frames=2), progress=False
+    )
+    assert (summary.done, summary.failed) == (1, 0)
+    (clip,) = read_skeletons(tmp_path / "out")
+    assert (clip.width, clip.height) == (432, 576)
+    for track in clip.tracks:
+        inside = ~np.isnan(track.keypoints[..., 0])
+        assert (track.keypoints[..., 0][inside] <= 432).all() and (track.keypoints[..., 1][inside] <= 576).all()
+
+
+def test_unrotated_videos_decode_as_stored(sample_clip, sample_frames):
+    frames = list(iter_frames(sample_clip, max_frames=3))
+    for frame, stored in zip(frames, sample_frames):
+        np.testing.assert_array_equal(frame.image, stored)
