@@ -203,3 +203,15 @@ def test_a_folder_whose_images_vanished_is_a_video_error(tmp_path):
     (tmp_path / "empty-seq").mkdir()
     with pytest.raises(VideoError, match="holds no image file"):
         probe_input(tmp_path / "empty-seq", 30.0)
+
+
+def test_a_manifest_from_before_image_inputs_still_resumes(tmp_path, short_clip):
+    out = tmp_path / "out"
+    run_extraction(short_clip, out, options(max_frames=2), progress=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["settings"]["images"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    summary = run_extraction(short_clip, out, options(max_frames=2), progress=False)
+    assert (summary.done, summary.skipped, summary.failed) == (0, 1, 0)
+    with pytest.raises(ConfigError, match="images differ"):
+        run_extraction(short_clip, out, options(max_frames=2, images=ImageInputOptions(frame_rate=25)), progress=False)

@@ -16,9 +16,12 @@ from typing import Any
 
 from posekit import __version__
 from posekit.core.errors import ConfigError, write_error
+from posekit.io.images import ImageInputOptions
 
 MANIFEST_NAME = "manifest.json"
 STATUSES = ("done", "failed", "skipped")
+SETTINGS_SINCE: dict[str, Any] = {"images": asdict(ImageInputOptions())}
+"""Settings recorded since image inputs came, with the value every older run had: a manifest without them resumes."""
 
 
 @dataclass
@@ -56,7 +59,8 @@ class RunManifest:
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigError(f"cannot read {path} ({exc}); remove it or use --overwrite") from exc
-        previous = data.get("settings", {})
+        since = {key: value for key, value in SETTINGS_SINCE.items() if key in settings}
+        previous = {**since, **data.get("settings", {})}
         if previous != settings:
             changed = sorted(k for k in set(previous) | set(settings) if previous.get(k) != settings.get(k))
             raise ConfigError(
