@@ -7,10 +7,28 @@ from pathlib import Path
 
 import numpy as np
 
+from posekit.core.errors import write_error
 from posekit.io.shards import iter_skeleton_clips, list_shards
 from posekit.skeleton.records import SkeletonClip
 
 HISTOGRAM_BINS = np.linspace(0.0, 1.0, 11)
+
+
+@dataclass(frozen=True)
+class ClipStats:
+    """One clip's counts (a row of ``posekit inspect --clips``); ``poses`` are person-frames."""
+
+    clip_id: str
+    frames: int
+    tracks: int
+    poses: int
+    joints: int
+    missing_joints: int
+
+    @property
+    def missing_rate(self) -> float:
+        """Fraction of the joints of its poses that are missing (NaN)."""
+        return self.missing_joints / self.joints if self.joints else float("nan")
 
 
 @dataclass
@@ -31,6 +49,8 @@ class ShardStats:
     confidence_hist: np.ndarray = field(default_factory=lambda: np.zeros(len(HISTOGRAM_BINS) - 1, np.int64))
     confidence_values: int = 0
     completeness_hist: np.ndarray = field(default_factory=lambda: np.zeros(len(HISTOGRAM_BINS) - 1, np.int64))
+    per_clip: list[ClipStats] = field(default_factory=list)
+    """Filled by ``shard_stats(..., per_clip=True)``, in shard order."""
 
     @property
     def missing_rate(self) -> float:
@@ -42,18 +62,16 @@ class ShardStats:
         return self.frames_with_person / self.frames if self.frames else float("nan")
 
 
-def add_clip(stats: ShardStats, clip: SkeletonClip) -> None:
-    """Add one clip's frames, tracks, missing joints and histograms to ``stats``."""
-    stats.clips += 1
-    stats.frames += clip.num_frames
-    stats.tracks += len(clip.tracks)
+def add_clip(stats: ShardStats, clip: SkeletonClip) -> ClipStats:
+    """Add one clip's frames, tracks, missing joints and histograms to ``stats``; return the clip's own counts."""
+    poses = joints = missing_joints = 0
     occupied = np.zeros(clip.num_frames, bool)
     for track in clip.tracks:
         occupied[track.t] = True
-        stats.person_frames += len(track)
+        poses += len(track)
         missing = np.isnan(track.keypoints).any(-1)
-        stats.joints += missing.size
-        stats.missing_joints += int(missing.sum())
+        joints += missing.size
+        missing_joints += int(missing.sum())
         posed = ~missing.all(axis=1)
         scores = np.where(missing, 0.0, np.nan_to_num(track.joint_scores))[posed]
         mean_scores = scores.sum(axis=1) / (~missing[posed]).sum(axis=1)
@@ -64,14 +82,24 @@ def add_clip(stats: ShardStats, clip: SkeletonClip) -> None:
         if missing.size:
             stats.completeness_hist += np.histogram(1.0 - missing.mean(axis=1), HISTOGRAM_BINS)[0]
     stats.frames_with_person += int(occupied.sum())
+    own = ClipStats(clip.clip_id, clip.num_frames, len(clip.tracks), poses, joints, missing_joints)
+    stats.clips += 1
+    stats.frames += own.frames
+    stats.tracks += own.tracks
+    stats.person_frames += own.poses
+    stats.joints += own.joints
+    stats.missing_joints += own.missing_joints
+    return own
 
 
-def shard_stats(path: Path) -> ShardStats:
-    """Read every skeleton shard under ``path`` once and summarise it."""
+def shard_stats(path: Path, per_clip: bool = False) -> ShardStats:
+    """Read every skeleton shard under ``path`` once and summarise it; with ``per_clip`` also list each clip."""
     stats = ShardStats(shards=len(list_shards(path, "skeletons")))
     for clip, info in iter_skeleton_clips(path):
         stats.layout, stats.experts = info.layout.name, info.experts
-        add_clip(stats, clip)
+        own = add_clip(stats, clip)
+        if per_clip:
+            stats.per_clip.append(own)
     return stats
 
 
@@ -96,6 +124,10 @@ def plot_histograms(stats: ShardStats, out: Path, completeness: bool = False) ->
         ax.set_xlabel("value")
         ax.set_ylabel("person-frames")
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    try:
+        fig.savefig(out, dpi=100)
+    except OSError as exc:
+        raise write_error(Path(out), exc, "no histogram was written") from exc
+    finally:
+        plt.close(fig)
     return out
