@@ -17,6 +17,7 @@ from posekit.estimators.registry import EXPERTS, parse_experts
 from posekit.eval.coco import GtScoreOptions
 from posekit.eval.degrade import DEFAULT_DEGRADATIONS, parse_degradations
 from posekit.eval.reference import ReferenceOptions, jsonable
+from posekit.io.outputs import check_output_dir, check_output_file
 from posekit.refine.ssta import DEFAULT_GAMMA
 
 eval_app = typer.Typer(
@@ -78,6 +79,10 @@ def _score_gt(
     from posekit.eval.coco import score_shards
     from posekit.eval.plots import confidence_plots
 
+    if plots is not None:
+        check_output_dir(plots, "--plots")
+    if json_out is not None:
+        check_output_file(json_out, "--json")
     result = score_shards(gt, shards, score, images)
     title = f"{shards} vs {gt}: {result.format} file, {result.images_scored} of {result.images} images"
     table = Table(title=title)
@@ -248,8 +253,7 @@ def degrade_command(
         min_joint_score=min_joint_score,
         reference=ReferenceOptions(agree=agree),
     )
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file; give a folder")
+    check_output_dir(out, "--out")
     bars = _Progress(progress)
     try:
         result = run_protocol(video, options, on_stage=bars.stage, on_frames=bars.frames)

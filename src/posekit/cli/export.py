@@ -10,6 +10,7 @@ import typer
 from posekit.cli.common import console, friendly_errors, setup_logging
 from posekit.cli.options import with_options
 from posekit.core.errors import ConfigError
+from posekit.io.outputs import check_output_dir, check_output_file
 from posekit.workflows.datasets.exports import (
     NtuOptions,
     PysklOptions,
@@ -44,6 +45,7 @@ def pyskl_command(
     Example: posekit export pyskl posetics/ --out posetics_2d.pkl --layout coco17
     """
     setup_logging()
+    check_output_file(out, "--out")
     path = export_pyskl(data, out, options)
     console.print(f"wrote {path}")
 
@@ -61,6 +63,7 @@ def ntu_command(
     Example: posekit export ntu posetics/ --out posetics-npy/ --frames 300 --pad loop
     """
     setup_logging()
+    check_output_dir(out, "--out")
     for split, path in export_ntu(data, out, options).items():
         console.print(f"{split}: wrote {path}")
 
@@ -91,8 +94,10 @@ def coco_command(
     if results != (gt is not None):
         raise ConfigError("--results and --gt go together: posekit export coco SHARDS --results --gt FILE --out X.json")
     if results:
+        check_output_file(out, "--out")
         path, count = export_coco_results(data, gt, out, images)
         console.print(f"wrote {count} results to {path}")
         return
+    check_output_dir(out, "--out")
     for split, path in export_coco(data, out, layout).items():
         console.print(f"{split}: wrote {path}")

@@ -41,6 +41,7 @@ from posekit import __version__
 from posekit.core.errors import ConfigError, PosekitError, ShardError
 from posekit.core.hashing import stable_hash
 from posekit.io.manifest import MANIFEST_NAME
+from posekit.io.outputs import check_output_dir
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import ShardWriter, list_shards, read_shard_info, table_to_skeletons
 from posekit.io.stats import ShardStats, add_clip, plot_histograms
@@ -293,9 +294,7 @@ def build_dataset(
     backend (:class:`posekit.workflows.extraction.ray_backend.RayBackend`; default: this process).
     """
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file; give a folder for the dataset")
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_dir(out, "--out")
     class_map = load_class_map(options.label_map, _default_map(collection))
     captions = load_captions(Path(options.captions)) if options.captions else None
     if not collection.clips:

@@ -10,6 +10,7 @@ each track's proposals into its skeleton (thesis 3.3.2); with one, the skeleton 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -172,8 +173,24 @@ class LocalBackend:
 
         experts = ExpertSet(options.experts, options.estimator)
         for video in videos:
-            with tqdm(desc=video.clip_id[-40:], unit="frame", leave=False, disable=not progress) as bar:
+            total = expected_frames(video, options) if progress else None
+            with tqdm(total=total, desc=video.clip_id[-40:], unit="frame", leave=False, disable=not progress) as bar:
                 yield extract_outcome(video, experts, options, on_frames=bar.update)
+
+
+def expected_frames(video: VideoInput, options: ExtractOptions) -> int | None:
+    """The frames :func:`extract_clip` will sample from ``video`` (a progress bar's total): the count its
+    header declares, thinned by ``fps`` and capped by ``max_frames``; None when neither is known."""
+    try:
+        info = probe_input(video.path, options.images.frame_rate)
+    except PosekitError:
+        return options.max_frames
+    declared = info.declared_frames
+    if declared > 0 and options.fps and info.fps > options.fps:
+        declared = math.ceil(declared * options.fps / info.fps)
+    if declared <= 0:
+        return options.max_frames
+    return min(declared, options.max_frames) if options.max_frames else declared
 
 
 def run_experts(
