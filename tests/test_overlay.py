@@ -70,7 +70,8 @@ def test_the_label_sits_above_the_head_sized_to_the_frame(ntu_frame, scale):
     bone_width = max(1, round(float(np.ptp(pose, axis=0).max()) / 80))
     cx, bottom, width, text_height = _label_box(frame, drawn, top - bone_width - 1)
     assert abs(cx - float(np.nanmean(pose[head, 0]))) < width / 2  # centred on the head, not at a box corner
-    assert top - bottom < 2 * LABEL_HEIGHT * height  # just above the head
+    head_width = float(np.ptp(pose[head, 0]))
+    assert head_width <= top - bottom <= head_width + LABEL_HEIGHT * height  # just above the top of the head
     assert 0.6 * LABEL_HEIGHT * height <= text_height <= 2 * LABEL_HEIGHT * height  # readable at any size
     region = drawn[int(bottom) - text_height : int(bottom) + 1, int(cx - width / 2) : int(cx + width / 2) + 1]
     assert (region == PALETTE[0]).all(-1).sum() > 0.05 * text_height * width  # in the track's colour

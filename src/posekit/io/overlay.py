@@ -105,17 +105,21 @@ def draw_pose(image: np.ndarray, keypoints: np.ndarray, layout: JointLayout, col
 
 
 def label_anchor(keypoints: np.ndarray, layout: JointLayout) -> tuple[float, float] | None:
-    """``(x, y)`` pixels where a pose's label goes: centred on its head joints, at the top of the pose.
+    """``(x, y)`` pixels where a pose's label goes: centred on its head joints, above the top of the head.
 
-    Without a head joint the centre of the present joints is used; None for a pose with no joint.
+    The top of the head is the highest joint raised by the head's width (the spread of its head joints
+    across x, about the height of a head above the eyes); without a head joint, the centre of the
+    present joints and the highest one. None for a pose with no joint.
     """
     present = ~np.isnan(keypoints).any(-1)
     if not present.any():
         return None
     head = head_joints(layout)
     head = head[present[head]]
-    x = float(keypoints[head, 0].mean()) if len(head) else float(keypoints[present, 0].mean())
-    return x, float(keypoints[present, 1].min())
+    if not len(head):
+        return float(keypoints[present, 0].mean()), float(keypoints[present, 1].min())
+    head_width = float(np.ptp(keypoints[head, 0]))
+    return float(keypoints[head, 0].mean()), float(keypoints[present, 1].min()) - head_width
 
 
 def draw_label(image: np.ndarray, text: str, anchor: tuple[float, float], color: RGB) -> None:
@@ -126,7 +130,7 @@ def draw_label(image: np.ndarray, text: str, anchor: tuple[float, float], color:
     thickness = max(1, round(scale * 1.5))
     (text_w, text_h), baseline = cv2.getTextSize(text, _FONT, scale, thickness)
     x = int(np.clip(anchor[0] - text_w / 2, 0, max(0, width - text_w)))
-    y = int(np.clip(anchor[1] - 0.5 * text_h, text_h, max(text_h, height - baseline)))
+    y = int(np.clip(anchor[1] - 0.3 * text_h, text_h, max(text_h, height - baseline)))
     cv2.putText(image, text, (x, y), _FONT, scale, (0, 0, 0), thickness + 2 * max(1, thickness // 2), cv2.LINE_AA)
     cv2.putText(image, text, (x, y), _FONT, scale, color, thickness, cv2.LINE_AA)
 
