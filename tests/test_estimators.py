@@ -1,13 +1,19 @@
+import dataclasses
+import logging
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
-from posekit.core.errors import ConfigError
-from posekit.estimators.base import EstimatorConfig
+from posekit.core.errors import ConfigError, PosekitError
+from posekit.estimators.base import EstimatorConfig, OneStageOptions, TopDownExpert, TopDownOptions
 from posekit.estimators.crops import crop_person, crop_to_frame, crop_transform
-from posekit.estimators.registry import ExpertSpec, build_estimator, parse_experts
+from posekit.estimators.registry import BUILTIN_EXPERTS, EXPERTS, ExpertSpec, build_estimator, parse_experts
 from posekit.estimators.yolo import bundled_yolo_weights
 from posekit.skeleton.layouts import BLAZEPOSE33, COCO17
 from posekit.skeleton.records import PoseProposals
+from tests.fake_expert import PEOPLE, FakeDetector, FakeTopDown, figure_in, write_fake_plugin
 
 CONFIG = EstimatorConfig(imgsz=1280)
 
@@ -115,3 +121,104 @@ def test_yolo_topdown_agrees_with_the_full_frame_pass_on_upscaled_crops(yolo_on_
     assert np.nanmedian(error) < 5.0
     (nobody,) = topdown.predict(sample_frames[:1], [np.array([[0, 0, 30, 30]], np.float32)])
     assert np.isnan(nobody.keypoints).all() and nobody.scores[0] == 0
+
+
+@pytest.fixture
+def fake_experts_installed(tmp_path, monkeypatch):
+    """A package declaring two experts (and a third that tries to replace yolo) as entry points, on sys.path."""
+    write_fake_plugin(tmp_path, "yolo = fake_posekit_plugin:FakeDetector\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    EXPERTS.refresh()
+    yield
+    monkeypatch.undo()
+    sys.modules.pop("fake_posekit_plugin", None)
+    EXPERTS.refresh()
+
+
+def test_entry_point_experts_are_listed_unimported_and_built_by_name(fake_experts_installed, caplog):
+    with caplog.at_level(logging.WARNING, logger="posekit.estimators.registry"):
+        names = list(EXPERTS)
+    assert names[: len(BUILTIN_EXPERTS)] == list(BUILTIN_EXPERTS) and names[-2:] == ["fake-detector", "fake-topdown"]
+    assert "fake_posekit_plugin" not in sys.modules
+    assert EXPERTS["fake-topdown"].provider == "fake-posekit-plugin"
+    (spec,) = parse_experts("fake-topdown")
+    expert = build_estimator(spec, EstimatorConfig())
+    assert isinstance(expert, TopDownExpert) and expert.name == "fake-topdown" and "fake_posekit_plugin" in sys.modules
+    assert "fake-posekit-plugin declares the expert 'yolo'" in caplog.text
+    assert EXPERTS["yolo"].target == "posekit.estimators.yolo:YoloPose"
+
+
+def test_listing_experts_imports_no_model_library():
+    code = (
+        "import sys; from posekit.estimators.registry import EXPERTS, parse_experts; list(EXPERTS); "
+        "parse_experts('yolo,mediapipe,rtmpose'); "
+        "print(sorted(m for m in ('ultralytics', 'torch', 'mediapipe', 'onnxruntime') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_topdown_base_maps_each_crop_pose_back_into_its_own_box_in_box_order(sample_frames):
+    expert = FakeTopDown(None, EstimatorConfig())
+    boxes = [PEOPLE[:2], PEOPLE[:0], PEOPLE[[1, 0, 2]]]
+    out = expert.predict(sample_frames[:3], boxes)
+    assert [len(p) for p in out] == [2, 0, 3]
+    (crops,) = expert.crops_seen
+    assert crops.shape == (5, 256, 256, 3) and crops.dtype == np.uint8
+    for props, frame_boxes in zip(out, boxes):
+        np.testing.assert_array_equal(props.boxes, frame_boxes)
+        for p, box in enumerate(frame_boxes):
+            np.testing.assert_allclose(props.keypoints[p], figure_in(box), atol=1e-3)
+    assert out[2].keypoints.shape == (3, 17, 2) and np.isfinite(out[2].keypoints).all()
+    (outside,) = expert.predict(sample_frames[:1], [np.array([[2000, 2000, 2050, 2100]], np.float32)])
+    assert np.isnan(outside.keypoints).all() and outside.scores[0] == 0 and (outside.joint_scores == 0).all()
+
+
+def test_topdown_base_names_a_hook_that_returns_the_wrong_shapes(sample_frames):
+    class OnePointTooFew(FakeTopDown):
+        def infer_crops(self, crops, boxes):
+            found = super().infer_crops(crops, boxes)
+            return found._replace(keypoints=found.keypoints[:, :16])
+
+    with pytest.raises(PosekitError, match=r"infer_crops gave keypoints of shape \(2, 16, 2\), expected \(2, 17, 2\)"):
+        OnePointTooFew(None, EstimatorConfig()).predict(sample_frames[:1], [PEOPLE[:2]])
+
+
+def test_one_stage_base_drops_persons_below_min_box_score(sample_frames):
+    (props,) = FakeDetector(None, EstimatorConfig()).predict(sample_frames[:1])
+    np.testing.assert_array_equal(props.boxes, PEOPLE[:2])
+    (props,) = FakeDetector(None, EstimatorConfig(min_box_score=0.01)).predict(sample_frames[:1])
+    assert len(props) == 3
+    with pytest.raises(ValueError, match="one-stage expert"):
+        FakeDetector(None, EstimatorConfig()).predict(sample_frames[:1], [PEOPLE])
+
+
+def test_estimator_config_is_every_kind_of_options_with_todays_fields():
+    config = EstimatorConfig()
+    assert isinstance(config, TopDownOptions) and isinstance(config, OneStageOptions)
+    assert [f.name for f in dataclasses.fields(config)] == [
+        "device",
+        "imgsz",
+        "min_box_score",
+        "crop_scale",
+        "crop_size",
+    ]
+    assert all(f.metadata["help"] for f in dataclasses.fields(config))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"crop_scale": 0.5}, r"--crop-scale must be >= 1 \(got 0.5\)"),
+        ({"crop_size": 16}, r"--crop-size must be >= 32"),
+        ({"imgsz": 0}, r"--imgsz must be >= 32"),
+        ({"min_box_score": 1.5}, r"--min-box-score must be >= 0 and <= 1"),
+        ({"device": "gpu0"}, r"unknown --device 'gpu0'"),
+    ],
+)
+def test_expert_options_refuse_out_of_bounds_values_naming_the_flag(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        EstimatorConfig(**kwargs)
+    if "crop_scale" in kwargs:
+        with pytest.raises(ConfigError, match=match):
+            TopDownOptions(**kwargs)

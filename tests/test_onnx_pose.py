@@ -19,7 +19,8 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from posekit.core.errors import ConfigError  # noqa: E402
 from posekit.estimators.base import EstimatorConfig  # noqa: E402
-from posekit.estimators.onnx_pose import RTMO, DWPose, RTMPose, aspect_transform  # noqa: E402
+from posekit.estimators.crops import crop_transform  # noqa: E402
+from posekit.estimators.onnx_pose import RTMO, DWPose, RTMPose  # noqa: E402
 from posekit.estimators.registry import build_estimator  # noqa: E402
 
 K = 17
@@ -226,8 +227,8 @@ def test_rtmpose_feeds_rgb_crops_normalised_with_mmpose_mean_and_std(models: Pat
     np.testing.assert_allclose(got[:-1], np.clip(base[:-1] + shift, 0, 1), atol=1e-5)
 
 
-def test_aspect_transform_keeps_people_undistorted_and_centred() -> None:
-    M = aspect_transform(np.array([100.0, 100.0, 150.0, 300.0]), 1.25, 192, 256)
+def test_crop_transform_keeps_people_undistorted_and_centred_at_the_model_aspect() -> None:
+    M = crop_transform(np.array([100.0, 100.0, 150.0, 300.0]), 1.25, 192, 256)
     assert M[0, 0] == M[1, 1]
     np.testing.assert_allclose(M[:, :2] @ [125.0, 200.0] + M[:, 2], [96.0, 128.0])
     assert M[1, 1] == pytest.approx(256 / 250)

@@ -1,40 +1,27 @@
-"""The estimator protocol: a batch of frames in, one :class:`PoseProposals` per frame out."""
+"""The expert contract and its two bases: a batch of frames in, one :class:`PoseProposals` per frame out.
+
+:class:`OneStageExpert` finds people on whole frames (one hook, :meth:`OneStageExpert.infer_frames`);
+:class:`TopDownExpert` owns the crop loop (crop around each given box, one hook on the crops,
+:meth:`TopDownExpert.infer_crops`, map back to frame pixels, one person per box in box order). Each base
+declares its options dataclass; :class:`EstimatorConfig` is all of them, the one settings object a run
+passes to every expert.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, NamedTuple, Protocol, runtime_checkable
 
+import cv2
 import numpy as np
 
-from posekit.core.errors import ConfigError
+from posekit.core.errors import ConfigError, PosekitError
+from posekit.core.options import check_bounds
+from posekit.estimators.crops import crop_to_frame, crop_transform
 from posekit.skeleton.layouts import JointLayout
 from posekit.skeleton.records import PoseProposals
-
-
-@dataclass(frozen=True)
-class EstimatorConfig:
-    """Settings shared by every expert; each expert reads the ones that apply to it.
-
-    Attributes:
-        device: ``cpu`` or ``cuda:N``.
-        imgsz: network input size in pixels for full-frame (one-stage) experts. Small people
-            need a larger input: on the bundled street clip YOLO11n-pose finds almost no one at 640.
-        min_box_score: person detections below this are dropped by full-frame experts.
-        crop_scale: top-down experts enlarge each person box by this factor before cropping.
-        crop_size: side in pixels of the square crop a top-down expert sees (small people are upscaled).
-    """
-
-    device: str = "cpu"
-    imgsz: int = 640
-    min_box_score: float = 0.1
-    crop_scale: float = 1.25
-    crop_size: int = 256
-
-    def __post_init__(self) -> None:
-        check_device(self.device)
 
 
 def check_device(device: str) -> None:
@@ -50,6 +37,69 @@ def check_device(device: str) -> None:
         raise ConfigError(f"--device {device}: no CUDA GPU is visible on this machine; use --device cpu")
     if index and int(index) >= torch.cuda.device_count():
         raise ConfigError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+
+
+@dataclass(frozen=True)
+class DeviceOptions:
+    """Where an expert runs."""
+
+    device: str = field(default="cpu", metadata={"help": "cpu or cuda:N."})
+
+    def __post_init__(self) -> None:
+        check_device(self.device)
+        check_bounds(self)
+
+
+@dataclass(frozen=True)
+class OneStageOptions:
+    """Settings of experts that find people on whole frames (:class:`OneStageExpert`)."""
+
+    imgsz: int = field(
+        default=640,
+        metadata={"help": "Network input size in pixels for full-frame experts; raise it for small people.", "min": 32},
+    )
+    min_box_score: float = field(
+        default=0.1, metadata={"help": "Person detections scoring below this are dropped.", "min": 0, "max": 1}
+    )
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
+
+
+@dataclass(frozen=True)
+class TopDownOptions:
+    """Settings of experts that estimate one pose per given person box (:class:`TopDownExpert`)."""
+
+    crop_scale: float = field(
+        default=1.25,
+        metadata={
+            "help": "Each person box is enlarged by this factor before cropping, so the whole body fits.",
+            "min": 1,
+        },
+    )
+    crop_size: int = field(
+        default=256,
+        metadata={
+            "help": "Side in pixels of the square crop a top-down expert sees (small people are upscaled).",
+            "min": 32,
+        },
+    )
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
+
+
+@dataclass(frozen=True)
+class EstimatorConfig(TopDownOptions, OneStageOptions, DeviceOptions):
+    """Every expert's settings in one object (fields: device, imgsz, min_box_score, crop_scale, crop_size).
+
+    It is a :class:`DeviceOptions`, a :class:`OneStageOptions` and a :class:`TopDownOptions` at once, so
+    each expert reads the options of its own kind from it.
+    """
+
+    def __post_init__(self) -> None:
+        check_device(self.device)
+        check_bounds(self)
 
 
 @runtime_checkable
@@ -75,3 +125,122 @@ def require_file(path: Path, what: str, hint: str) -> Path:
     if not path.is_file():
         raise ConfigError(f"{what} not found: {path} ({hint})")
     return path
+
+
+class OneStageExpert:
+    """Base of experts that find every person on whole frames: implement :meth:`infer_frames`.
+
+    The base drops persons scoring below ``config.min_box_score`` and checks that the hook gave one
+    :class:`PoseProposals` per frame in the expert's layout.
+    """
+
+    needs_boxes: ClassVar[bool] = False
+    name: str
+    layout: JointLayout
+
+    def __init__(self, config: OneStageOptions) -> None:
+        self.config = config
+
+    def infer_frames(self, frames: Sequence[np.ndarray]) -> list[PoseProposals]:
+        """One :class:`PoseProposals` per ``(H, W, 3)`` uint8 RGB frame: frame pixels, NaN for joints not placed."""
+        raise NotImplementedError
+
+    def predict(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None) -> list[PoseProposals]:
+        if boxes is not None:
+            raise ValueError(f"{self.name} is a one-stage expert: it finds people itself, call predict(frames)")
+        if not frames:
+            return []
+        out = self.infer_frames(frames)
+        if len(out) != len(frames):
+            raise PosekitError(f"{self.name}: infer_frames gave {len(out)} results for {len(frames)} frames")
+        for props in out:
+            if props.layout is not self.layout:
+                raise PosekitError(f"{self.name}: infer_frames gave {props.layout.name} joints, not {self.layout.name}")
+        return [props.select(props.scores >= self.config.min_box_score) for props in out]
+
+
+class CropPoses(NamedTuple):
+    """What a top-down hook found in ``N`` crops, in crop pixels.
+
+    Attributes:
+        keypoints: ``(N, V, 2)`` float32 crop pixels; NaN where a joint (or the whole person) was not found.
+        joint_scores: ``(N, V)`` float32 per-joint confidence in [0, 1]; 0 where not found.
+        scores: ``(N,)`` float32 person confidence; 0 where nobody was found.
+    """
+
+    keypoints: np.ndarray
+    joint_scores: np.ndarray
+    scores: np.ndarray
+
+
+class TopDownExpert:
+    """Base of experts that estimate one pose per given person box: implement :meth:`infer_crops`.
+
+    The base crops every box of a batch (:func:`posekit.estimators.crops.crop_transform`: the box enlarged
+    by ``config.crop_scale``, at the crop size and aspect of :meth:`crop_shape`), calls the hook once on
+    all crops, maps the joints back to frame pixels and returns, per frame, one person per box in box
+    order, carrying the given boxes.
+    """
+
+    needs_boxes: ClassVar[bool] = True
+    name: str
+    layout: JointLayout
+
+    def __init__(self, config: TopDownOptions) -> None:
+        self.config = config
+
+    def crop_shape(self) -> tuple[int, int]:
+        """``(width, height)`` in pixels of the crops :meth:`infer_crops` takes (square ``crop_size`` here)."""
+        return self.config.crop_size, self.config.crop_size
+
+    def infer_crops(self, crops: np.ndarray, boxes: np.ndarray) -> CropPoses:
+        """Poses in ``(N, height, width, 3)`` uint8 RGB crops, each made for the person box ``boxes[n]``.
+
+        ``boxes`` is ``(N, 4)`` xyxy crop pixels (a crop can hold other people too). Called only with N > 0.
+        """
+        raise NotImplementedError
+
+    def predict(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None) -> list[PoseProposals]:
+        if boxes is None:
+            raise ValueError(f"{self.name} is a top-down expert: pass one (P, 4) box array per frame")
+        if len(boxes) != len(frames):
+            raise ValueError(f"{self.name}: {len(frames)} frames but {len(boxes)} box arrays")
+        frame_boxes = [np.asarray(b, np.float32).reshape(-1, 4) for b in boxes]
+        count = sum(len(b) for b in frame_boxes)
+        width, height = self.crop_shape()
+        crops = np.empty((count, height, width, 3), np.uint8)
+        transforms = np.empty((count, 2, 3), np.float64)
+        k = 0
+        for frame, frame_box in zip(frames, frame_boxes):
+            for box in frame_box:
+                transforms[k] = crop_transform(box, self.config.crop_scale, width, height)
+                crops[k] = cv2.warpAffine(frame, transforms[k], (width, height), flags=cv2.INTER_LINEAR)
+                k += 1
+        V = self.layout.num_joints
+        keypoints = np.full((count, V, 2), np.nan, np.float32)
+        joint_scores = np.zeros((count, V), np.float32)
+        scores = np.zeros(count, np.float32)
+        if count:
+            corners = np.concatenate(frame_boxes).reshape(count, 2, 2)
+            in_crop = np.einsum("nij,nkj->nki", transforms[:, :, :2], corners) + transforms[:, None, :, 2]
+            found = self.infer_crops(crops, in_crop.reshape(count, 4).astype(np.float32))
+            self._check(found, count)
+            for n in range(count):
+                keypoints[n] = crop_to_frame(found.keypoints[n], transforms[n])
+            joint_scores[:], scores[:] = found.joint_scores, found.scores
+        out, k = [], 0
+        for frame_box in frame_boxes:
+            P = len(frame_box)
+            out.append(
+                PoseProposals(keypoints[k : k + P], joint_scores[k : k + P], frame_box, scores[k : k + P], self.layout)
+            )
+            k += P
+        return out
+
+    def _check(self, found: CropPoses, count: int) -> None:
+        V = self.layout.num_joints
+        expected = {"keypoints": (count, V, 2), "joint_scores": (count, V), "scores": (count,)}
+        for name, shape in expected.items():
+            got = np.shape(getattr(found, name))
+            if got != shape:
+                raise PosekitError(f"{self.name}: infer_crops gave {name} of shape {got}, expected {shape}")

@@ -12,17 +12,13 @@ region is taken upright (no rotation), as the crops are.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 
 from posekit.core.errors import ConfigError
-from posekit.estimators.base import EstimatorConfig
-from posekit.estimators.crops import crop_person, crop_to_frame
+from posekit.estimators.base import CropPoses, EstimatorConfig, TopDownExpert
 from posekit.skeleton.layouts import BLAZEPOSE33
-from posekit.skeleton.records import PoseProposals
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +37,11 @@ node {
 """BlazePose's landmark model on a given region of interest, without its person detector; no pose, no packet."""
 
 
-class MediaPipePose:
-    """BlazePose full on each box; per-joint score = the landmark's visibility."""
+class MediaPipePose(TopDownExpert):
+    """BlazePose full on each box's crop; per-joint score = the landmark's visibility, person score their mean."""
 
-    needs_boxes: ClassVar[bool] = True
+    name = "mediapipe"
+    layout = BLAZEPOSE33
 
     def __init__(self, weights: Path | None, config: EstimatorConfig) -> None:
         if weights is not None:
@@ -62,31 +59,22 @@ class MediaPipePose:
             ) from exc
         if config.device != "cpu":
             log.info("mediapipe runs on the CPU (asked for %s)", config.device)
-        self.name = "mediapipe"
-        self.layout = BLAZEPOSE33
-        self.config = config
+        super().__init__(config)
         self._landmarker = solution_base.SolutionBase(
             graph_config=LANDMARKS_IN_ROI_GRAPH, side_inputs={"model_complexity": 1}, outputs=["landmarks"]
         )
         self._whole_crop = rect_pb2.NormalizedRect(x_center=0.5, y_center=0.5, width=1.0, height=1.0, rotation=0.0)
 
-    def predict(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None) -> list[PoseProposals]:
-        if boxes is None:
-            raise ValueError("mediapipe is a top-down expert: pass one (P, 4) box array per frame")
-        return [self._predict_frame(frame, frame_boxes) for frame, frame_boxes in zip(frames, boxes)]
-
-    def _predict_frame(self, frame: np.ndarray, boxes: np.ndarray) -> PoseProposals:
-        P, V = len(boxes), self.layout.num_joints
-        keypoints = np.full((P, V, 2), np.nan, np.float32)
-        joint_scores = np.zeros((P, V), np.float32)
-        scores = np.zeros(P, np.float32)
-        for p, box in enumerate(boxes):
-            crop, M = crop_person(frame, box, self.config.crop_scale, self.config.crop_size)
+    def infer_crops(self, crops: np.ndarray, boxes: np.ndarray) -> CropPoses:
+        N, height, width = crops.shape[:3]
+        V = self.layout.num_joints
+        found = CropPoses(np.full((N, V, 2), np.nan, np.float32), np.zeros((N, V), np.float32), np.zeros(N, np.float32))
+        for n, crop in enumerate(crops):
             result = self._landmarker.process({"image": crop, "roi": self._whole_crop})
             if result.landmarks is None:
                 continue
-            lm = np.array([(q.x, q.y, q.visibility) for q in result.landmarks.landmark], np.float32)
-            keypoints[p] = crop_to_frame(lm[:, :2] * self.config.crop_size, M)
-            joint_scores[p] = lm[:, 2]
-            scores[p] = float(lm[:, 2].mean())
-        return PoseProposals(keypoints, joint_scores, np.asarray(boxes, np.float32).reshape(P, 4), scores, self.layout)
+            landmarks = np.array([(q.x, q.y, q.visibility) for q in result.landmarks.landmark], np.float32)
+            found.keypoints[n] = landmarks[:, :2] * np.array([width, height], np.float32)
+            found.joint_scores[n] = landmarks[:, 2]
+            found.scores[n] = float(landmarks[:, 2].mean())
+        return found

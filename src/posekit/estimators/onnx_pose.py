@@ -23,8 +23,7 @@ import cv2
 import numpy as np
 
 from posekit.core.errors import ConfigError
-from posekit.estimators.base import EstimatorConfig, require_file
-from posekit.estimators.crops import crop_to_frame
+from posekit.estimators.base import CropPoses, EstimatorConfig, OneStageExpert, TopDownExpert, require_file
 from posekit.skeleton.layouts import COCO17
 from posekit.skeleton.records import PoseProposals
 
@@ -92,25 +91,6 @@ def input_geometry(session, expert: str) -> tuple[int | None, int, int]:
     return _fixed_dim(shape[0]), height, width
 
 
-def aspect_transform(box: np.ndarray, scale: float, width: int, height: int) -> np.ndarray:
-    """``(2, 3)`` affine from frame pixels to a ``width x height`` crop around ``box`` (xyxy pixels).
-
-    The box is enlarged by ``scale`` and then widened or heightened to the crop's aspect
-    ratio (MMPose's top-down convention), so people are never distorted; the box centre
-    maps to the crop centre.
-    """
-    x1, y1, x2, y2 = (float(v) for v in box)
-    w, h = max(x2 - x1, 1.0) * scale, max(y2 - y1, 1.0) * scale
-    aspect = width / height
-    if w > h * aspect:
-        h = w / aspect
-    else:
-        w = h * aspect
-    s = width / w
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    return np.array([[s, 0.0, width / 2 - s * cx], [0.0, s, height / 2 - s * cy]], dtype=np.float64)
-
-
 def decode_simcc(simcc_x: np.ndarray, simcc_y: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     """SimCC logits ``(N, K, W*r)``, ``(N, K, H*r)`` -> crop pixels ``(N, K, 2)`` and scores ``(N, K)``.
 
@@ -127,15 +107,18 @@ def decode_simcc(simcc_x: np.ndarray, simcc_y: np.ndarray, width: int, height: i
 
 
 class OnnxExpert:
-    """What every ONNX expert shares: the session, its fixed input size and two named outputs."""
+    """What every ONNX expert shares: the session, its fixed input size and two named outputs.
+
+    Mixed in before :class:`TopDownExpert` or :class:`OneStageExpert`, whose ``__init__`` it calls.
+    """
 
     expert: ClassVar[str]
     outputs: ClassVar[tuple[str, str]]
+    layout = COCO17
 
     def __init__(self, weights: Path | None, config: EstimatorConfig) -> None:
+        super().__init__(config)
         self.name = self.expert
-        self.layout = COCO17
-        self.config = config
         self.session = open_session(weights, self.expert, config.device)
         self.batch_size, self.height, self.width = input_geometry(self.session, self.expert)
         self.input_name = self.session.get_inputs()[0].name
@@ -152,15 +135,14 @@ class OnnxExpert:
         return self.width, self.height
 
 
-class RTMPose(OnnxExpert):
+class RTMPose(OnnxExpert, TopDownExpert):
     """Top-down SimCC pose model (RTMPose, RTMW, DWPose): one person per given box, COCO-17.
 
-    Crops are made with :func:`aspect_transform` (``config.crop_scale`` padding, 1.25 as
-    MMPose) at the model's own input size and run in one session call when the batch dim is
-    dynamic (in chunks of ``MAX_BATCH``), else in chunks of the fixed batch.
+    Crops are the box enlarged by ``config.crop_scale`` (1.25 as MMPose) at the model's own input
+    size and aspect, and run in one session call when the batch dim is dynamic (in chunks of
+    ``MAX_BATCH``), else in chunks of the fixed batch.
     """
 
-    needs_boxes: ClassVar[bool] = True
     expert: ClassVar[str] = "rtmpose"
     outputs: ClassVar[tuple[str, str]] = ("simcc_x", "simcc_y")
     joint_counts: ClassVar[tuple[int, ...]] = (17, 26, 133)
@@ -172,21 +154,11 @@ class RTMPose(OnnxExpert):
             known = ", ".join(f"{k} ({COCO_PREFIXED_JOINT_COUNTS[k]})" for k in self.joint_counts)
             raise ConfigError(f"{self.expert}: the model has {joints} joints; this expert reads models with {known}")
 
-    def preprocess(
-        self, frame: np.ndarray, box: np.ndarray, out: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``(3, H, W)`` normalised float32 crop of an RGB frame around ``box`` (into ``out``) and its affine."""
-        M = aspect_transform(box, self.config.crop_scale, self.width, self.height)
-        crop = cv2.warpAffine(frame, M, (self.width, self.height), flags=cv2.INTER_LINEAR)
-        if out is None:
-            out = np.empty((3, self.height, self.width), np.float32)
-        for c in range(3):
-            np.multiply(crop[..., c], 1.0 / RTMPOSE_STD[c], out=out[c], dtype=np.float32, casting="unsafe")
-            out[c] -= RTMPOSE_MEAN[c] / RTMPOSE_STD[c]
-        return out, M
+    def crop_shape(self) -> tuple[int, int]:
+        return self.width, self.height
 
     def run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """SimCC logits for ``(N, 3, H, W)`` crops, batched as the model allows."""
+        """SimCC logits for ``(N, 3, H, W)`` normalised crops, batched as the model allows."""
         step = self.batch_size or MAX_BATCH
         xs, ys = [], []
         for i in range(0, len(crops), step):
@@ -199,37 +171,16 @@ class RTMPose(OnnxExpert):
             ys.append(sy[:n])
         return np.concatenate(xs), np.concatenate(ys)
 
-    def predict(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None) -> list[PoseProposals]:
-        if boxes is None:
-            raise ValueError(f"{self.expert} is a top-down expert: pass one (P, 4) box array per frame")
-        count = sum(len(b) for b in boxes)
-        crops = np.empty((count, 3, self.height, self.width), np.float32)
-        transforms = []
-        for frame, frame_boxes in zip(frames, boxes):
-            for box in frame_boxes:
-                transforms.append(self.preprocess(frame, box, crops[len(transforms)])[1])
-        if count:
-            simcc_x, simcc_y = self.run(crops)
-            points, joint_scores = decode_simcc(simcc_x[:, :17], simcc_y[:, :17], self.width, self.height)
-        out, k = [], 0
-        for frame_boxes in boxes:
-            P = len(frame_boxes)
-            if P == 0:
-                out.append(PoseProposals.empty(COCO17))
-                continue
-            keypoints = np.stack([crop_to_frame(points[k + p], transforms[k + p]) for p in range(P)])
-            scores = np.clip(joint_scores[k : k + P], 0.0, 1.0)
-            k += P
-            out.append(
-                PoseProposals(
-                    keypoints,
-                    scores,
-                    np.asarray(frame_boxes, np.float32).reshape(P, 4),
-                    scores.mean(axis=1).astype(np.float32),
-                    COCO17,
-                )
-            )
-        return out
+    def infer_crops(self, crops: np.ndarray, boxes: np.ndarray) -> CropPoses:
+        """RGB crops normalised with MMPose's ImageNet mean and std, SimCC decoded; the first 17 joints kept."""
+        batch = np.empty((len(crops), 3, self.height, self.width), np.float32)
+        for c in range(3):
+            np.multiply(crops[..., c], 1.0 / RTMPOSE_STD[c], out=batch[:, c], dtype=np.float32, casting="unsafe")
+            batch[:, c] -= RTMPOSE_MEAN[c] / RTMPOSE_STD[c]
+        simcc_x, simcc_y = self.run(batch)
+        points, joint_scores = decode_simcc(simcc_x[:, :17], simcc_y[:, :17], self.width, self.height)
+        joint_scores = np.clip(joint_scores, 0.0, 1.0)
+        return CropPoses(points, joint_scores, joint_scores.mean(axis=1).astype(np.float32))
 
 
 class DWPose(RTMPose):
@@ -249,14 +200,13 @@ def letterbox(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, f
     return out, ratio
 
 
-class RTMO(OnnxExpert):
+class RTMO(OnnxExpert, OneStageExpert):
     """One-stage multi-person RTMO: the whole frame in, people with COCO-17 keypoints out.
 
-    Persons scoring below ``config.min_box_score`` are dropped; the model's export already
-    applies its own NMS. Frames run one per session call (RTMO exports take batch 1).
+    The model's export already applies its own NMS; the base drops persons below
+    ``config.min_box_score``. Frames run one per session call (RTMO exports take batch 1).
     """
 
-    needs_boxes: ClassVar[bool] = False
     expert: ClassVar[str] = "rtmo"
     outputs: ClassVar[tuple[str, str]] = ("dets", "keypoints")
 
@@ -266,9 +216,8 @@ class RTMO(OnnxExpert):
         return image[..., ::-1].transpose(2, 0, 1).astype(np.float32), ratio
 
     def postprocess(self, dets: np.ndarray, keypoints: np.ndarray, ratio: float) -> PoseProposals:
-        """``dets (N, 5)`` and ``keypoints (N, K, 3)`` in model pixels -> frame-pixel proposals."""
-        keep = dets[:, 4] >= self.config.min_box_score
-        dets, keypoints = dets[keep], keypoints[keep, :17]
+        """``dets (N, 5)`` and ``keypoints (N, K, 3)`` in model pixels -> frame-pixel proposals (COCO-17)."""
+        keypoints = keypoints[:, :17]
         return PoseProposals(
             (keypoints[..., :2] / ratio).astype(np.float32),
             np.clip(keypoints[..., 2], 0.0, 1.0).astype(np.float32),
@@ -277,7 +226,7 @@ class RTMO(OnnxExpert):
             COCO17,
         )
 
-    def predict(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None) -> list[PoseProposals]:
+    def infer_frames(self, frames: Sequence[np.ndarray]) -> list[PoseProposals]:
         inputs = [self.preprocess(frame) for frame in frames]
         out = []
         step = self.batch_size or 1

@@ -6,12 +6,11 @@ import importlib.resources
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 
 from posekit.core.errors import ConfigError
-from posekit.estimators.base import EstimatorConfig, require_file
+from posekit.estimators.base import EstimatorConfig, OneStageExpert, require_file
 from posekit.skeleton.layouts import COCO17
 from posekit.skeleton.records import PoseProposals
 
@@ -64,7 +63,7 @@ def is_multiclass(model) -> bool:
     return len(getattr(model, "names", None) or {0: "person"}) > 1
 
 
-class YoloPose:
+class YoloPose(OneStageExpert):
     """YOLO-pose on whole frames, batched. Joints that the model did not place are NaN.
 
     A multi-class model (a student self-trained with anchor-pose classes) is read as a
@@ -72,24 +71,22 @@ class YoloPose:
     so that two anchor classes on one person leave one detection.
     """
 
-    needs_boxes: ClassVar[bool] = False
+    name = "yolo"
+    layout = COCO17
 
     def __init__(self, weights: Path | None, config: EstimatorConfig) -> None:
-        self.name = "yolo"
-        self.config = config
+        super().__init__(config)
+        self.device = config.device
         self.model = load_yolo(weights)
-        self.layout = COCO17
         self.agnostic_nms = is_multiclass(self.model)
 
-    def predict(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None) -> list[PoseProposals]:
-        if not frames:
-            return []
+    def infer_frames(self, frames: Sequence[np.ndarray]) -> list[PoseProposals]:
         bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
         results = self.model.predict(
             bgr,
             imgsz=self.config.imgsz,
             conf=self.config.min_box_score,
-            device=self.config.device,
+            device=self.device,
             agnostic_nms=self.agnostic_nms,
             verbose=False,
         )
