@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 import posekit.cli.app as app_module
 from posekit.cli.app import app
+from posekit.io.manifest import ManifestEntry, RunManifest
 
 runner = CliRunner()
 
@@ -60,3 +61,16 @@ def test_the_ray_hint_keeps_its_extra_in_the_error_line(short_clip, tmp_path, mo
     result = runner.invoke(app, ["extract", str(short_clip), "--out", str(tmp_path / "o"), "--backend", "ray"])
     assert result.exit_code == 2, result.output
     assert result.output.strip() == "error: --backend ray needs Ray Data: pip install 'posekit[ray]'"
+
+
+def test_manifest_merge_prints_reasons_with_their_brackets(tmp_path):
+    part = tmp_path / "part-00000-of-00001"
+    part.mkdir()
+    manifest = RunManifest(part / "manifest.json", {})
+    manifest.record(
+        ManifestEntry("clip [1].mp4", "/videos/clip [1].mp4", "failed", reason="clip [1].mp4: no [video] stream")
+    )
+    manifest.save()
+    result = runner.invoke(app, ["manifest", "merge", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "failed: clip [1].mp4: no [video] stream" in result.output

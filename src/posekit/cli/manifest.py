@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from posekit.cli.common import EXIT_INPUT_FAILED, console, friendly_errors, setup_logging
@@ -67,6 +68,6 @@ def print_report(report: MergeReport) -> None:
 
 def _list(label: str, items: list[str], describe) -> None:
     for item in items[:SHOWN]:
-        console.print(f"[red]{label}:[/] {describe(item)}", highlight=False, soft_wrap=True)
+        console.print(f"[red]{label}:[/] {escape(describe(item))}", highlight=False, soft_wrap=True)
     if len(items) > SHOWN:
         console.print(f"[red]{label}:[/] ... and {len(items) - SHOWN} more", highlight=False)
