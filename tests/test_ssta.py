@@ -381,7 +381,7 @@ def test_options_refuse_bad_values_with_one_line_naming_the_flag() -> None:
 
 
 def test_settings_name_every_field_and_the_robust_knobs_only_in_robust_mode() -> None:
-    names = {f.name for f in dataclasses.fields(AggregationOptions)} - {"robust"}
+    names = {f.name for f in dataclasses.fields(AggregationOptions)} - {"robust", "fused", "first_pick"}
     thesis = AggregationOptions().settings()
     assert set(thesis) == names and thesis["gamma"] == DEFAULT_GAMMA and thesis["missing"] == "skip"
     robust = AggregationOptions(mode="robust", robust=RobustOptions(fill_gaps=2)).settings()

@@ -156,9 +156,11 @@ def _aggregate_batch(
     M, V = stacks[0].keypoints.shape[0], stacks[0].keypoints.shape[2]
     n_max = max(len(s.t) for s in stacks)
     batch = np.full((len(stacks), M, n_max, V, 2), np.nan, np.float32)
+    scores = np.full((len(stacks), M, n_max, V), np.nan, np.float32)
     for b, s in enumerate(stacks):
         batch[b, :, : len(s.t)] = s.keypoints
-    result = aggregate(batch, options, layout=layout)
+        scores[b, :, : len(s.t)] = s.joint_scores
+    result = aggregate(batch, options, scores=scores, layout=layout)
     tracks: list[SkeletonTrack | None] = []
     for b, s in enumerate(stacks):
         n = len(s.t)

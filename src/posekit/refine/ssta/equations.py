@@ -5,7 +5,9 @@ expert ``k`` of ``K = {k_1 .. k_M}``; ``P_A^t(v)`` the aggregated joint.
 
 - eq. 3.2, :func:`distance`: ``D(P_1(v), P_2(v))``, the Euclidean distance.
 - eq. 3.1, :func:`select_first` (``t = 0``: the lower-index expert ``k_a`` of the closest pair
-  ``(k_a, k_b)``) and :func:`select_next` (``t > 0``: the expert closest to ``P_A^(t-1)(v)``).
+  ``(k_a, k_b)``; the thesis allows "any one of the two", and :func:`select_first_public` is the
+  member the authors' public code takes) and :func:`select_next` (``t > 0``: the expert closest
+  to ``P_A^(t-1)(v)``).
 - eq. 3.4, :func:`confidence_of`: ``C = exp(-(1/NM) sum_V sum_K D(P_A(v), P_k(v)) / (D_normal + eps))``,
   with ``D_normal`` from :func:`d_normal` (head-neck in the thesis; where it is undefined,
   shoulder width then torso stand in, scaled to a head-neck size: :data:`HEAD_NECK_PER_SHOULDER_WIDTH`).
@@ -113,6 +115,33 @@ def select_first(candidates: Sequence[Point | None]) -> int | None:
     return choice
 
 
+PUBLIC_PAIRS = ((1, 2, 1), (0, 1, 1), (0, 2, 2))
+"""The authors' public code at ``t = 0`` (three experts): ``(i, j, chosen)`` in the order it compares the pairs."""
+
+
+def select_first_public(candidates: Sequence[Point | None]) -> int | None:
+    """Eq. 3.1, ``t = 0``, as the authors' public code reads it, for three experts.
+
+    The pairs of :data:`PUBLIC_PAIRS` in that order: the closest gives its listed member (the
+    member other than expert 0, and expert 1 for the pair (1, 2)); among equal distances
+    (eq. 3.2, compared after the square root as that code does) the last pair compared wins.
+    Pairs with a missing member take no part; with no complete pair, the first expert
+    present, as :func:`select_first`.
+    """
+    if len(candidates) != 3:
+        raise ValueError(f"the public code's t = 0 rule is defined for three experts; got {len(candidates)}")
+    best, choice = math.inf, None
+    for i, j, chosen in PUBLIC_PAIRS:
+        p, q = candidates[i], candidates[j]
+        if p is not None and q is not None:
+            d = distance(p, q)
+            if d <= best:
+                best, choice = d, chosen
+    if choice is None:
+        choice = next((k for k, p in enumerate(candidates) if p is not None), None)
+    return choice
+
+
 def select_next(candidates: Sequence[Point | None], previous: Point) -> int | None:
     """Eq. 3.1, ``t > 0``: ``k_a = argmin_k D(P_k^t(v), P_A^(t-1)(v))``; None when no expert has the joint."""
     best, choice = math.inf, None
@@ -203,10 +232,13 @@ def ssta_reference_loop(
     joints: str = "body13",
     missing: str = "skip",
     eps: float = EPS,
+    first_pick: str = "lower",
     layout: JointLayout = COCO17,
 ) -> Aggregation:
     """Thesis mode (eqs. 3.1, 3.3, 3.4) on one stack ``(M, T, V, 2)`` pixels as a plain per-frame, per-joint loop.
 
+    ``first_pick`` is the ``t = 0`` rule: ``"lower"`` :func:`select_first`, ``"public"``
+    :func:`select_first_public`.
     When the previous aggregated joint is missing (no expert had it at ``t - 1``), eq. 3.1 uses
     the last aggregated position of that joint (held across the gap); before the joint was ever
     seen, the ``t = 0`` rule applies. With ``missing="zero"`` the recursion runs on the zeros, and
@@ -220,6 +252,7 @@ def ssta_reference_loop(
         raise ValueError(f"proposals have V={V} joints but layout {layout.name!r} has {layout.num_joints}")
     zero = missing == "zero"
     subset = [int(j) for j in joint_subset(joints, layout)]
+    first = select_first_public if first_pick == "public" else select_first
 
     def real(k: int, t: int, v: int) -> Point | None:
         x, y = float(P[k, t, v, 0]), float(P[k, t, v, 1])
@@ -240,7 +273,7 @@ def ssta_reference_loop(
         for v in range(V):
             candidates = [proposal(k, t, v) for k in range(M)]
             prev = previous[v]
-            choice = select_first(candidates) if prev is None else select_next(candidates, prev)
+            choice = first(candidates) if prev is None else select_next(candidates, prev)
             if choice is not None:
                 pose[v] = previous[v] = candidates[choice]
                 if real(choice, t, v) is not None:
@@ -258,4 +291,6 @@ def ssta_reference_loop(
         has_joint = any(not math.isnan(keypoints[t, v, 0]) for v in subset)
         kept[t] = has_joint and keep(conf[t], gamma)
     settings = {"mode": "thesis", "gamma": gamma, "normaliser": normaliser, "joints": joints, "missing": missing}
+    if first_pick != "lower":
+        settings["first_pick"] = first_pick
     return Aggregation(keypoints, source, conf, kept, used, {**settings, "eps": eps})

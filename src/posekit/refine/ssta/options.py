@@ -1,7 +1,7 @@
 """The one SST-A options object: every mode, every knob, declared once (the options convention).
 
-:class:`AggregationOptions` reaches thesis and robust mode alike; :class:`RobustOptions` is
-nested in it and read only in robust mode. The CLI turns both into flags
+:class:`AggregationOptions` reaches every mode; :class:`RobustOptions` and :class:`FusedOptions`
+are nested in it and read only in robust and fused mode. The CLI turns all three into flags
 (``posekit/cli/options.py``); ``settings()`` is what a manifest records.
 """
 
@@ -13,12 +13,14 @@ from posekit.core.errors import ConfigError
 from posekit.core.options import check_bounds
 from posekit.refine.ssta.equations import DEFAULT_GAMMA, EPS
 
-Mode = Literal["thesis", "robust"]
+Mode = Literal["thesis", "robust", "fused"]
 Missing = Literal["skip", "zero"]
 Normaliser = Literal["head-neck", "shoulders", "torso"]
 JointChoice = Literal["body12", "body13", "all"]
 Anchor = Literal["pair", "medoid"]
 Smoother = Literal["savgol", "median"]
+FirstPick = Literal["lower", "public"]
+FuseWeights = Literal["scores", "equal"]
 
 
 @dataclass(frozen=True)
@@ -89,12 +91,53 @@ class RobustOptions:
 
 
 @dataclass(frozen=True)
+class FusedOptions:
+    """The steps of ``mode="fused"`` (:mod:`posekit.refine.ssta.fused`).
+
+    Distances are in units of the pose's body scale (:func:`posekit.skeleton.geometry.body_scale`,
+    the median over the experts of the frame, else of the track; pixels).
+    """
+
+    fuse_tolerance: float = field(
+        default=0.2,
+        metadata={
+            "help": "experts within this many body scales of the closest pair's midpoint are averaged into the "
+            "joint; a joint no two experts give within it is taken from one expert",
+            "min": 0.0,
+            "min_open": True,
+        },
+    )
+    fuse_weights: FuseWeights = field(
+        default="scores",
+        metadata={"help": "weights of the averaged proposals: scores = each expert's joint score, equal = 1"},
+    )
+    swap_repair: bool = field(
+        default=True,
+        metadata={"help": "flip back an expert whose left and right joints are swapped relative to the others"},
+    )
+    swap_margin: float = field(
+        default=0.1,
+        metadata={
+            "help": "flip only when it lowers the mean pairwise left/right joint distance by more than this many "
+            "body scales",
+            "min": 0.0,
+        },
+    )
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
+
+
+@dataclass(frozen=True)
 class AggregationOptions:
     """SST-A settings (thesis 3.3.2) for every mode: :func:`posekit.refine.ssta.aggregate` takes them."""
 
     mode: Mode = field(
         default="thesis",
-        metadata={"help": "thesis = eqs. 3.1, 3.3 and 3.4 to the letter; robust = drift and gap handling on top"},
+        metadata={
+            "help": "thesis = eqs. 3.1, 3.3 and 3.4 to the letter; robust = drift and gap handling on top; "
+            "fused = score-weighted mean of the experts that agree, sides repaired, C of eq. 3.4 on it"
+        },
     )
     gamma: float = field(
         default=DEFAULT_GAMMA,
@@ -122,16 +165,31 @@ class AggregationOptions:
     eps: float = field(
         default=EPS, metadata={"help": "offset epsilon added to D_normal in eq. 3.4, pixels", "min": 0.0}
     )
+    first_pick: FirstPick = field(
+        default="lower",
+        metadata={
+            "help": "thesis mode, eq. 3.1 at t = 0: lower = the lower-index expert of the closest pair; public = "
+            "the authors' public code (three experts: a pair with expert 0 gives its other member, pair (1, 2) "
+            "gives 1; equal distances go to the last pair of (1, 2), (0, 1), (0, 2))"
+        },
+    )
     robust: RobustOptions = field(default_factory=RobustOptions)
+    fused: FusedOptions = field(default_factory=FusedOptions)
 
     def __post_init__(self) -> None:
         check_bounds(self)
-        if self.mode == "robust" and self.missing == "zero":
-            raise ConfigError("--missing zero is thesis-only: robust mode treats missing joints as missing")
+        if self.mode != "thesis" and self.missing == "zero":
+            raise ConfigError(f"--missing zero is thesis-only: {self.mode} mode treats missing joints as missing")
+        if self.mode != "thesis" and self.first_pick != "lower":
+            raise ConfigError(f"--first-pick {self.first_pick} is thesis-only (got --mode {self.mode})")
 
     def settings(self) -> dict[str, Any]:
-        """The fields as the manifest records them (the robust ones only in robust mode, where they act)."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "robust"}
-        if self.mode == "robust":
-            out["robust"] = dataclasses.asdict(self.robust)
+        """The fields as the manifest records them: the robust and fused ones only in their mode, where they act,
+        ``first_pick`` only where it is not the default (so manifests written before it resume)."""
+        nested = ("robust", "fused", "first_pick")
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in nested}
+        if self.first_pick != "lower":
+            out["first_pick"] = self.first_pick
+        if self.mode in ("robust", "fused"):
+            out[self.mode] = dataclasses.asdict(getattr(self, self.mode))
         return out

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from posekit.refine.ssta.equations import PUBLIC_PAIRS
 from posekit.refine.ssta.kernels import d2, expert_pairs, first_argmin, held_previous, run_maps
 
 
@@ -34,32 +35,57 @@ def pair_rule(X: np.ndarray, Y: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, 
     return np.where(paired, ii.take(arg), first).astype(np.int8), best
 
 
+def public_pair_rule(X: np.ndarray, Y: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """Eq. 3.1, ``t = 0``, as the authors' public code (:func:`~posekit.refine.ssta.equations.select_first_public`).
+
+    ``X, Y, P`` ``(3, ...)``; returns the choice ``(...)`` int8: the pairs of ``PUBLIC_PAIRS`` in
+    order, the last of the closest (distance after the square root) giving its listed member.
+    """
+    if len(X) != 3:
+        raise ValueError(f"--first-pick public is the authors' three-expert rule; got {len(X)} experts")
+    choice = P.argmax(0).astype(np.int8)
+    best = np.full(X.shape[1:], np.inf)
+    for i, j, chosen in PUBLIC_PAIRS:
+        d = np.sqrt(d2(X[i], Y[i], X[j], Y[j]))
+        better = d <= best
+        best = np.where(better, d, best)
+        choice = np.where(better, np.int8(chosen), choice)
+    return choice
+
+
 def identity_maps(M: int) -> np.ndarray:
     """``(M, 1, 1, 1)`` int8 map ``j -> j``: a frame without the joint keeps the previous choice."""
     return np.arange(M, dtype=np.int8)[:, None, None, None]
 
 
-def select_thesis(X: np.ndarray, Y: np.ndarray, P: np.ndarray, work: Sequence[np.ndarray] = ()) -> np.ndarray:
+def select_thesis(
+    X: np.ndarray, Y: np.ndarray, P: np.ndarray, work: Sequence[np.ndarray] = (), first_pick: str = "lower"
+) -> np.ndarray:
     """Eq. 3.1: the selected expert ``(B, T, V)`` int8.
 
     ``X, Y`` ``(M, B, T, V)`` pixels, NaN where ``P`` (presence) is false; ``work`` optional
-    three scratch arrays of that shape. After a gap the previous aggregated joint is the last
+    three scratch arrays of that shape; ``first_pick`` the ``t = 0`` rule (``"lower"``
+    :func:`pair_rule`, ``"public"`` :func:`public_pair_rule`). After a gap the previous aggregated joint is the last
     one seen; before the joint was ever seen the ``t = 0`` rule applies. Where no expert is
     present the index is arbitrary.
     """
     M = X.shape[0]
     out, tmp, low = work or (None, None, None)
     anyp = P.any(0)
+
+    def first(x: np.ndarray, y: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return public_pair_rule(x, y, p) if first_pick == "public" else pair_rule(x, y, p)[0]
+
     if anyp.all():
         F = np.empty(X.shape, np.int8)
         o, w, lo = (None, None, None) if out is None else (out[:, :, 1:], tmp[:, :, 1:], low[:, :, 1:])
         xj, yj = X[:, :, :-1], Y[:, :, :-1]
         nearest = (d2(X[k, None, :, 1:], Y[k, None, :, 1:], xj, yj, out=o, tmp=w) for k in range(M))
         F[:, :, 1:] = first_argmin(nearest, out=lo)[0]
-        F[:, :, 0] = pair_rule(X[:, :, 0], Y[:, :, 0], P[:, :, 0])[0]
+        F[:, :, 0] = first(X[:, :, 0], Y[:, :, 0], P[:, :, 0])
         return run_maps(F)
     Xp, Yp, prev, _ = held_previous(X, Y, P)
-    init, _ = pair_rule(X, Y, P)
+    init = first(X, Y, P)
     nearest = (d2(X[k, None], Y[k, None], Xp, Yp, out=out, tmp=tmp) for k in range(M))
     F, _ = first_argmin(nearest, out=low)
     F = np.where((prev < 0)[None], init[None], F)

@@ -280,7 +280,7 @@ def unfiltered_poses(
     """SST-A (eq. 3.1, 3.4) on every track without the eq. 3.3 filter: every frame with an aggregated joint."""
     parts = []
     for s in stacks:
-        res = aggregate(s.keypoints, agg, layout=layout)
+        res = aggregate(s.keypoints, agg, scores=s.joint_scores, layout=layout)
         has = np.isfinite(res.keypoints).all(-1).any(-1)
         parts.append(
             (s.t[has], res.keypoints[has], s.boxes[has], np.full(int(has.sum()), s.track_id), res.confidence[has])
