@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from posekit.cli.common import EXIT_INPUT_FAILED, console, friendly_errors, setup_logging
-from posekit.cli.extract import make_backend
+from posekit.cli.extract import CLUSTER_PANEL
+from posekit.cli.options import Group, with_options
+from posekit.estimators.base import EstimatorConfig
+from posekit.estimators.registry import parse_experts
+from posekit.io.images import ImageInputOptions
+from posekit.refine.tracks import AggregationOptions
 from posekit.workflows.datasets.build import BuildOptions, BuildResult, build_dataset
 from posekit.workflows.datasets.inputs import KINETICS_PATTERN, read_collection
-from posekit.workflows.extraction.partition import Partition
+from posekit.workflows.extraction.driver import ExtractOptions
+from posekit.workflows.extraction.partition import PartitionOptions
+from posekit.workflows.extraction.ray_backend import BackendOptions
 
 build_app = typer.Typer(
     help=(
@@ -25,12 +32,32 @@ build_app = typer.Typer(
 )
 
 _EXTRACT = "Extraction (ignored with --shards)"
-_SLURM = "Cluster (one SLURM array task per part)"
 
 
 def _command(kind: str):
+    @with_options(
+        build=Group(BuildOptions, mode="values"),
+        fields=Group(
+            ExtractOptions,
+            mode="values",
+            panel=_EXTRACT,
+            exclude=("estimator", "aggregation", "images", "shard_clips", "keep_proposals"),
+        ),
+        estimator=Group(EstimatorConfig, panel=_EXTRACT),
+        ssta=Group(AggregationOptions, panel=_EXTRACT),
+        images=Group(ImageInputOptions, panel=_EXTRACT),
+        partition=Group(PartitionOptions, panel=CLUSTER_PANEL),
+        backend=Group(BackendOptions, panel=CLUSTER_PANEL),
+    )
     def command(
         out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder: train/, val/, dataset.json.")],
+        build: dict[str, Any],
+        fields: dict[str, Any],
+        estimator: EstimatorConfig,
+        ssta: AggregationOptions,
+        images: ImageInputOptions,
+        partition: PartitionOptions,
+        backend: BackendOptions,
         videos: Annotated[
             Path | None,
             typer.Option(
@@ -60,94 +87,25 @@ def _command(kind: str):
                 help="Descriptions per clip (CSV clip_id,text / JSON / JSONL); default: templates from labels."
             ),
         ] = None,
-        label_map: Annotated[
-            str,
-            typer.Option(
-                help="auto (kinetics400-posetics for a Kinetics CSV, else none), none, kinetics400-posetics, "
-                "or a JSON/CSV file of label -> class."
-            ),
-        ] = "auto",
-        min_pose_frames: Annotated[
-            float, typer.Option(min=0.0, max=1.0, help="Keep clips with a pose in at least this share of frames.")
-        ] = 0.5,
-        split: Annotated[str, typer.Option(help="auto, official (from the annotations) or stratified.")] = "auto",
-        val_fraction: Annotated[
-            float, typer.Option(min=0.0, max=0.99, help="Share of each class in val (stratified split).")
-        ] = 0.1,
-        seed: Annotated[int, typer.Option(help="Seed of the split, shuffling and templates.")] = 0,
-        shard_clips: Annotated[int, typer.Option(min=1, help="Clips per output shard.")] = 256,
-        row_group_clips: Annotated[
-            int, typer.Option(min=1, help="Clips per Parquet row group (what random access decodes).")
-        ] = 16,
         experts: Annotated[str, typer.Option(help="As for posekit extract.", rich_help_panel=_EXTRACT)] = "yolo",
-        device: Annotated[str, typer.Option(help="cpu or cuda:N.", rich_help_panel=_EXTRACT)] = "cpu",
-        imgsz: Annotated[int, typer.Option(min=32, help="Network input size.", rich_help_panel=_EXTRACT)] = 640,
-        batch_size: Annotated[int, typer.Option(min=1, help="Frames per batch.", rich_help_panel=_EXTRACT)] = 8,
-        fps: Annotated[
-            float | None, typer.Option(min=0.01, help="Sample frames at this rate.", rich_help_panel=_EXTRACT)
-        ] = None,
-        max_frames: Annotated[
-            int | None, typer.Option(min=1, help="At most N frames per clip.", rich_help_panel=_EXTRACT)
-        ] = None,
-        layout: Annotated[str, typer.Option(help="Joint layout of the shards.", rich_help_panel=_EXTRACT)] = "coco17",
-        mode: Annotated[str, typer.Option(help="SST-A mode: thesis or robust.", rich_help_panel=_EXTRACT)] = "thesis",
-        gamma: Annotated[
-            float, typer.Option(min=0.0, max=1.0, help="SST-A filter (eq. 3.3).", rich_help_panel=_EXTRACT)
-        ] = 0.18,
-        backend: Annotated[
-            str, typer.Option(help="local or ray (Ray Data actors, see posekit extract).", rich_help_panel=_SLURM)
-        ] = "local",
-        ray_address: Annotated[
-            str | None, typer.Option(help="Ray cluster: auto or HOST:PORT.", rich_help_panel=_SLURM)
-        ] = None,
-        workers: Annotated[int, typer.Option(min=1, help="Ray actors.", rich_help_panel=_SLURM)] = 1,
-        num_gpus_per_worker: Annotated[
-            float, typer.Option(min=0.0, help="GPUs per Ray actor.", rich_help_panel=_SLURM)
-        ] = 0.0,
-        shard_index: Annotated[
-            int | None,
-            typer.Option(min=0, help="Extract only part I (e.g. $SLURM_ARRAY_TASK_ID).", rich_help_panel=_SLURM),
-        ] = None,
-        num_shards: Annotated[int | None, typer.Option(min=1, help="Number of parts.", rich_help_panel=_SLURM)] = None,
         assemble_only: Annotated[
-            bool, typer.Option(help="Skip extraction; assemble the finished parts.", rich_help_panel=_SLURM)
-        ] = False,
-        allow_incomplete: Annotated[
-            bool, typer.Option(help="Assemble even if some parts are not finished.", rich_help_panel=_SLURM)
+            bool, typer.Option(help="Skip extraction; assemble the finished parts.", rich_help_panel=CLUSTER_PANEL)
         ] = False,
         overwrite: Annotated[bool, typer.Option(help="Redo the extraction from scratch.")] = False,
         progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     ) -> None:
         setup_logging(verbose)
-        options = BuildOptions(
-            kind=kind,
-            min_pose_frames=min_pose_frames,
-            label_map=label_map,
-            split=split,
-            val_fraction=val_fraction,
-            seed=seed,
-            shard_clips=shard_clips,
-            row_group_clips=row_group_clips,
-            captions=str(captions) if captions else None,
-            allow_incomplete=allow_incomplete,
-        )
+        options = BuildOptions(kind=kind, captions=str(captions) if captions else None, **build)
         collection = read_collection(annotations, videos, pattern)
         extract_options = None
         if shards is None and not assemble_only:
-            from posekit.estimators.base import EstimatorConfig
-            from posekit.estimators.registry import parse_experts
-            from posekit.refine.tracks import AggregationOptions
-            from posekit.workflows.extraction.driver import ExtractOptions
-
             extract_options = ExtractOptions(
                 experts=tuple(parse_experts(experts)),
-                estimator=EstimatorConfig(device=device, imgsz=imgsz),
-                layout=layout,
-                batch_size=batch_size,
-                fps=fps,
-                max_frames=max_frames,
-                aggregation=AggregationOptions(mode=mode, gamma=gamma),
+                estimator=estimator,
+                aggregation=ssta,
+                images=images,
+                **fields,
             )
         try:
             result = build_dataset(
@@ -156,11 +114,11 @@ def _command(kind: str):
                 options,
                 extract_options=extract_options,
                 shards=shards,
-                partition=Partition.from_options(shard_index, num_shards),
+                partition=partition.partition(),
                 assemble_only=assemble_only,
                 overwrite=overwrite,
                 progress=progress,
-                backend=make_backend(backend, ray_address, workers, num_gpus_per_worker, None, 2),
+                backend=backend.build(),
             )
         except KeyboardInterrupt:
             console.print("interrupted: finished work is saved; rerun the same command to resume")
@@ -169,7 +127,7 @@ def _command(kind: str):
         if any(d.stage in ("input", "extraction") for d in result.dropped):
             raise typer.Exit(EXIT_INPUT_FAILED)
 
-    signature = inspect.signature(command, eval_str=True)
+    signature = inspect.signature(command)
     if kind != "posecap":
         signature = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != "captions"])
     command.__signature__ = signature  # type: ignore[attr-defined]

@@ -10,14 +10,17 @@ from rich.table import Table
 
 from posekit.cli.common import EXIT_INPUT_FAILED, console, friendly_errors, setup_logging
 from posekit.cli.options import Group, with_options
-from posekit.core.errors import ConfigError
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import EXPERTS, parse_experts
 from posekit.io.images import ImageInputOptions
 from posekit.refine.tracks import AggregationOptions
-from posekit.workflows.extraction.driver import Backend, ExtractOptions, LocalBackend, RunSummary, run_extraction
-from posekit.workflows.extraction.partition import Partition
+from posekit.workflows.extraction.driver import ExtractOptions, RunSummary, run_extraction
+from posekit.workflows.extraction.partition import PartitionOptions
+from posekit.workflows.extraction.ray_backend import BackendOptions
 
+EXPERTS_PANEL = "Experts"
+SSTA_PANEL = "SST-A (thesis 3.3.2), with several experts"
+CLUSTER_PANEL = "Cluster (Ray Data actors, or one scheduler array task per part)"
 _EXPERTS_HELP = (
     "Comma-separated experts; with several, SST-A aggregates them into the skeletons. "
     "NAME or NAME:WEIGHTS, e.g. yolo, yolo:runs/best.pt, mediapipe. Known: " + ", ".join(EXPERTS)
@@ -28,7 +31,10 @@ _EXPERTS_HELP = (
 @with_options(
     images=ImageInputOptions,
     fields=Group(ExtractOptions, mode="values", exclude=("estimator", "aggregation", "images")),
-    ssta=Group(AggregationOptions, panel="SST-A (thesis 3.3.2), with several experts"),
+    estimator=Group(EstimatorConfig, panel=EXPERTS_PANEL),
+    ssta=Group(AggregationOptions, panel=SSTA_PANEL),
+    partition=Group(PartitionOptions, panel=CLUSTER_PANEL),
+    backend=Group(BackendOptions, panel=CLUSTER_PANEL),
 )
 def extract_command(
     input: Annotated[
@@ -43,44 +49,16 @@ def extract_command(
     images: ImageInputOptions,
     fields: dict[str, Any],
     ssta: AggregationOptions,
+    estimator: EstimatorConfig,
+    partition: PartitionOptions,
+    backend: BackendOptions,
     experts: Annotated[str, typer.Option(help=_EXPERTS_HELP)] = "yolo",
-    device: Annotated[str, typer.Option(help="cpu or cuda:N.")] = "cpu",
-    imgsz: Annotated[
-        int,
-        typer.Option(min=32, help="Network input size for full-frame experts; raise it for small people."),
-    ] = 640,
-    shard_index: Annotated[
-        int | None,
-        typer.Option(
-            min=0, help="Do only part I of --num-shards (e.g. $SLURM_ARRAY_TASK_ID); writes OUT/part-I-of-N/."
-        ),
-    ] = None,
-    num_shards: Annotated[
-        int | None, typer.Option(min=1, help="Split the inputs into N parts by a stable hash of the clip id.")
-    ] = None,
     retry_failed: Annotated[
         bool,
         typer.Option(
             help="Redo only the clips OUT/manifest.json records as failed (with the part flags: that part's)."
         ),
     ] = False,
-    backend: Annotated[
-        str, typer.Option(help="local (this process) or ray (Ray Data actors; pip install 'posekit\\[ray]').")
-    ] = "local",
-    ray_address: Annotated[
-        str | None,
-        typer.Option(help="Ray cluster to join: auto or HOST:PORT (default: start Ray on this machine)."),
-    ] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Ray actors, each with its own copy of the models.")] = 1,
-    num_gpus_per_worker: Annotated[
-        float, typer.Option(min=0.0, help="GPUs per Ray actor (0: CPU only; 0.5: two actors share a GPU).")
-    ] = 0.0,
-    cpus_per_worker: Annotated[
-        float | None, typer.Option(min=0.01, help="CPUs (torch threads) per Ray actor (default: CPUs / workers).")
-    ] = None,
-    max_retries: Annotated[
-        int, typer.Option(min=0, help="Times a clip is retried when its Ray worker process dies.")
-    ] = 2,
     overwrite: Annotated[bool, typer.Option(help="Delete the shards and manifest already in OUT first.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
@@ -98,7 +76,7 @@ def extract_command(
     setup_logging(verbose)
     options = ExtractOptions(
         experts=tuple(parse_experts(experts)),
-        estimator=EstimatorConfig(device=device, imgsz=imgsz),
+        estimator=estimator,
         aggregation=ssta,
         images=images,
         **fields,
@@ -110,8 +88,8 @@ def extract_command(
             options,
             overwrite=overwrite,
             progress=progress,
-            partition=Partition.from_options(shard_index, num_shards),
-            backend=make_backend(backend, ray_address, workers, num_gpus_per_worker, cpus_per_worker, max_retries),
+            partition=partition.partition(),
+            backend=backend.build(),
             retry_failed=retry_failed,
         )
     except KeyboardInterrupt:
@@ -120,34 +98,6 @@ def extract_command(
     print_summary(summary)
     if summary.failed:
         raise typer.Exit(EXIT_INPUT_FAILED)
-
-
-def make_backend(
-    name: str,
-    address: str | None,
-    workers: int,
-    num_gpus_per_worker: float,
-    cpus_per_worker: float | None,
-    max_retries: int,
-) -> Backend:
-    """The backend named by ``--backend``, with its options checked."""
-    if name == "local":
-        ray_only = {
-            "--ray-address": address is not None,
-            "--workers": workers != 1,
-            "--num-gpus-per-worker": bool(num_gpus_per_worker),
-            "--cpus-per-worker": cpus_per_worker is not None,
-        }
-        given = [flag for flag, set_ in ray_only.items() if set_]
-        if given:
-            raise ConfigError(f"{', '.join(given)} only apply with --backend ray")
-        return LocalBackend()
-    if name == "ray":
-        from posekit.workflows.extraction.ray_backend import RayBackend, RayOptions, import_ray
-
-        import_ray()
-        return RayBackend(RayOptions(address, workers, num_gpus_per_worker, cpus_per_worker, max_retries))
-    raise ConfigError(f"unknown --backend {name!r}; use local or ray")
 
 
 def print_summary(summary: RunSummary) -> None:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 import typer
+from rich.markup import escape
 
 from posekit.core.errors import ConfigError
 from posekit.core.options import bound_text, field_types, flag_name, literal_choices
@@ -140,7 +141,7 @@ def _help(field: dataclasses.Field, cls: type) -> str:
     if not text:
         raise ConfigError(f"{cls.__name__}.{field.name} has no help: give it metadata={{'help': ...}}")
     bounds = bound_text(field)
-    return f"{text} (must be {bounds})" if bounds else text
+    return escape(f"{text} (must be {bounds})" if bounds else text)
 
 
 def _flag(field: dataclasses.Field, annotation: Any, cls: type, group: Group, default: Any) -> Flag:

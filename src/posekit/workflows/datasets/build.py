@@ -31,6 +31,7 @@ import shutil
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -40,6 +41,7 @@ import yaml
 from posekit import __version__
 from posekit.core.errors import ConfigError, PosekitError, ShardError
 from posekit.core.hashing import stable_hash
+from posekit.core.options import check_bounds
 from posekit.io.manifest import MANIFEST_NAME
 from posekit.io.outputs import check_output_dir
 from posekit.io.schema import ShardInfo
@@ -53,56 +55,52 @@ from posekit.workflows.extraction.partition import Partition
 log = logging.getLogger(__name__)
 
 DATASET_JSON = "dataset.json"
-KINDS = ("posetics", "posecap")
-SPLIT_METHODS = ("auto", "official", "stratified")
 EXTRACT_DIR = "extract"
 EXTRACT_SHARDS = "shards"
 HF_SPLITS = {"val": "validation"}
 """posekit split folders whose Hugging Face split name differs (``datasets`` calls ``val/`` validation)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class BuildOptions:
-    """What decides the assembled dataset (recorded in ``dataset.json``).
+    """What decides the assembled dataset (recorded in ``dataset.json``); ``kind`` and ``captions`` come from the
+    command (``posecap`` adds ``text`` and ``keypoints_3d`` columns, from the captions file or label templates)."""
 
-    Attributes:
-        kind: ``posetics`` or ``posecap`` (adds ``text`` and ``keypoints_3d`` columns).
-        min_pose_frames: keep clips with at least one pose in this fraction of frames (thesis: 0.5).
-        label_map: ``auto``, ``none``, a bundled map name or a file (:func:`load_class_map`).
-        split: ``auto`` (official when every kept clip has one, else stratified), ``official``
-            or ``stratified``.
-        val_fraction: share of each class put in ``val`` by the stratified split.
-        seed: the stratified split, the shuffling of clips into shards, the caption templates.
-        shard_clips: clips per output shard.
-        row_group_clips: clips per Parquet row group (the unit the random-access reader decodes).
-        shuffle_clips: clips held in memory and shuffled together before writing.
-        captions: PoseCap descriptions file; templates from label names when None.
-        allow_incomplete: assemble even if some extraction parts have not finished.
-    """
-
-    kind: str = "posetics"
-    min_pose_frames: float = 0.5
-    label_map: str | None = "auto"
-    split: str = "auto"
-    val_fraction: float = 0.1
-    seed: int = 0
-    shard_clips: int = 256
-    row_group_clips: int = 16
-    shuffle_clips: int = 2048
-    captions: str | None = None
-    allow_incomplete: bool = False
+    kind: Literal["posetics", "posecap"] = field(default="posetics", metadata={"cli": False})
+    min_pose_frames: float = field(
+        default=0.5,
+        metadata={"help": "Keep clips with a pose in at least this share of frames (thesis 3.5).", "min": 0, "max": 1},
+    )
+    label_map: str | None = field(
+        default="auto",
+        metadata={
+            "help": "auto (kinetics400-posetics for a Kinetics CSV, else none), none, kinetics400-posetics, "
+            "or a JSON/CSV file of label -> class."
+        },
+    )
+    split: Literal["auto", "official", "stratified"] = field(
+        default="auto",
+        metadata={"help": "official (from the annotations), stratified, or auto (official when every clip has one)."},
+    )
+    val_fraction: float = field(
+        default=0.1,
+        metadata={"help": "Share of each class in val (stratified split).", "min": 0, "max": 1, "max_open": True},
+    )
+    seed: int = field(default=0, metadata={"help": "Seed of the split, the shuffling into shards and the templates."})
+    shard_clips: int = field(default=256, metadata={"help": "Clips per output shard.", "min": 1})
+    row_group_clips: int = field(
+        default=16, metadata={"help": "Clips per Parquet row group (what random access decodes).", "min": 1}
+    )
+    shuffle_clips: int = field(
+        default=2048, metadata={"help": "Clips held in memory and shuffled together before writing.", "min": 1}
+    )
+    captions: str | None = field(default=None, metadata={"cli": False})
+    allow_incomplete: bool = field(
+        default=False, metadata={"help": "Assemble even if some extraction parts have not finished."}
+    )
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ConfigError(f"unknown dataset kind {self.kind!r}; kinds: {', '.join(KINDS)}")
-        if self.split not in SPLIT_METHODS:
-            raise ConfigError(f"--split must be one of {', '.join(SPLIT_METHODS)}; got {self.split!r}")
-        if not 0.0 <= self.min_pose_frames <= 1.0:
-            raise ConfigError(f"--min-pose-frames must be in [0, 1]; got {self.min_pose_frames}")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise ConfigError(f"--val-fraction must be in [0, 1); got {self.val_fraction}")
-        if self.shard_clips < 1 or self.row_group_clips < 1 or self.shuffle_clips < 1:
-            raise ConfigError("--shard-clips, row groups and the shuffle window must be at least 1 clip")
+        check_bounds(self)
 
     @property
     def columns(self) -> tuple[str, ...]:

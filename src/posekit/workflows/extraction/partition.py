@@ -9,10 +9,11 @@ never moves a clip that is already done to another part.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from posekit.core.errors import ConfigError
 from posekit.core.hashing import stable_hash
+from posekit.core.options import check_bounds
 
 _PART_FOLDER = re.compile(r"^part-(\d{5})-of-(\d{5})$")
 
@@ -53,3 +54,26 @@ class Partition:
         if index is None or count is None:
             raise ConfigError("--shard-index and --num-shards go together; give both, or neither")
         return cls(index, count)
+
+
+@dataclass(frozen=True)
+class PartitionOptions:
+    """The scheduler-array flags: which static part of the inputs this task does."""
+
+    shard_index: int | None = field(
+        default=None,
+        metadata={
+            "help": "Do only part I of --num-shards (e.g. $SLURM_ARRAY_TASK_ID); writes OUT/part-I-of-N/.",
+            "min": 0,
+        },
+    )
+    num_shards: int | None = field(
+        default=None, metadata={"help": "Split the inputs into N parts by a stable hash of the clip id.", "min": 1}
+    )
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
+
+    def partition(self) -> Partition | None:
+        """The part asked for, or None when neither flag is given."""
+        return Partition.from_options(self.shard_index, self.num_shards)

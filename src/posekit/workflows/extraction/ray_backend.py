@@ -23,15 +23,23 @@ import os
 import pickle
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from posekit.core.errors import ConfigError
+from posekit.core.options import check_bounds, flag_name
 from posekit.io.video import VideoInput
-from posekit.workflows.extraction.driver import ClipOutcome, ExpertSet, ExtractOptions, extract_outcome
+from posekit.workflows.extraction.driver import (
+    Backend,
+    ClipOutcome,
+    ExpertSet,
+    ExtractOptions,
+    LocalBackend,
+    extract_outcome,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,35 +59,68 @@ def import_ray() -> Any:
 
 @dataclass(frozen=True)
 class RayOptions:
-    """How to run on Ray.
+    """How to run on Ray (the flags of ``--backend ray``)."""
 
-    Attributes:
-        address: ``None`` starts a Ray instance on this machine (stopped at the end);
-            ``"auto"`` or ``"host:port"`` joins a running cluster.
-        workers: actors, each with its own copy of the models.
-        num_gpus_per_worker: GPUs each actor reserves (0: CPU only; 0.5: two actors a GPU).
-        cpus_per_worker: CPUs each actor reserves and torch threads it uses (None: the
-            cluster's CPUs shared evenly between the workers).
-        max_retries: times a clip is retried after its worker process died.
-        max_in_flight: clips sent to one actor at a time. 1 (default) makes a worker's death
-            cost exactly the clip it was on one retry; with more, the clips queued behind it
-            are retried too and spend one of theirs.
-    """
-
-    address: str | None = None
-    workers: int = 1
-    num_gpus_per_worker: float = 0.0
-    cpus_per_worker: float | None = None
-    max_retries: int = 2
-    max_in_flight: int = 1
+    address: str | None = field(
+        default=None,
+        metadata={
+            "flag": "--ray-address",
+            "help": "Ray cluster to join: auto or HOST:PORT (default: start Ray on this machine, stopped at the end).",
+        },
+    )
+    workers: int = field(default=1, metadata={"help": "Ray actors, each with its own copy of the models.", "min": 1})
+    num_gpus_per_worker: float = field(
+        default=0.0, metadata={"help": "GPUs per Ray actor (0: CPU only; 0.5: two actors share a GPU).", "min": 0}
+    )
+    cpus_per_worker: float | None = field(
+        default=None,
+        metadata={
+            "help": "CPUs (torch threads) per Ray actor (default: the cluster's CPUs shared by the workers).",
+            "min": 0,
+            "min_open": True,
+        },
+    )
+    max_retries: int = field(
+        default=2, metadata={"help": "Times a clip is retried when its Ray worker process dies.", "min": 0}
+    )
+    max_in_flight: int = field(
+        default=1,
+        metadata={
+            "help": "Clips sent to one actor at a time; 1 makes a worker's death cost exactly the clip it was on.",
+            "min": 1,
+        },
+    )
 
     def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise ConfigError(f"--workers must be at least 1; got {self.workers}")
-        if self.num_gpus_per_worker < 0 or self.max_retries < 0:
-            raise ConfigError("--num-gpus-per-worker and --max-retries cannot be negative")
-        if self.cpus_per_worker is not None and self.cpus_per_worker <= 0:
-            raise ConfigError(f"--cpus-per-worker must be positive; got {self.cpus_per_worker}")
+        check_bounds(self)
+
+    @property
+    def given(self) -> list[str]:
+        """The flags set away from their defaults (they only apply with ``--backend ray``)."""
+        return [flag_name(f) for f in fields(self) if getattr(self, f.name) != f.default]
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """Where extraction runs: this process, or Ray Data actors with :class:`RayOptions`."""
+
+    backend: Literal["local", "ray"] = field(
+        default="local",
+        metadata={"help": "local (this process) or ray (Ray Data actors; pip install 'posekit[ray]')."},
+    )
+    ray: RayOptions = field(default_factory=RayOptions)
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
+        if self.backend == "local" and self.ray.given:
+            raise ConfigError(f"{', '.join(self.ray.given)} only apply with --backend ray")
+
+    def build(self) -> Backend:
+        """The backend these options name (Ray imported only when asked for)."""
+        if self.backend == "local":
+            return LocalBackend()
+        import_ray()
+        return RayBackend(self.ray)
 
 
 class ExtractActor:
