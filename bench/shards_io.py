@@ -32,8 +32,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from posekit.io.samples import normalise_screen, window_start
 from posekit.io.streaming import SkeletonShardStream
-from posekit.io.torch_dataset import SkeletonShardDataset, normalise_screen, to_item, window_start
+from posekit.io.torch_dataset import SkeletonShardDataset, to_item
 from posekit.skeleton.convert import convert_keypoints
 from posekit.skeleton.layouts import COCO17, POSETICS17
 from posekit.testing.synthetic import ACTIONS, write_synthetic_dataset

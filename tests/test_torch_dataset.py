@@ -11,9 +11,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from posekit.core.errors import ConfigError, ShardError
+from posekit.io.samples import LabelMap, find_labels, window_indices
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import ShardWriter, read_skeletons
-from posekit.io.torch_dataset import LabelMap, SkeletonShardDataset, find_labels, window_indices
+from posekit.io.torch_dataset import SkeletonShardDataset
 from posekit.skeleton.layouts import COCO17, POSETICS17, JointLayout
 from posekit.skeleton.records import SkeletonClip, SkeletonTrack
 from posekit.testing.synthetic import write_synthetic_dataset

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from posekit.cli.train import train_app, unik_eval, unik_predict
 from posekit.core.errors import ConfigError
-from posekit.io.torch_dataset import LabelMap
+from posekit.io.samples import LabelMap
 from posekit.testing.synthetic import write_synthetic_dataset
 from posekit.workflows.unik.evaluate import evaluate_checkpoint, fuse_score_files, load_checkpoint, load_scores
 from posekit.workflows.unik.train import PRESETS, TrainConfig, lr_at, resolve_config, train

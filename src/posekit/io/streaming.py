@@ -28,8 +28,9 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from posekit.core.errors import ConfigError, ShardError
+from posekit.io.samples import DATASET_JSON, PAD_MODES, LabelMap, clip_joints, find_labels, window_start
 from posekit.io.shards import list_shards, read_shard_info, table_to_skeletons
-from posekit.io.torch_dataset import DATASET_JSON, PAD_MODES, LabelMap, clip_joints, find_labels, to_item, window_start
+from posekit.io.torch_dataset import to_item
 from posekit.skeleton.features import STREAMS
 from posekit.skeleton.layouts import POSETICS17, JointLayout, get_layout
 

@@ -50,12 +50,9 @@ for datasets larger than memory or local disk caches.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -65,130 +62,19 @@ import torch
 from torch.utils.data import Dataset
 
 from posekit.core.errors import ConfigError, ShardError
+from posekit.io.samples import (
+    PAD_MODES,
+    LabelMap,
+    clip_joints,
+    resolve_labels,
+    window_indices,
+    window_start,
+)
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import list_shards, read_shard_info, table_to_skeletons
-from posekit.skeleton.convert import convert_keypoints
 from posekit.skeleton.features import STREAMS, make_stream
 from posekit.skeleton.layouts import POSETICS17, JointLayout, get_layout
 from posekit.skeleton.records import SkeletonClip
-
-LABELS_JSON = "labels.json"
-LABELS_CSV = "labels.csv"
-DATASET_JSON = "dataset.json"
-PAD_MODES = ("loop", "zero")
-
-
-@dataclass(frozen=True)
-class LabelMap:
-    """Class names (index = position) and the class name of each clip id."""
-
-    classes: tuple[str, ...]
-    clips: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        unknown = sorted({name for name in self.clips.values()} - set(self.classes))
-        if unknown:
-            raise ConfigError(f"labels name classes that are not in the class list: {unknown[:5]}")
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    def index(self, name: str) -> int:
-        return self.classes.index(name)
-
-    def label_of(self, clip_id: str) -> int:
-        """Class index of ``clip_id``; -1 when the clip has no label."""
-        name = self.clips.get(clip_id)
-        return -1 if name is None else self.classes.index(name)
-
-    def save(self, path: Path) -> None:
-        """Write ``labels.json`` (see the module docstring)."""
-        Path(path).write_text(json.dumps({"classes": list(self.classes), "clips": dict(self.clips)}, indent=1))
-
-    @classmethod
-    def from_shards(cls, paths: Sequence[Path], classes: Sequence[str] | None = None) -> LabelMap:
-        """Labels from the ``label`` column of the skeletons shards under ``paths`` (only the
-        ``clip_id`` and ``label`` columns are read); ``classes`` default to the sorted labels."""
-        clips: dict[str, str] = {}
-        for folder in paths:
-            for shard in list_shards(Path(folder), "skeletons"):
-                if "label" not in pq.read_schema(shard).names:
-                    continue
-                table = pq.read_table(shard, columns=["clip_id", "label"])
-                for cid, name in zip(table.column("clip_id").to_pylist(), table.column("label").to_pylist()):
-                    if name is not None:
-                        clips.setdefault(cid, name)
-        return cls(tuple(classes) if classes is not None else tuple(sorted(set(clips.values()))), clips)
-
-    @classmethod
-    def load(cls, path: Path) -> LabelMap:
-        """Read ``labels.json``, ``labels.csv`` (``clip_id,label``) or a built dataset's
-        ``dataset.json`` (classes from it, clips from the label column of its split folders)."""
-        path = Path(path)
-        if path.name == DATASET_JSON:
-            try:
-                doc = json.loads(path.read_text(encoding="utf-8"))
-                folders = [path.parent / split.get("folder", name) for name, split in doc["splits"].items()]
-                return cls.from_shards(folders, doc["classes"])
-            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise ConfigError(f"cannot read labels from {path}: {exc}") from exc
-        try:
-            if path.suffix == ".csv":
-                with open(path, newline="") as fh:
-                    rows = list(csv.DictReader(fh))
-                if rows and not {"clip_id", "label"} <= set(rows[0]):
-                    raise ConfigError(f"{path}: a labels CSV needs the columns clip_id,label")
-                clips = {r["clip_id"]: r["label"] for r in rows}
-                return cls(tuple(sorted(set(clips.values()))), clips)
-            data = json.loads(path.read_text())
-            return cls(tuple(data["classes"]), dict(data.get("clips", {})))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"cannot read labels {path}: {exc}") from exc
-
-
-def find_labels(data: Path) -> Path | None:
-    """The labels sidecar for shards at ``data`` (a folder or a shard file), if there is one."""
-    data = Path(data)
-    folder = data.parent if data.is_file() else data
-    for where in (folder, folder.parent):
-        for name in (LABELS_JSON, LABELS_CSV, DATASET_JSON):
-            if (where / name).is_file():
-                return where / name
-    return None
-
-
-def resolve_labels(labels: LabelMap | Path | str | None, path: Path, shards: Sequence[Path]) -> LabelMap | None:
-    """The :class:`LabelMap` that ``labels`` (``"auto"``, a path, a map or None) names for ``path``."""
-    if isinstance(labels, str) and labels == "auto":
-        found = find_labels(path)
-        if found is not None:
-            return LabelMap.load(found)
-        if any("label" in pq.read_schema(s).names for s in shards):
-            return LabelMap.from_shards([path])
-        return None
-    if isinstance(labels, (str, Path)):
-        return LabelMap.load(Path(labels))
-    return labels
-
-
-def normalise_screen(keypoints: np.ndarray, width: float, height: float) -> np.ndarray:
-    """``(..., 2)`` pixels -> coordinates in ``[-1, 1]`` keeping the aspect ratio (step 3 above)."""
-    scale = max(float(width), float(height), 1.0) / 2.0
-    centre = np.array([width / 2.0, height / 2.0], dtype=np.float32)
-    return ((keypoints - centre) / scale).astype(np.float32)
-
-
-def window_indices(num_frames: int, window: int, start: int, pad: str) -> np.ndarray:
-    """``(window,)`` frame positions from ``start``; -1 marks a padded (missing) frame."""
-    if pad not in PAD_MODES:
-        raise ValueError(f"pad must be one of {PAD_MODES}, got {pad!r}")
-    if num_frames == 0:
-        return np.full(window, -1, dtype=np.int64)
-    if num_frames >= window:
-        return np.arange(start, start + window, dtype=np.int64)
-    idx = np.arange(window, dtype=np.int64)
-    return idx % num_frames if pad == "loop" else np.where(idx < num_frames, idx, -1)
 
 
 class SkeletonShardDataset(Dataset):
@@ -338,33 +224,6 @@ class SkeletonShardDataset(Dataset):
         x = self.joints(index)
         start = self.window_start(index, x.shape[1])
         return to_item(x, self.window, start, self.pad, self.stream, self.layout), int(self.targets[index]), index
-
-
-def clip_joints(
-    clip: SkeletonClip, src: JointLayout, layout: JointLayout, max_persons: int = 2, center: bool = False
-) -> np.ndarray:
-    """``(2, T, V, M)`` float32 joints of ``clip`` (steps 1-3 of the module docstring), NaN = missing."""
-    M, T = max_persons, clip.num_frames
-    if clip.tracks:
-        kp = clip.to_array(max_persons=M).transpose(3, 1, 2, 0)
-    else:
-        kp = np.full((M, T, src.num_joints, 2), np.nan, np.float32)
-    kp, _ = convert_keypoints(kp, None, src, layout)
-    kp = normalise_screen(kp, clip.width, clip.height)
-    if center:
-        body = kp[0, :, layout.center]
-        if np.isfinite(body).any():
-            kp = kp - np.nanmean(body, axis=0)
-    return np.ascontiguousarray(kp.transpose(3, 1, 2, 0))
-
-
-def window_start(window: int | None, num_frames: int, train: bool, key: tuple[int, int, int]) -> int:
-    """First frame of a window: centred for evaluation, random from ``(seed, epoch, index)`` for training."""
-    if window is None or num_frames <= window:
-        return 0
-    if not train:
-        return (num_frames - window) // 2
-    return int(np.random.default_rng(list(key)).integers(0, num_frames - window + 1))
 
 
 def to_item(x: np.ndarray, window: int | None, start: int, pad: str, stream: str, layout: JointLayout) -> torch.Tensor:

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from posekit.io.samples import LABELS_JSON, LabelMap
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import ShardWriter
-from posekit.io.torch_dataset import LABELS_JSON, LabelMap
 from posekit.skeleton.layouts import JointLayout, get_layout
 from posekit.skeleton.records import SkeletonClip, SkeletonTrack
 from posekit.workflows.datasets.build import BuildOptions, build_dataset

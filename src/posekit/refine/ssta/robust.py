@@ -10,8 +10,6 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.ndimage import median_filter
-from scipy.signal import savgol_filter
 
 from posekit.refine.ssta.equations import SOURCE_FILLED
 from posekit.refine.ssta.kernels import d2, first_argmin, held_previous, present, run_maps, take
@@ -136,8 +134,12 @@ def smooth(keypoints: np.ndarray, method: Smoother = "savgol", window: int = 9, 
         return x.reshape(*lead, T, V, 2).copy()
     b = np.nan_to_num(_bridge(x), nan=0.0)
     if method == "savgol":
+        from scipy.signal import savgol_filter  # scipy.signal costs about a second at import; smoothing is opt-in
+
         out = savgol_filter(b, window, polyorder, axis=1, mode="interp")
     elif method == "median":
+        from scipy.ndimage import median_filter
+
         out = median_filter(b, size=(1, window, 1, 1), mode="nearest")
     else:
         raise ValueError(f"unknown smoother {method!r}; use 'savgol' or 'median'")

@@ -39,9 +39,9 @@ import pyarrow.parquet as pq
 
 from posekit.core.errors import ConfigError, ShardError
 from posekit.core.options import check_bounds
+from posekit.io.samples import DATASET_JSON, LabelMap, normalise_screen, resolve_labels, window_indices
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import iter_skeleton_clips, list_shards, read_shard_info
-from posekit.io.torch_dataset import DATASET_JSON, LabelMap, normalise_screen, resolve_labels, window_indices
 from posekit.skeleton.convert import convert_keypoints
 from posekit.skeleton.layouts import LAYOUTS, JointLayout, get_layout
 from posekit.skeleton.records import SkeletonClip

@@ -22,7 +22,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from posekit.core.errors import ConfigError
-from posekit.io.torch_dataset import LabelMap, SkeletonShardDataset, find_labels
+from posekit.io.samples import LabelMap, find_labels
+from posekit.io.torch_dataset import SkeletonShardDataset
 from posekit.skeleton.features import fuse_scores, softmax
 from posekit.unik.model import UNIK
 

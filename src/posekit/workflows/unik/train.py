@@ -50,7 +50,8 @@ from torch.utils.data import DataLoader, DistributedSampler
 from posekit import __version__
 from posekit.core.errors import ConfigError
 from posekit.core.options import check_bounds
-from posekit.io.torch_dataset import LabelMap, SkeletonShardDataset, find_labels
+from posekit.io.samples import LabelMap, find_labels
+from posekit.io.torch_dataset import SkeletonShardDataset
 from posekit.skeleton.features import softmax
 from posekit.unik.model import THESIS_CHANNELS, UNIK, count_parameters
 from posekit.workflows.unik.evaluate import classification_metrics, save_confusion_png, save_scores
