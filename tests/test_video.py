@@ -6,7 +6,8 @@ import pytest
 
 from posekit.core.errors import ConfigError, VideoError
 from posekit.io.inputs import find_inputs
-from posekit.io.video import Prefetcher, batched_frames, iter_frames, probe_video
+from posekit.io.video import DecodeEnd, Prefetcher, batched_frames, iter_frames, probe_video, readable_frames
+from tests.conftest import VTEST
 from tests.videos import write_clip
 
 
@@ -180,3 +181,27 @@ def test_unrotated_videos_decode_as_stored(sample_clip, sample_frames):
     frames = list(iter_frames(sample_clip, max_frames=3))
     for frame, stored in zip(frames, sample_frames):
         np.testing.assert_array_equal(frame.image, stored)
+
+
+def test_a_video_cut_short_ends_its_frames_where_its_data_stops_and_its_packets_say_so(tmp_path):
+    data = VTEST.read_bytes()
+    cut = tmp_path / "vtest cut.avi"
+    cut.write_bytes(data[: len(data) // 4])
+    assert probe_video(cut).declared_frames == 795
+    end = DecodeEnd()
+    assert sum(1 for _ in iter_frames(cut, end=end)) == end.decoded == 197
+    assert end.error == "" and not end.stopped_early
+    assert readable_frames(cut) == 197
+    assert readable_frames(VTEST) == 795
+    end = DecodeEnd()
+    assert len(list(iter_frames(cut, max_frames=5, end=end))) == 5 and end.stopped_early and end.decoded == 5
+
+
+def test_packet_count_of_intact_videos_matches_their_decoded_frames(sample_clip):
+    ntu = VTEST.parent / "ntu-S001C001P001R001A001_rgb.avi"
+    kinetics = VTEST.parent / "kinetics-armwrestling.mp4"
+    for path in (sample_clip, ntu, kinetics):
+        end = DecodeEnd()
+        for _ in iter_frames(path, end=end):
+            pass
+        assert readable_frames(path) == end.decoded == probe_video(path).declared_frames, path

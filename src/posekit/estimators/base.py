@@ -59,7 +59,13 @@ class OneStageOptions:
         metadata={"help": "Network input size in pixels for full-frame experts; raise it for small people.", "min": 32},
     )
     min_box_score: float = field(
-        default=0.1, metadata={"help": "Person detections scoring below this are dropped.", "min": 0, "max": 1}
+        default=0.1,
+        metadata={
+            "help": "Person detections scoring below this are dropped (Ultralytics' conf).",
+            "min": 0,
+            "max": 1,
+            "aliases": ("--conf",),
+        },
     )
 
     def __post_init__(self) -> None:

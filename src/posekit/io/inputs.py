@@ -19,7 +19,15 @@ from typing import Literal
 
 from posekit.core.errors import ConfigError
 from posekit.io.images import IMAGE_EXTENSIONS, frame_files, is_image, iter_images, probe_images
-from posekit.io.video import VIDEO_EXTENSIONS, Frame, VideoInfo, VideoInput, iter_frames, probe_video
+from posekit.io.video import (
+    VIDEO_EXTENSIONS,
+    DecodeEnd,
+    Frame,
+    VideoInfo,
+    VideoInput,
+    iter_frames,
+    probe_video,
+)
 
 LIST_SUFFIXES = (".txt", ".lst")
 """An input file with one of these suffixes is a list of input paths, one a line."""
@@ -169,10 +177,13 @@ def probe_input(path: Path, frame_rate: float) -> VideoInfo:
 
 
 def iter_input_frames(
-    path: Path, info: VideoInfo, fps: float | None = None, max_frames: int | None = None
+    path: Path, info: VideoInfo, fps: float | None = None, max_frames: int | None = None, end: DecodeEnd | None = None
 ) -> Iterator[Frame]:
-    """The frames of the input ``path`` probed as ``info``, one every ``1/fps`` seconds, at most ``max_frames``."""
+    """The frames of the input ``path`` probed as ``info``, one every ``1/fps`` seconds, at most ``max_frames``.
+
+    ``end`` is filled in for a video (:func:`posekit.io.video.iter_frames`); images leave it as it is.
+    """
     if not info.frame_files:
-        return iter_frames(path, fps, max_frames)
+        return iter_frames(path, fps, max_frames, end)
     folder = Path(path) if input_kind(path) == "frames" else Path(path).parent
     return iter_images([folder / name for name in info.frame_files], info, fps, max_frames)

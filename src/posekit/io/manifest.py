@@ -20,8 +20,14 @@ from posekit.io.images import ImageInputOptions
 
 MANIFEST_NAME = "manifest.json"
 STATUSES = ("done", "failed", "skipped")
-SETTINGS_SINCE: dict[str, Any] = {"images": asdict(ImageInputOptions())}
-"""Settings recorded since image inputs came, with the value every older run had: a manifest without them resumes."""
+SETTINGS_SINCE: dict[str, Any] = {
+    "images": asdict(ImageInputOptions()),
+    "tracks": {"min_track_frames": 1, "max_persons": None},
+    "strict": False,
+}
+"""Settings recorded since image inputs, the person filters and ``--strict`` came, with the value every older run
+had (every track kept, truncated videos failed before ``--strict`` existed and are refused by it now): a manifest
+without them resumes."""
 
 
 @dataclass
@@ -39,6 +45,16 @@ class ManifestEntry:
     """Person-frames of the clip's tracks left out of its skeletons, by reason (``refine.tracks.DROP_REASONS``)."""
     frame_files: list[str] = field(default_factory=list)
     """The image file name of each frame index of an image input or a folder of frames; empty for videos."""
+    fps: float = 0.0
+    """The mean rate of the frames taken (frames/s): the source rate, or what ``--fps`` really gave."""
+    source_fps: float = 0.0
+    """The input's own frame rate (frames/s)."""
+    decoded_frames: int = 0
+    """Frames decoded to take ``frames`` of them (those ``--fps`` skipped included; 0 for images)."""
+    truncated: dict[str, Any] = field(default_factory=dict)
+    """For a video that ends before the frame count its header declares: ``readable_frames``, ``declared_frames``,
+    ``checked`` (``decoded``, or ``packets`` when ``--max-frames`` stopped decoding first) and the decoder's
+    ``error`` if one ended the frames; empty otherwise."""
 
 
 @dataclass
@@ -48,6 +64,9 @@ class RunManifest:
     path: Path
     settings: dict[str, Any]
     entries: dict[str, ManifestEntry] = field(default_factory=dict)
+    effective: dict[str, Any] = field(default_factory=dict)
+    """What really ran where it differs from a setting's face value, e.g. ``imgsz``: the input size of each
+    full-frame expert (Ultralytics rounds ``--imgsz`` up to its stride)."""
 
     @classmethod
     def open(cls, out_dir: Path, settings: dict[str, Any]) -> RunManifest:
@@ -68,7 +87,7 @@ class RunManifest:
                 "use another --out, or --overwrite to start again"
             )
         entries = {e["clip_id"]: ManifestEntry(**e) for e in data.get("entries", [])}
-        return cls(path, settings, entries)
+        return cls(path, settings, entries, data.get("effective", {}))
 
     @classmethod
     def read(cls, path: Path) -> RunManifest:
@@ -79,7 +98,7 @@ class RunManifest:
             entries = {e["clip_id"]: ManifestEntry(**e) for e in data.get("entries", [])}
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ConfigError(f"cannot read {path} ({exc})") from exc
-        return cls(path, data.get("settings", {}), entries)
+        return cls(path, data.get("settings", {}), entries, data.get("effective", {}))
 
     def with_status(self, status: str) -> list[ManifestEntry]:
         return [e for e in self.entries.values() if e.status == status]
@@ -119,6 +138,8 @@ class RunManifest:
             "settings": self.settings,
             "counts": self.counts(),
             "dropped": self.dropped(),
+            "truncated": sum(1 for e in self.entries.values() if e.status == "done" and e.truncated),
+            "effective": self.effective,
             "entries": [asdict(e) for e in sorted(self.entries.values(), key=lambda e: e.clip_id)],
         }
         tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")

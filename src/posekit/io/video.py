@@ -8,6 +8,7 @@ applied, so frames, sizes and skeleton coordinates are those of the upright pict
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -116,6 +117,22 @@ class Orientation:
         return np.ascontiguousarray(out)
 
 
+@dataclass
+class DecodeEnd:
+    """How the decoding of one video ended; :func:`iter_frames` fills it in as it goes.
+
+    Attributes:
+        decoded: frames decoded, those the sampler skipped included.
+        error: the decoder's reason when the data broke off after some frames (decoding stopped there and the
+            frames before were kept); empty when the stream ended cleanly.
+        stopped_early: decoding stopped at ``max_frames`` before the stream ended, so the rest was not decoded.
+    """
+
+    decoded: int = 0
+    error: str = ""
+    stopped_early: bool = False
+
+
 class FrameSampler:
     """Keeps one frame every ``1/fps`` seconds of stream time (every frame when ``fps`` is None)."""
 
@@ -189,14 +206,19 @@ def _first_orientation(container: av.container.InputContainer, stream: av.VideoS
     return Orientation() if frame is None else Orientation.of_frame(frame, path)
 
 
-def iter_frames(path: Path, fps: float | None = None, max_frames: int | None = None) -> Iterator[Frame]:
+def iter_frames(
+    path: Path, fps: float | None = None, max_frames: int | None = None, end: DecodeEnd | None = None
+) -> Iterator[Frame]:
     """Decode frames of ``path`` in order, upright, keeping one every ``1/fps`` seconds of stream time.
 
     ``time`` comes from each frame's presentation timestamp, so variable frame rate videos
     keep their true timing; frames without a timestamp get one from the average rate. The
     first frame's display matrix (:class:`Orientation`) is applied to every frame.
-    Raises :class:`VideoError` when decoding breaks (corrupt or truncated data).
+    Raises :class:`VideoError` when decoding breaks (corrupt or truncated data); given ``end``, a break after
+    the first frame only ends the frames instead, and ``end`` says how far decoding got and why it stopped.
     """
+    keep_on_break = end is not None
+    end = end if end is not None else DecodeEnd()
     container = _open(path)
     try:
         stream = container.streams.video[0]
@@ -205,11 +227,11 @@ def iter_frames(path: Path, fps: float | None = None, max_frames: int | None = N
         sampler = FrameSampler(fps)
         orientation: Orientation | None = None
         kept = 0
-        index = -1
         start = None
         try:
             for frame in container.decode(stream):
-                index += 1
+                index = end.decoded
+                end.decoded += 1
                 if orientation is None:
                     orientation = Orientation.of_frame(frame, path)
                 t = float(frame.time) if frame.time is not None else index / rate
@@ -221,11 +243,44 @@ def iter_frames(path: Path, fps: float | None = None, max_frames: int | None = N
                 yield Frame(index, t, image if orientation.upright else orientation.apply(image))
                 kept += 1
                 if max_frames is not None and kept >= max_frames:
+                    end.stopped_early = True
                     return
         except av.error.FFmpegError as exc:
-            raise VideoError(f"{path}: decoding failed after {index + 1} frames ({_reason(exc)})") from None
+            reason = f"decoding failed after {end.decoded} frames ({_reason(exc)})"
+            if not (kept and keep_on_break):
+                raise VideoError(f"{path}: {reason}") from None
+            end.error = reason
     finally:
         container.close()
+
+
+def readable_frames(path: Path) -> int | None:
+    """How many frames the file's data reaches, read from packet timestamps near its declared end (none decoded).
+
+    Seeks to two frames before the end its header declares and reads the packets from there to the end of the
+    file; in a file cut short the seek cannot get there, so the packets are read from where it stopped (at worst
+    the whole file, still without decoding). Frames count from the first packet's timestamp (some AVI files start
+    at 1). Returns None when the header declares no frame count or rate.
+    """
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate
+        if not stream.frames or not rate or stream.time_base is None:
+            return None
+        first = next((packet.pts for packet in container.demux(stream) if packet.pts is not None), None)
+        if first is None:
+            return 0
+        target = first + int(Fraction(stream.frames - 2) / rate / stream.time_base)
+        with contextlib.suppress(av.error.FFmpegError):
+            container.seek(max(first, target), stream=stream, backward=True)
+        last = None
+        with contextlib.suppress(av.error.FFmpegError):
+            for packet in container.demux(stream):
+                if packet.pts is not None and packet.size:
+                    last = packet.pts if last is None else max(last, packet.pts)
+        if last is None:
+            return 0
+        return round((last - first) * stream.time_base * rate) + 1
 
 
 def write_lossless(out: Path, images: Iterable[np.ndarray], info: VideoInfo) -> int:

@@ -3,17 +3,19 @@
 The extraction pipeline gives every expert's persons the track id of the person they were
 associated with. Here the experts' views of one track are stacked into ``(M, n, V, 2)``
 arrays (NaN where an expert saw nothing), SST-A aggregates them, and eq. 3.3 keeps the
-frames whose confidence C reaches gamma. Every pose left out is counted by its reason
-(:data:`DROP_REASONS`), so nothing is dropped silently.
+frames whose confidence C reaches gamma. The person filters of :class:`TrackFilterOptions` then
+drop short tracks and keep a clip's main persons. Every pose left out is counted by its reason
+(:data:`DROP_REASONS`, :data:`TRACK_DROP_REASONS`), so nothing is dropped silently.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from posekit.core.options import check_bounds
 from posekit.refine.ssta import AggregationOptions, aggregate
 from posekit.skeleton.layouts import JointLayout
 from posekit.skeleton.records import PoseProposals, SkeletonTrack
@@ -227,3 +229,69 @@ def skeleton_tracks(
     if len(per_expert) == 1:
         return single_expert_tracks(stacks)
     return aggregate_tracks(stacks, layout, options)
+
+
+TRACK_DROP_REASONS = ("short_track", "beyond_max_persons")
+"""Why :func:`filter_tracks` left out the person-frames of a whole track: it had fewer frames than
+``min_track_frames``; it ranked below the clip's ``max_persons`` main persons."""
+
+
+@dataclass(frozen=True)
+class TrackFilterOptions:
+    """Which skeleton tracks of a clip are kept, after SST-A (or the one expert) made them.
+
+    The main persons of a clip are ranked by the sum over the frames a track is present of its box area, i.e.
+    mean box area x frames present: a large person seen throughout outranks a passer-by and a short false
+    detection (the NTU and Kinetics skeleton pipelines keep the two main persons by a similar rule).
+    """
+
+    min_track_frames: int = field(
+        default=1, metadata={"help": "Drop tracks present on fewer frames than this (1: keep every track).", "min": 1}
+    )
+    max_persons: int | None = field(
+        default=None,
+        metadata={
+            "help": "Keep the N main persons of each clip, ranked by mean box area x frames present (default: all).",
+            "min": 1,
+        },
+    )
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
+
+    @property
+    def active(self) -> bool:
+        """Whether these options can drop a track (the defaults keep every one)."""
+        return self.min_track_frames > 1 or self.max_persons is not None
+
+
+def person_rank_key(track: SkeletonTrack) -> float:
+    """A track's weight among a clip's persons: the sum of its ``(n, 4)`` xyxy boxes' areas, in pixels squared
+    (mean box area x frames present); boxes without a size count 0."""
+    sides = track.boxes[:, 2:] - track.boxes[:, :2]
+    return float(np.nan_to_num(sides.prod(axis=1).clip(min=0)).sum())
+
+
+def filter_tracks(refined: RefinedTracks, options: TrackFilterOptions) -> RefinedTracks:
+    """Drop the tracks shorter than ``min_track_frames``, then keep the ``max_persons`` main ones
+    (:func:`person_rank_key`, ties to the lower track id); the tracks kept stay in track-id order.
+
+    With options that can drop a track, ``dropped`` gains every key of :data:`TRACK_DROP_REASONS` (person-frames
+    of the tracks left out); with the defaults the result is ``refined`` unchanged.
+    """
+    if not options.active:
+        return refined
+    dropped = {**refined.dropped, **dict.fromkeys(TRACK_DROP_REASONS, 0)}
+    long_enough = []
+    for track in refined.tracks:
+        if len(track) < options.min_track_frames:
+            dropped["short_track"] += len(track)
+        else:
+            long_enough.append(track)
+    kept = long_enough
+    if options.max_persons is not None and len(long_enough) > options.max_persons:
+        ranked = sorted(long_enough, key=lambda track: (-person_rank_key(track), track.track_id))
+        main = {id(track) for track in ranked[: options.max_persons]}
+        kept = [track for track in long_enough if id(track) in main]
+        dropped["beyond_max_persons"] += sum(len(track) for track in long_enough if id(track) not in main)
+    return replace(refined, tracks=kept, dropped=dropped)

@@ -9,27 +9,36 @@ each track's proposals into its skeleton (thesis 3.3.2); with one, the skeleton 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from posekit.core.errors import ConfigError, PosekitError, VideoError
-from posekit.core.options import check_bounds, recorded_settings
+from posekit.core.options import check_bounds, flag_name, recorded_settings
 from posekit.estimators.base import Estimator, EstimatorConfig
 from posekit.estimators.registry import ExpertSpec, build_estimator
 from posekit.io.images import IMAGE_EXTENSIONS, ImageInputOptions
 from posekit.io.inputs import find_inputs, iter_input_frames, probe_input, unique_inputs
 from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
 from posekit.io.sink import ShardSink, prepare_output
-from posekit.io.video import VIDEO_EXTENSIONS, Prefetcher, VideoInput, batched_frames
+from posekit.io.video import (
+    VIDEO_EXTENSIONS,
+    DecodeEnd,
+    Prefetcher,
+    VideoInfo,
+    VideoInput,
+    batched_frames,
+    readable_frames,
+)
 from posekit.refine.tracking import PersonTracker, TrackerConfig, match_boxes
-from posekit.refine.tracks import AggregationOptions, skeleton_tracks
+from posekit.refine.tracks import AggregationOptions, TrackFilterOptions, filter_tracks, skeleton_tracks
 from posekit.skeleton.layouts import LAYOUTS, JointLayout, get_layout
 from posekit.skeleton.records import ExpertFrame, PoseProposals, SkeletonClip
 from posekit.workflows.extraction.partition import Partition
@@ -53,6 +62,8 @@ class ExtractOptions:
         shard_clips: clips per shard (a shard is also cut at ``shard_bytes``).
         aggregation: SST-A settings, used when there are several experts.
         images: how single images and folders of frames become clips (their frame rate).
+        tracks: which skeleton tracks are kept (minimum length, the main persons).
+        strict: a truncated video fails instead of keeping its readable frames.
     """
 
     experts: tuple[ExpertSpec, ...] = field(metadata={"cli": False})
@@ -77,6 +88,14 @@ class ExtractOptions:
     tracker: TrackerConfig = field(default_factory=TrackerConfig, metadata={"cli": False})
     aggregation: AggregationOptions = field(default_factory=AggregationOptions)
     images: ImageInputOptions = field(default_factory=ImageInputOptions)
+    tracks: TrackFilterOptions = field(default_factory=TrackFilterOptions)
+    strict: bool = field(
+        default=False,
+        metadata={
+            "help": "Record a truncated video (fewer frames than its header declares) as failed instead of "
+            "keeping its readable frames."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -112,6 +131,26 @@ class ExpertSet:
     def names(self) -> tuple[str, ...]:
         return tuple(e.name for e in self.experts)
 
+    def input_sizes(self, imgsz: int) -> dict[str, int]:
+        """The network input size (pixels) that each full-frame expert reading ``imgsz`` really runs at.
+
+        Ultralytics models round ``imgsz`` up to a multiple of their stride (``--imgsz 100`` runs at 128);
+        experts that take their input size from their own model file (RTMO) and top-down experts (``crop_size``)
+        do not read it and are left out.
+        """
+        out: dict[str, int] = {}
+        for expert in dict.fromkeys([self.detector, *self.experts]):
+            stride = _ultralytics_stride(expert)
+            if stride is not None and not expert.needs_boxes:
+                out[expert.name] = math.ceil(imgsz / stride) * stride
+        return out
+
+
+def _ultralytics_stride(expert: Estimator) -> int | None:
+    """The largest stride of an expert's Ultralytics model (32 for YOLO11n-pose); None for other models."""
+    stride = getattr(getattr(getattr(expert, "model", None), "model", None), "stride", None)
+    return None if stride is None else int(max(stride))
+
 
 @dataclass
 class ClipResult:
@@ -121,6 +160,16 @@ class ClipResult:
     dropped: dict[str, int] = field(default_factory=dict)
     frame_files: tuple[str, ...] = ()
     """The image file of each frame index (images and folders of frames; empty for videos)."""
+    source_fps: float = 0.0
+    """The input's own frame rate (frames/s); ``clip.fps`` is the mean rate of the frames taken."""
+    decoded: int = 0
+    """Frames decoded, those ``fps`` skipped included (0 for images)."""
+    truncated: dict[str, Any] = field(default_factory=dict)
+    """For a video cut short, :func:`truncation_note`'s note; empty otherwise."""
+    input_sizes: dict[str, int] = field(default_factory=dict)
+    """The network input size each full-frame expert ran at (pixels), by name (:meth:`ExpertSet.input_sizes`)."""
+    unused: dict[str, str] = field(default_factory=dict)
+    """Flags that did nothing for this clip, each with the one line saying so (e.g. ``--fps`` above its rate)."""
 
 
 @dataclass
@@ -236,7 +285,10 @@ def extract_clip(
     per_expert: dict[str, list[PoseProposals]] = {name: [] for name in experts.names}
     frame_index: list[int] = []
     timestamps: list[float] = []
-    frames = Prefetcher(iter_input_frames(video.path, info, options.fps, options.max_frames), 2 * options.batch_size)
+    end = DecodeEnd()
+    frames = Prefetcher(
+        iter_input_frames(video.path, info, options.fps, options.max_frames, end), 2 * options.batch_size
+    )
     for batch in batched_frames(iter(frames), options.batch_size):
         images = [f.image for f in batch]
         if images[0].shape[:2] != (info.height, info.width):
@@ -249,16 +301,23 @@ def extract_clip(
             on_frames(len(batch))
     if not frame_index:
         raise VideoError(f"{video.path}: no decodable frames")
-    _check_complete(video, info.declared_frames, frame_index[-1], len(frame_index), options, info.fps)
+    truncated = truncation_note(video.path, info, end)
+    if truncated and options.strict:
+        raise VideoError(
+            f"{video.path}: {truncation_text(truncated)}; --strict refuses it (without --strict its "
+            f"{truncated['readable_frames']} readable frames are kept)"
+        )
     refined = skeleton_tracks(
         [per_expert[name] for name in experts.names], layout, options.aggregation, options.min_joint_score
     )
+    refined = filter_tracks(refined, options.tracks)
+    taken_fps = taken_rate(frame_index, info.fps)
     clip = SkeletonClip(
         clip_id=video.clip_id,
         video_path=str(video.path.resolve()),
         width=info.width,
         height=info.height,
-        fps=float(sampled_fps or 0.0),
+        fps=taken_fps,
         frame_index=np.array(frame_index, np.int32),
         timestamp=np.array(timestamps, np.float64),
         tracks=refined.tracks,
@@ -270,19 +329,89 @@ def extract_clip(
         for name, props in per_expert.items()
         for t, p in enumerate(props)
     ]
-    return ClipResult(clip, expert_frames, time.perf_counter() - started, refined.dropped, frame_files=info.frame_files)
+    return ClipResult(
+        clip,
+        expert_frames,
+        time.perf_counter() - started,
+        refined.dropped,
+        frame_files=info.frame_files,
+        source_fps=float(info.fps),
+        decoded=end.decoded,
+        truncated=truncated,
+        input_sizes=experts.input_sizes(options.estimator.imgsz),
+        unused=_unused_for_clip(video, info, options, taken_fps),
+    )
 
 
-def _check_complete(
-    video: VideoInput, declared: int, last_index: int, frames_kept: int, options: ExtractOptions, fps: float
-) -> None:
-    """A file that ends well before the frame count its header declares is truncated."""
-    if declared <= 0 or (options.max_frames is not None and frames_kept >= options.max_frames):
-        return
-    stride = max(1.0, fps / options.fps) if options.fps and fps else 1.0
-    decoded = last_index + 1
-    if declared - decoded > max(2, 0.02 * declared) + stride:
-        raise VideoError(f"{video.path}: truncated (decoded {decoded} of the {declared} frames its header declares)")
+def taken_rate(frame_index: list[int], source_fps: float) -> float:
+    """The mean rate (frames/s) of the frames taken, from their indices in a ``source_fps`` stream:
+    ``(n - 1) * source_fps / (last - first)``, rounded to 1e-3; ``source_fps`` for a single frame.
+
+    Indices, not timestamps: the timestamps of some AVI files with B-frames are out of order.
+    """
+    span = frame_index[-1] - frame_index[0] if frame_index else 0
+    return round((len(frame_index) - 1) * source_fps / span, 3) if span > 0 else float(source_fps or 0.0)
+
+
+def _unused_for_clip(video: VideoInput, info: VideoInfo, options: ExtractOptions, taken_fps: float) -> dict[str, str]:
+    """The per-clip flags that did nothing, or did other than asked, each with its one line."""
+    requested = options.fps
+    if not requested or not info.fps:
+        return {}
+    if requested >= info.fps:
+        line = f"--fps {requested:g} does nothing for {video.clip_id} ({info.fps:g} fps): every frame is taken"
+        return {"--fps": line}
+    step = info.fps / requested
+    if abs(step - round(step)) > 1e-6:
+        line = (
+            f"--fps {requested:g} does not divide the {info.fps:g} fps of {video.clip_id}: the frames nearest a "
+            f"{requested:g} fps grid are taken, unevenly spaced (mean {taken_fps:g} fps; the manifest records each "
+            "clip's fps, the shards its frame indices)"
+        )
+        return {"--fps": line}
+    return {}
+
+
+TRUNCATION_TOLERANCE = 0.02
+"""A video is truncated when its data stops more than this share of its declared frames (and 2 frames) early:
+headers round, and some encoders count a frame or two the stream does not hold."""
+
+
+def truncation_note(path: Path, info: VideoInfo, end: DecodeEnd) -> dict[str, Any]:
+    """The note of a video that ends well before the frame count its header declares; empty when it does not.
+
+    Decoded to its end, the frames decoded are what it holds (``checked: "decoded"``). When ``max_frames``
+    stopped decoding early, the rest is checked without decoding it (:func:`posekit.io.video.readable_frames`:
+    packet timestamps from a seek near the declared end; ``checked: "packets"``), so ``--max-frames 10`` on a
+    file cut after frame 71 of 300 records it as truncated at 71 too. A decoding error that ended the frames is
+    noted with its reason whatever the counts. Images and videos declaring no frame count get no note.
+    """
+    declared = info.declared_frames
+    if info.frame_files or declared <= 0:
+        return {}
+    if end.stopped_early:
+        readable, checked = readable_frames(path), "packets"
+        if readable is None:
+            return {}
+    else:
+        readable, checked = end.decoded, "decoded"
+    short = declared - readable > max(2, TRUNCATION_TOLERANCE * declared)
+    if not (short or end.error):
+        return {}
+    note: dict[str, Any] = {"readable_frames": readable, "declared_frames": declared, "checked": checked}
+    if end.error:
+        note["error"] = end.error
+    return note
+
+
+def truncation_text(note: dict[str, Any]) -> str:
+    """One line for a truncation note, e.g. ``truncated (decoded 71 of the 300 frames its header declares)``."""
+    readable, declared = note["readable_frames"], note["declared_frames"]
+    if note["checked"] == "decoded":
+        text = f"truncated (decoded {readable} of the {declared} frames its header declares)"
+    else:
+        text = f"truncated (its packets end after frame {readable} of the {declared} its header declares)"
+    return f"{text}: {note['error']}" if "error" in note else text
 
 
 @dataclass
@@ -298,10 +427,70 @@ class RunSummary:
     dropped: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
+    truncated: int = 0
+    """Clips done from the readable frames of a truncated video."""
+    unused: dict[str, str] = field(default_factory=dict)
+    """Each flag that did nothing in this run (or other than asked), with the warning said once."""
 
     @property
     def ok(self) -> bool:
         return self.failed == 0
+
+    def say_unused(self, flag: str, line: str) -> None:
+        """Warn once per run that ``flag`` did nothing (or other than asked)."""
+        if flag not in self.unused:
+            self.unused[flag] = line
+            log.warning("%s", line)
+
+
+def unused_run_flags(options: ExtractOptions) -> dict[str, str]:
+    """The flags this run cannot use, whatever its inputs, with their one line (SST-A's with one expert)."""
+    if len(options.experts) > 1:
+        return {}
+    changed = _changed_flags(options.aggregation, AggregationOptions())
+    if not changed:
+        return {}
+    line = (
+        f"{', '.join(changed)}: SST-A aggregates several experts and this run has one "
+        f"({options.experts[0].label}), so its poses are the skeletons as they are and the manifest records "
+        "aggregation: null; give several experts (e.g. --experts yolo,yolo-topdown) to aggregate"
+    )
+    return {", ".join(changed): line}
+
+
+def _changed_flags(options: Any, default: Any) -> list[str]:
+    """The flags of the fields of an options dataclass (nested ones included) that differ from ``default``."""
+    out = []
+    for f in dataclasses.fields(options):
+        value, base = getattr(options, f.name), getattr(default, f.name)
+        if dataclasses.is_dataclass(value):
+            out += _changed_flags(value, base)
+        elif value != base:
+            out.append(flag_name(f))
+    return out
+
+
+def _note_input_sizes(manifest: RunManifest, summary: RunSummary, options: ExtractOptions, result: ClipResult) -> None:
+    """Record the input sizes the experts ran at (manifest ``effective.imgsz``) and say when ``--imgsz`` did
+    nothing or was rounded."""
+    if summary.done:
+        return
+    imgsz = options.estimator.imgsz
+    manifest.effective["imgsz"] = result.input_sizes
+    rounded = {name: size for name, size in result.input_sizes.items() if size != imgsz}
+    if rounded:
+        runs = ", ".join(f"{name} runs at {size}" for name, size in rounded.items())
+        line = (
+            f"--imgsz {imgsz}: {runs} (Ultralytics rounds it up to a multiple of the model's stride); "
+            "the manifest records the sizes used under effective.imgsz"
+        )
+        summary.say_unused("--imgsz", line)
+    elif not result.input_sizes and imgsz != EstimatorConfig.__dataclass_fields__["imgsz"].default:
+        line = (
+            f"--imgsz {imgsz} does nothing here: no expert of this run reads it "
+            "(top-down experts use --crop-size, ONNX models their own input size)"
+        )
+        summary.say_unused("--imgsz", line)
 
 
 def run_extraction(
@@ -348,6 +537,8 @@ def run_extraction(
     prepare_output(out, overwrite)
     manifest = RunManifest.open(out, options.settings())
     summary = RunSummary(out=Path(out))
+    for flag, line in unused_run_flags(options).items():
+        summary.say_unused(flag, line)
     for folder, reason in problems:
         _record_failure(manifest, summary, folder, reason)
     for video, reason in repeats:
@@ -402,6 +593,7 @@ def run_extraction(
                 if outcome.result is None:
                     _record_failure(manifest, summary, outcome.video, outcome.reason)
                 else:
+                    _note_input_sizes(manifest, summary, options, outcome.result)
                     _commit(sink, summary, outcome.result)
                 overall.update(1)
     finally:
@@ -426,9 +618,22 @@ def _commit(sink: ShardSink, summary: RunSummary, result: ClipResult) -> None:
         seconds=round(result.seconds, 3),
         dropped=result.dropped,
         frame_files=list(result.frame_files),
+        fps=clip.fps,
+        source_fps=result.source_fps,
+        decoded_frames=result.decoded,
+        truncated=result.truncated,
     )
     sink.add(clip, entry, result.expert_frames)
     summary.done += 1
+    if result.truncated:
+        summary.truncated += 1
+        log.warning(
+            "%s: %s; its frames are kept (done, noted under 'truncated' in the manifest; --strict fails such files)",
+            clip.clip_id,
+            truncation_text(result.truncated),
+        )
+    for flag, line in result.unused.items():
+        summary.say_unused(flag, line)
     summary.frames += clip.num_frames
     summary.tracks += len(clip.tracks)
     poses = sum(len(track) for track in clip.tracks)
