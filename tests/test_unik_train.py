@@ -231,3 +231,24 @@ def test_cli_trains_joint_and_bone_then_evaluates_fuses_and_predicts(synthetic: 
     assert len(lines[0]["top"]) == 3 and {name for name, _ in lines[0]["top"]} <= set(ACTIONS)
     res = runner.invoke(app, ["predict", "unik", str(val), "--ckpt", str(joint), "--clip-id", "nope"])
     assert res.exit_code == 2 and "no clip" in res.output
+
+
+def test_a_one_epoch_run_prints_timed_progress_before_the_epoch_ends(
+    synthetic: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _run(synthetic, tmp_path / "timed", **{**TINY, "epochs": 1, "log_seconds": 1e-9})
+    lines = capsys.readouterr().out.splitlines()
+    steps = [n for n, line in enumerate(lines) if line.startswith("  epoch 1/1 step ")]
+    (epoch_end,) = [n for n, line in enumerate(lines) if line.startswith("epoch 1/1 lr")]
+    total = 200 // 16 + 1
+    assert len(steps) == total and steps[-1] < epoch_end, lines
+    first = lines[steps[0]]
+    assert f"step 1/{total} (run 1/{total}) loss " in first and " samples/s ETA epoch " in first and ", run " in first
+    _run(synthetic, tmp_path / "quiet", **{**TINY, "epochs": 1, "log_seconds": 0})
+    assert " step " not in capsys.readouterr().out
+
+
+def test_progress_every_n_seconds_is_a_bounded_option(synthetic: Path) -> None:
+    assert resolve_config({"data": str(synthetic), "log_seconds": "5"}).log_seconds == 5.0
+    with pytest.raises(ConfigError, match="--log-seconds must be >= 0"):
+        resolve_config({"data": str(synthetic), "log_seconds": -1})

@@ -153,6 +153,14 @@ class TrainConfig:
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N.", "panel": _RUN})
     eval_every: int = field(default=1, metadata={"help": "Validate every N epochs.", "panel": _RUN, "min": 1})
     log_every: int = field(default=50, metadata={"help": "Print every N steps, 0 = never.", "panel": _RUN, "min": 0})
+    log_seconds: float = field(
+        default=30.0,
+        metadata={
+            "help": "Also print progress every N seconds of training (step/total, loss, samples/s, ETA), 0 = never.",
+            "panel": _RUN,
+            "min": 0,
+        },
+    )
     tensorboard: bool = field(default=False, metadata={"help": "Also log TensorBoard events.", "panel": _RUN})
     stop_after_steps: int = field(
         default=0,
@@ -470,6 +478,51 @@ def autocast(cfg: TrainConfig, d: Dist):
     return torch.autocast("cuda", dtype=dtype)
 
 
+class ProgressLog:
+    """Training progress lines of the main process: every ``log_every`` steps and every ``log_seconds`` seconds.
+
+    A line gives the epoch, the step within it and over the run, the mean loss so far this epoch, the learning
+    rate, samples/s (all processes) and the time left for the epoch and the run, from this run's mean step time.
+    """
+
+    def __init__(self, cfg: TrainConfig, d: Dist, steps_per_epoch: int, first_step: int) -> None:
+        self.cfg, self.d = cfg, d
+        self.steps_per_epoch = steps_per_epoch
+        self.total_steps = steps_per_epoch * cfg.epochs
+        self.first_step = first_step
+        self.started = self.last = time.perf_counter()
+
+    def due(self, i: int, now: float) -> bool:
+        """Whether step ``i`` (0-based, within the epoch) gets a line."""
+        by_steps = bool(self.cfg.log_every) and (i + 1) % self.cfg.log_every == 0
+        by_time = bool(self.cfg.log_seconds) and now - self.last >= self.cfg.log_seconds
+        return self.d.main and (by_steps or by_time)
+
+    def step(self, epoch: int, i: int, step: int, loss: float, lr: float, rate: float) -> None:
+        """Print the line of step ``i`` of ``epoch`` (global ``step`` done) when it is due."""
+        now = time.perf_counter()
+        if not self.due(i, now):
+            return
+        self.last = now
+        per_step = (now - self.started) / max(step - self.first_step, 1)
+        epoch_left = (self.steps_per_epoch - i - 1) * per_step
+        run_left = (self.total_steps - step) * per_step
+        print(
+            f"  epoch {epoch + 1}/{self.cfg.epochs} step {i + 1}/{self.steps_per_epoch} "
+            f"(run {step}/{self.total_steps}) loss {loss:.4f} lr {lr:.4g} {rate:.1f} samples/s "
+            f"ETA epoch {_duration(epoch_left)}, run {_duration(run_left)}",
+            flush=True,
+        )
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` as ``1h02m``, ``3m05s`` or ``42s``."""
+    seconds = round(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
 def train_one_epoch(
     model: torch.nn.Module,
     raw: UNIK,
@@ -480,10 +533,14 @@ def train_one_epoch(
     d: Dist,
     epoch: int,
     step: int,
+    progress: ProgressLog | None = None,
 ) -> tuple[dict[str, float], int]:
-    """Train one epoch from global ``step``; return its loss/top-1 over all ranks and the step."""
+    """Train one epoch from global ``step``; return its loss/top-1 over all ranks and the step.
+
+    ``progress`` prints the progress lines (a fresh :class:`ProgressLog` for this epoch when None)."""
     set_train_mode(raw, cfg)
     steps_per_epoch = len(loader)
+    progress = progress if progress is not None else ProgressLog(cfg, d, steps_per_epoch, step)
     loss_sum = correct = seen = 0.0
     t0 = time.perf_counter()
     for i, (x, y, _) in enumerate(loader):
@@ -509,10 +566,7 @@ def train_one_epoch(
         loss_sum += float(loss.detach()) * n
         correct += float((logits.detach().argmax(1) == y).sum())
         seen += n
-        if d.main and cfg.log_every and (i + 1) % cfg.log_every == 0:
-            rate = seen * d.world / (time.perf_counter() - t0)
-            print(f"  epoch {epoch + 1} step {i + 1}/{steps_per_epoch} loss {loss_sum / seen:.4f} "
-                  f"lr {lr:.4g} {rate:.1f} samples/s", flush=True)  # fmt: skip
+        progress.step(epoch, i, step, loss_sum / seen, lr, seen * d.world / (time.perf_counter() - t0))
     loss_sum, correct, seen = _all_reduce_sum([loss_sum, correct, seen], d)
     elapsed = time.perf_counter() - t0
     stats = {"train_loss": loss_sum / max(seen, 1), "train_top1": correct / max(seen, 1), "lr": lr_at(cfg, epoch)}
@@ -664,13 +718,14 @@ def _train(cfg: TrainConfig, d: Dist) -> dict[str, Any]:
         )
 
     final: dict[str, Any] = {}
+    progress = ProgressLog(cfg, d, len(train_loader), step)
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         torch.manual_seed(cfg.seed * 1_000_003 + epoch * 1009 + d.rank)
         train_loader.sampler.set_epoch(epoch)
         train_set.set_epoch(epoch)
         try:
-            row, step = train_one_epoch(model, raw, train_loader, optimizer, scaler, cfg, d, epoch, step)
+            row, step = train_one_epoch(model, raw, train_loader, optimizer, scaler, cfg, d, epoch, step, progress)
         except StepLimitReachedError as stop:
             if d.main:
                 print(f"stopped after {stop.args[0]} steps (stop_after_steps), epoch {epoch + 1} not saved", flush=True)
