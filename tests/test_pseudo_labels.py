@@ -248,3 +248,18 @@ def test_missing_shards_fail_clearly(tmp_path):
     (tmp_path / "none").mkdir()
     with pytest.raises(ConfigError, match="no skeleton shards"):
         build_pseudo_labels(tmp_path / "none", tmp_path / "pl")
+
+
+def test_detector_box_source_labels_the_extraction_person_box(shards, tmp_path):
+    options = PseudoLabelOptions(frame_fraction=1.0, anchor_classes=1, box_source="detector")
+    ds = build_pseudo_labels(shards, tmp_path / "pl", options=options)
+    train = labels_of(ds.root, "train")
+    frame0 = train[next(k for k in train if k.endswith("-000000"))]
+    first = frame0[np.argmin(frame0[:, 1])]
+    kp = person(100, 100, 200)
+    W, H = 768, 576
+    np.testing.assert_allclose(
+        first[1:5], [*((kp.min(0) + kp.max(0)) / 2 / [W, H]), *((kp.max(0) - kp.min(0)) / [W, H])], atol=1e-5
+    )
+    with pytest.raises(ConfigError, match="box_source|box-source"):
+        PseudoLabelOptions(box_source="extent")

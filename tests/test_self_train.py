@@ -18,7 +18,13 @@ from posekit.estimators.registry import build_estimator, parse_experts
 from posekit.estimators.yolo import load_yolo
 from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
 from posekit.workflows.selftrain.pseudo_labels import PseudoLabelOptions
-from posekit.workflows.selftrain.self_train import SelfTrainOptions, freeze_list, self_train
+from posekit.workflows.selftrain.self_train import (
+    SelfTrainOptions,
+    best_threshold,
+    freeze_list,
+    match_detections,
+    self_train,
+)
 
 TINY = SelfTrainOptions(
     labels=PseudoLabelOptions(frame_fraction=1.0, anchor_classes=2, val_fraction=0.2),
@@ -105,6 +111,26 @@ def test_refined_student_is_usable_at_once_as_an_expert(trained, sample_frames):
     (props,) = expert.predict(sample_frames[:1])
     assert props.keypoints.shape[1:] == (17, 2)
     assert np.isfinite(props.boxes).all()
+    calibrated = result.card["student"]
+    assert expert.min_score == max(0.1, calibrated["person_threshold"]) and expert.nms_iou == calibrated["nms_iou"]
+    assert (props.scores >= expert.min_score).all()
+    bundled = build_estimator("yolo", EstimatorConfig(imgsz=320))
+    assert bundled.min_score == 0.1 and bundled.nms_iou == 0.7  # models without calibration: as before
+
+
+def test_run_card_holds_the_person_threshold_calibrated_on_the_validation_split(trained):
+    _, result, _ = trained
+    card = result.card
+    for calibration in (card["calibration_before"], card["calibration_after"]):
+        assert calibration["frames"] >= 1 and calibration["labels"] >= 1
+        assert calibration["nms_iou"] in (0.5, 0.6, 0.7) and 0.01 <= calibration["threshold"] <= 1.0
+        assert 0.0 <= calibration["f1"] <= 1.0
+    assert card["student"] == {
+        "person_threshold": card["calibration_after"]["threshold"],
+        "nms_iou": card["calibration_after"]["nms_iou"],
+        "imgsz": 320,
+    }
+    assert load_yolo(result.weights).ckpt["posekit"]["person_threshold"] == card["student"]["person_threshold"]
 
 
 def test_rerun_of_a_complete_run_returns_it_and_other_settings_are_refused(trained, ssta_shards, short_clip):
@@ -158,7 +184,7 @@ def test_cli_self_train_spelling_and_its_errors(trained, ssta_shards, short_clip
     args += ["--batch", "4", "--workers", "0", "--no-progress"]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
-    assert "already complete" in res.output and "yolo:" in res.output
+    assert "already complete" in res.output and "yolo:" in res.output and "person threshold" in res.output
     empty = tmp_path / "empty"
     empty.mkdir()
     res = runner.invoke(app, ["refine", "self-train", "--shards", str(empty), "--out", str(tmp_path / "o")])
@@ -170,3 +196,17 @@ def test_cli_self_train_spelling_and_its_errors(trained, ssta_shards, short_clip
     assert res.exit_code == 2 and "not writable" in res.output
     res = runner.invoke(app, ["refine", "self-train", "--help"])
     assert res.exit_code == 0 and "--anchor-classes" in res.output and "--train-heads" in res.output
+
+
+def test_a_duplicate_detection_matches_no_label_and_the_threshold_maximises_f1():
+    labels = np.array([[0, 0, 10, 20], [50, 0, 60, 20]], float)
+    boxes = np.array([[0, 0, 10, 20], [1, 0, 11, 20], [50, 1, 60, 21], [100, 0, 110, 20]], float)
+    scores = np.array([0.9, 0.5, 0.8, 0.3])
+    found = match_detections(boxes, scores, labels)
+    np.testing.assert_array_equal(found, [True, False, True, False])  # the 0.5 box duplicates the 0.9 one
+    best = best_threshold(scores, found, labelled=2)
+    assert best["threshold"] == 0.8 and best["f1"] == 1.0 and best["detections_per_label"] == 1.0
+    # equal scores are kept or dropped together; an empty model keeps nothing
+    tied = best_threshold(np.array([0.9, 0.9, 0.4]), np.array([True, False, True]), labelled=2)
+    assert tied["threshold"] == 0.4 and tied["recall"] == 1.0
+    assert best_threshold(np.zeros(0), np.zeros(0, bool), labelled=3)["threshold"] == 1.0

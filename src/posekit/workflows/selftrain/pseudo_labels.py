@@ -3,7 +3,8 @@
 From each clip, frames are sampled uniformly (the thesis keeps 10 % of them) and every pose
 whose SST-A confidence C (eq. 3.4) is at least ``gamma`` (eq. 3.3) becomes a label:
 
-- **box**: the pose's extent, expanded by 10 % (thesis), clipped to the image;
+- **box**: the pose's extent, expanded by 10 % (thesis), clipped to the image; or the person
+  detector's box of the extraction (``box_source="detector"``), the convention the student predicts;
 - **anchor-pose class**: K-means anchor poses (``B = 20`` in the thesis) fitted on the poses
   normalised to their box (origin at the box's top-left corner, divided by its longer side),
   and the class of a pose is the nearest anchor (mean joint distance over its present joints);
@@ -26,6 +27,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -57,6 +59,7 @@ class PseudoLabelOptions:
         frame_fraction: fraction of each clip's frames sampled uniformly (thesis 10 %).
         anchor_classes: ``B`` K-means anchor poses, one class each (thesis 20); 1 = person only
             (the default: measured better with YOLO-pose, see docs/self-training.md).
+        box_source: ``pose`` (extent + margin, thesis) or ``detector`` (the extraction's person box).
         box_margin: the pose extent is expanded by this fraction of its width and height (thesis 10 %).
         val_fraction: fraction of the videos (of the time span for one video) kept for validation.
         min_joints: poses with fewer present joints are not labels (too little to place a box).
@@ -84,6 +87,13 @@ class PseudoLabelOptions:
             "help": "K-means anchor-pose classes: 1 = person only (measured better); B > 1 = LCRNet-style (the "
             "class head predicts the anchor pose, any class is a person at inference; thesis B = 20).",
             "min": 1,
+        },
+    )
+    box_source: Literal["pose", "detector"] = field(
+        default="pose",
+        metadata={
+            "help": "Label boxes: pose = the pose's extent + --box-margin (thesis); detector = the person "
+            "detector's box of the extraction (the convention the student already predicts)."
         },
     )
     box_margin: float = field(
@@ -240,7 +250,7 @@ def clip_frame_labels(clip: SkeletonClip, layout: JointLayout, options: PseudoLa
     """Labels of the uniformly sampled frames of ``clip`` that hold at least one pose with C >= gamma."""
     out = []
     for t in sample_positions(clip.num_frames, options.frame_fraction):
-        kps, ignore = [], []
+        kps, detected, ignore = [], [], []
         for track in clip.tracks:
             hit = np.flatnonzero(track.t == t)
             if not len(hit):
@@ -255,6 +265,7 @@ def clip_frame_labels(clip: SkeletonClip, layout: JointLayout, options: PseudoLa
             )
             if ok:
                 kps.append(kp[0])
+                detected.append(track.boxes[i].astype(np.float64))
             else:
                 ignore.append(track.boxes[i : i + 1].astype(np.float64))
                 present = np.isfinite(track.keypoints[i]).all(-1)
@@ -263,13 +274,19 @@ def clip_frame_labels(clip: SkeletonClip, layout: JointLayout, options: PseudoLa
         if not kps:
             continue
         keypoints = np.stack(kps).astype(np.float64)
+        if options.box_source == "detector":
+            boxes = np.stack(detected)
+            boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, clip.width)
+            boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, clip.height)
+        else:
+            boxes = pose_boxes(keypoints, clip.width, clip.height, options.box_margin)
         out.append(
             FrameLabels(
                 clip_id=clip.clip_id,
                 t=int(t),
                 frame_index=int(clip.frame_index[t]),
                 keypoints=keypoints,
-                boxes=pose_boxes(keypoints, clip.width, clip.height, options.box_margin),
+                boxes=boxes,
                 ignore=np.concatenate(ignore) if ignore else np.zeros((0, 4)),
             )
         )
