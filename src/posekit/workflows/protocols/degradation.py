@@ -192,12 +192,14 @@ class ProtocolResult:
         gains: per degradation, the best expert's PCKh and each SST-A method's gain over it.
         pairs: per SST-A method, ``(C, error)`` ``(K,)`` arrays pooled over the degraded conditions.
         meta: video, frames, settings, reference statistics, seconds per run.
+        matched: per degradation and method, the predictions lined up with the reference.
     """
 
     rows: list[dict]
     gains: list[dict]
     pairs: dict[str, tuple[np.ndarray, np.ndarray]]
     meta: dict
+    matched: dict[str, dict[str, Matched]] = field(default_factory=dict)
 
 
 def run_experts_on(
@@ -386,6 +388,7 @@ def run_protocol(
     students = {name: ExpertSet((spec,), options.estimator) for name, spec in options.students.items()}
     rows: list[dict] = []
     pooled: dict[str, list[Matched]] = {}
+    matched: dict[str, dict[str, Matched]] = {}
     seconds = {"reference": round(clean_run.seconds, 2)}
     names = ([CLEAN] if options.include_clean else []) + [n for n in options.degradations if n != CLEAN]
     with tempfile.TemporaryDirectory(prefix="posekit-degrade-") as tmp:
@@ -406,6 +409,7 @@ def run_protocol(
                 run = run_experts_on(source, experts, options, on_frames)
             seconds[name] = round(run.seconds, 2)
             run_rows, matches = score_run(run, reference, options, name)
+            matched[name] = matches
             rows.extend(run_rows)
             for student, student_set in students.items():
                 srun = run_experts_on(source, student_set, options, on_frames, specs=(options.students[student],))
@@ -431,7 +435,7 @@ def run_protocol(
         "seconds": {**seconds, "total": round(time.perf_counter() - started, 2)},
         "note": "agreement with a clean reference built from the same experts, not accuracy against human labels",
     }
-    return ProtocolResult(all_rows, gains(all_rows, clean_run.names), pairs, meta)
+    return ProtocolResult(all_rows, gains(all_rows, clean_run.names), pairs, meta, matched)
 
 
 def reference_stats(reference: PoseSet) -> dict:
