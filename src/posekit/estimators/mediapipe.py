@@ -12,12 +12,14 @@ region is taken upright (no rotation), as the crops are.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from posekit.core.errors import ConfigError
 from posekit.estimators.base import CropPoses, EstimatorConfig, TopDownExpert
+from posekit.estimators.native_logs import filtered_native_stderr
 from posekit.skeleton.layouts import BLAZEPOSE33
 
 log = logging.getLogger(__name__)
@@ -50,8 +52,10 @@ class MediaPipePose(TopDownExpert):
                 f"it takes no weights path (got {weights}): use --experts mediapipe"
             )
         try:
-            from mediapipe.framework.formats import rect_pb2
-            from mediapipe.python import solution_base
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+                from mediapipe.framework.formats import rect_pb2
+                from mediapipe.python import solution_base
         except ImportError as exc:
             raise ConfigError(
                 "the mediapipe expert needs mediapipe==0.10.14 (later releases dropped its pose "
@@ -60,17 +64,27 @@ class MediaPipePose(TopDownExpert):
         if config.device != "cpu":
             log.info("mediapipe runs on the CPU (asked for %s)", config.device)
         super().__init__(config)
-        self._landmarker = solution_base.SolutionBase(
-            graph_config=LANDMARKS_IN_ROI_GRAPH, side_inputs={"model_complexity": 1}, outputs=["landmarks"]
-        )
         self._whole_crop = rect_pb2.NormalizedRect(x_center=0.5, y_center=0.5, width=1.0, height=1.0, rotation=0.0)
+        with filtered_native_stderr():
+            self._landmarker = solution_base.SolutionBase(
+                graph_config=LANDMARKS_IN_ROI_GRAPH, side_inputs={"model_complexity": 1}, outputs=["landmarks"]
+            )
+            self._process(np.zeros((64, 64, 3), np.uint8))
+
+    def _process(self, crop: np.ndarray):
+        """BlazePose's landmarks on one ``(H, W, 3)`` uint8 RGB crop (None where it sees no pose).
+
+        The first call, made at construction inside :func:`filtered_native_stderr`, starts the graph's
+        model, whose threads would otherwise print their start-up notices while other experts run.
+        """
+        return self._landmarker.process({"image": crop, "roi": self._whole_crop})
 
     def infer_crops(self, crops: np.ndarray, boxes: np.ndarray) -> CropPoses:
         N, height, width = crops.shape[:3]
         V = self.layout.num_joints
         found = CropPoses(np.full((N, V, 2), np.nan, np.float32), np.zeros((N, V), np.float32), np.zeros(N, np.float32))
         for n, crop in enumerate(crops):
-            result = self._landmarker.process({"image": crop, "roi": self._whole_crop})
+            result = self._process(crop)
             if result.landmarks is None:
                 continue
             landmarks = np.array([(q.x, q.y, q.visibility) for q in result.landmarks.landmark], np.float32)
