@@ -4,6 +4,8 @@ the person filters (--conf, --min-track-frames, --max-persons) recorded, counted
 from __future__ import annotations
 
 import json
+import pickle
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from typer.testing import CliRunner
 from posekit.cli.app import app
 from posekit.io.shards import read_skeletons
 from posekit.refine.tracks import RefinedTracks, TrackFilterOptions, filter_tracks, person_rank_key
+from posekit.workflows.datasets.build import stratified_split
 from tests.conftest import SHARED_DATA
 from tests.videos import read_frames, write_clip
 
@@ -180,3 +183,28 @@ def test_filter_tracks_ranks_by_box_area_times_frames_and_leaves_defaults_untouc
     assert top.track_id == max(areas, key=areas.get)
     with pytest.raises(Exception, match="--max-persons must be >= 1"):
         TrackFilterOptions(max_persons=0)
+
+
+def test_val_fraction_gives_round_clips_times_fraction_and_every_class_only_when_asked():
+    labels = {f"clip{i}.mp4": ("run", "jump", "sit")[i % 3] for i in range(8)}
+    split = stratified_split(labels, 0.1, seed=0)
+    assert Counter(split.values()) == {"train": 7, "val": 1}
+    per_class = Counter(labels[c] for c, s in stratified_split(labels, 0.1, 0, every_class=True).items() if s == "val")
+    assert per_class == {"run": 1, "jump": 1, "sit": 1}
+    big = {f"c{i}": f"k{i % 7}" for i in range(100)}
+    assert Counter(stratified_split(big, 0.25, seed=3).values())["val"] == 25
+    assert Counter(stratified_split(labels, 0.0, seed=0).values()) == {"train": 8}
+    assert Counter(stratified_split(labels, 0.5, seed=0).values())["val"] == 4
+
+
+def test_pyskl_of_plain_shards_names_its_split_all_and_refuses_unlabelled_clips(person_runs, tmp_path):
+    every, _ = person_runs
+    refused = runner.invoke(app, ["export", "pyskl", str(every), "--out", str(tmp_path / "x.pkl")])
+    assert refused.exit_code == 2 and "--allow-unlabelled" in refused.output and not (tmp_path / "x.pkl").exists()
+    (every / "labels.csv").write_text("clip_id,label\nvtest-4s.mp4,walking\n")
+    result = runner.invoke(app, ["export", "pyskl", str(every), "--out", str(tmp_path / "x.pkl")])
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "x.pkl", "rb") as fh:
+        data = pickle.load(fh)
+    assert data["split"] == {"all": ["vtest-4s.mp4"]}
+    assert [a["label"] for a in data["annotations"]] == [0]

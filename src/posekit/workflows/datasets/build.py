@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
@@ -84,7 +85,19 @@ class BuildOptions:
     )
     val_fraction: float = field(
         default=0.1,
-        metadata={"help": "Share of each class in val (stratified split).", "min": 0, "max": 1, "max_open": True},
+        metadata={
+            "help": "Share of the clips in val (stratified split): round(clips x fraction), spread over the classes.",
+            "min": 0,
+            "max": 1,
+            "max_open": True,
+        },
+    )
+    val_every_class: bool = field(
+        default=False,
+        metadata={
+            "help": "Stratified split: give every class of two or more clips at least one val and one train clip, "
+            "even beyond round(clips x fraction)."
+        },
     )
     seed: int = field(default=0, metadata={"help": "Seed of the split, the shuffling into shards and the templates."})
     shard_clips: int = field(default=256, metadata={"help": "Clips per output shard.", "min": 1})
@@ -248,20 +261,35 @@ def pose_frame_fraction(clip: SkeletonClip) -> float:
     return float(posed.mean())
 
 
-def stratified_split(labels: dict[str, str], val_fraction: float, seed: int) -> dict[str, str]:
-    """Clip id -> ``train``/``val``: per class, the ``round(n * val_fraction)`` clips (at least one
-    when the class has two or more) with the lowest stable hash of ``seed:clip_id`` go to val."""
+def stratified_split(
+    labels: dict[str, str], val_fraction: float, seed: int, every_class: bool = False
+) -> dict[str, str]:
+    """Clip id -> ``train``/``val``: ``round(N * val_fraction)`` of the ``N`` clips go to val (halves round up),
+    spread over the classes in proportion to their size (largest remainders first, ties by class name), never
+    a class's last train clip; within a class, the clips with the lowest stable hash of ``seed:clip_id``.
+
+    ``every_class`` also gives every class of two or more clips at least one val clip (when ``val_fraction > 0``).
+    """
     by_class: dict[str, list[str]] = defaultdict(list)
     for cid, label in labels.items():
         by_class[label].append(cid)
+    share = {label: len(ids) * val_fraction for label, ids in by_class.items()}
+    n_val = {label: min(math.floor(q), max(len(by_class[label]) - 1, 0)) for label, q in share.items()}
+    left = math.floor(len(labels) * val_fraction + 0.5) - sum(n_val.values())
+    for label in sorted(share, key=lambda c: (-(share[c] - math.floor(share[c])), c)):
+        if left <= 0:
+            break
+        if n_val[label] < len(by_class[label]) - 1:
+            n_val[label] += 1
+            left -= 1
     out: dict[str, str] = {}
-    for ids in by_class.values():
+    for label, ids in by_class.items():
         ids.sort(key=lambda cid: (stable_hash(f"{seed}:{cid}"), cid))
-        n_val = round(len(ids) * val_fraction)
-        if val_fraction > 0 and len(ids) >= 2:
-            n_val = min(max(n_val, 1), len(ids) - 1)
+        count = n_val[label]
+        if every_class and val_fraction > 0 and len(ids) >= 2:
+            count = min(max(count, 1), len(ids) - 1)
         for k, cid in enumerate(ids):
-            out[cid] = "val" if k < n_val else "train"
+            out[cid] = "val" if k < count else "train"
     return out
 
 
@@ -436,7 +464,7 @@ def _assemble(
     use_official = options.split == "official" or (options.split == "auto" and has_official)
     split_of = {c: s for c, s in official.items()} if use_official else {}
     if not use_official:
-        split_of = stratified_split(kept, options.val_fraction, options.seed)
+        split_of = stratified_split(kept, options.val_fraction, options.seed, options.val_every_class)
     split_names = sorted(set(split_of.values()), key=lambda s: (s != "train", s != "val", s))
     classes = list(class_map.classes) if class_map.classes else sorted(set(kept.values()))
     # Pass 2: write, through a temporary folder, so a killed assembly leaves the old dataset.

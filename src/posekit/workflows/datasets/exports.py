@@ -20,7 +20,9 @@
 
 Missing joints (NaN in the shards) become 0 with score / visibility 0 in every format.
 The input is a built dataset folder (splits and classes from ``dataset.json``) or any
-skeletons folder (one split named after it; labels from a sidecar or a label column).
+skeletons folder (one split named after it; labels from a sidecar or a label column). The
+pyskl pickle names the one split of a skeletons folder :data:`PLAIN_SPLIT` (``all``): a
+folder name says nothing about train or val, and pyskl configs name the split they read.
 """
 
 from __future__ import annotations
@@ -218,6 +220,10 @@ def frame_dirs(clip_ids: list[str]) -> list[str]:
     return names
 
 
+PLAIN_SPLIT = "all"
+"""The pyskl split name of a folder of skeletons shards that is not a built dataset (``--split-prefix`` applies)."""
+
+
 def export_pyskl(data: Path, out: Path, options: PysklOptions | None = None) -> Path:
     """Write the MMAction2 / pyskl 2D skeleton pickle of ``data`` to ``out`` (a ``.pkl`` file).
 
@@ -235,8 +241,9 @@ def export_pyskl(data: Path, out: Path, options: PysklOptions | None = None) -> 
     splits_in = dataset_splits(data)
     if not options.allow_unlabelled:
         _refuse_unlabelled(splits_in)
+    built = (Path(data) / DATASET_JSON).is_file()
     for split in splits_in:
-        names = splits.setdefault(options.split_prefix + split.name, [])
+        names = splits.setdefault(options.split_prefix + (split.name if built else PLAIN_SPLIT), [])
         for clip, info in split.clips():
             dst = dst or info.layout
             if dst.name not in PYSKL_GRAPHS and not options.any_layout:
