@@ -256,7 +256,8 @@ def test_real_dataset_plugs_into_unik_training_duckdb_and_every_export(real_buil
         "GROUP BY label ORDER BY label"
     ).fetchall()
     assert [(r[0], r[1]) for r in rows] == [("jogging", 2), ("making food", 4)] and all(r[2] >= 1 for r in rows)
-    from posekit.workflows.unik.train import TrainConfig, build_datasets, load_label_map, split_paths
+    from posekit.workflows.unik.config import TrainConfig
+    from posekit.workflows.unik.train import build_datasets, load_label_map, split_paths
 
     cfg = TrainConfig(data=str(out), window=8)
     train_path, val_path = split_paths(cfg)

@@ -20,8 +20,9 @@ from posekit.cli.train import train_app, unik_eval, unik_predict
 from posekit.core.errors import ConfigError
 from posekit.io.samples import LabelMap
 from posekit.testing.synthetic import write_synthetic_dataset
+from posekit.workflows.unik.config import PRESETS, TrainConfig, resolve_config
 from posekit.workflows.unik.evaluate import evaluate_checkpoint, fuse_score_files, load_checkpoint, load_scores
-from posekit.workflows.unik.train import PRESETS, TrainConfig, lr_at, resolve_config, train
+from posekit.workflows.unik.train import lr_at, train
 
 ACTIONS = ("waving", "clapping", "squatting", "jumping", "walking")
 TINY = {"channels": "8,16", "window": 24, "batch_size": 16, "workers": 0, "log_every": 0, "lr_steps": "9"}

@@ -22,7 +22,7 @@ from rich.table import Table
 from posekit.cli.common import console, friendly_errors
 from posekit.cli.options import Group, with_options
 from posekit.core.errors import ConfigError
-from posekit.workflows.unik.train import TrainConfig
+from posekit.workflows.unik.config import TrainConfig
 
 train_app = typer.Typer(help="Train models on skeletons shards.", no_args_is_help=True, add_completion=False)
 
@@ -38,7 +38,8 @@ def unik_train(
     linear-probe (--linear-probe). Run under torchrun for several processes (DDP).
 
     Options resolve as defaults < --preset < --config file < flags given."""
-    from posekit.workflows.unik.train import resolve_config, train
+    from posekit.workflows.unik.config import resolve_config
+    from posekit.workflows.unik.train import train
 
     train(resolve_config(overrides, config))
 

@@ -1,5 +1,1 @@
-"""UNIK (thesis 3.4): the model."""
-
-from posekit.unik.model import UNIK, count_parameters
-
-__all__ = ["UNIK", "count_parameters"]
+"""UNIK (thesis 3.4): the model (:mod:`posekit.unik.model`) and its thesis architecture (:mod:`.thesis`)."""

@@ -20,9 +20,8 @@ import torch
 import torch.nn.functional as nnf
 from torch import nn
 
-THESIS_CHANNELS = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
-THESIS_STRIDES = (1, 1, 1, 1, 2, 1, 1, 2, 1, 1)
-THESIS_DILATIONS = (1, 3, 3, 3, 3, 1, 1, 1, 1, 1)
+from posekit.unik.thesis import THESIS_CHANNELS, THESIS_DILATIONS, THESIS_STRIDES
+
 HEAD_MODES = ("batched", "loop")
 
 

@@ -1,0 +1,260 @@
+"""The UNIK training configuration, declared once: the options, the thesis presets, config files (YAML/TOML).
+
+Kept apart from :mod:`posekit.workflows.unik.train` so that the CLI can build its flags without importing torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from posekit.core.errors import ConfigError
+from posekit.core.options import check_bounds
+from posekit.unik.thesis import THESIS_CHANNELS
+
+Stream = Literal["joint", "bone", "joint_motion", "bone_motion"]
+Preset = Literal["posetics", "smarthome", "penn-action", "ntu60", "ntu120"]
+_SCHEDULE = "Training schedule"
+_MODEL = "Model (thesis 3.4)"
+_RUN = "Run"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every training option; a config file (YAML/TOML) and the CLI flags use the same names
+    (``lr_steps`` or ``lr-steps``). Defaults are the thesis setting for Posetics (3.7.1)."""
+
+    data: str = field(
+        default="",
+        metadata={"help": "Skeletons shards with labels.json; train/ and val/ folders are the splits (required)."},
+    )
+    val_data: str | None = field(default=None, metadata={"help": "Validation shards, if not DATA/val."})
+    labels: str | None = field(
+        default=None, metadata={"help": "Labels sidecar (labels.json/.csv), if not beside the shards."}
+    )
+    out: str = field(default="runs/unik", metadata={"help": "Run folder: checkpoints, metrics, plots."})
+    preset: Preset | None = field(
+        default=None, metadata={"help": "Thesis schedule (epochs, LR steps, window) of a dataset; flags win."}
+    )
+    stream: Stream = field(
+        default="joint", metadata={"help": "Input stream: joints, bones, or their frame-to-frame motion."}
+    )
+    epochs: int = field(default=65, metadata={"help": "Training epochs.", "panel": _SCHEDULE, "min": 1})
+    batch_size: int = field(default=32, metadata={"help": "Clips per step and process.", "panel": _SCHEDULE, "min": 1})
+    lr: float = field(
+        default=0.1, metadata={"help": "SGD learning rate.", "panel": _SCHEDULE, "min": 0, "min_open": True}
+    )
+    momentum: float = field(
+        default=0.9, metadata={"help": "SGD momentum.", "panel": _SCHEDULE, "min": 0, "max": 1, "max_open": True}
+    )
+    nesterov: bool = field(default=True, metadata={"help": "Nesterov momentum.", "panel": _SCHEDULE})
+    weight_decay: float = field(default=0.0001, metadata={"help": "SGD weight decay.", "panel": _SCHEDULE, "min": 0})
+    lr_steps: tuple[int, ...] = field(
+        default=(45, 55),
+        metadata={"help": "Epochs where the LR is multiplied by lr-gamma.", "panel": _SCHEDULE, "min": 0},
+    )
+    lr_gamma: float = field(
+        default=0.1,
+        metadata={"help": "LR factor at each of lr-steps.", "panel": _SCHEDULE, "min": 0, "min_open": True, "max": 1},
+    )
+    warmup_epochs: float = field(
+        default=0.0, metadata={"help": "Linear LR warm-up, in epochs.", "panel": _SCHEDULE, "min": 0}
+    )
+    window: int = field(
+        default=150, metadata={"help": "Frames per training clip (random window).", "panel": _SCHEDULE, "min": 1}
+    )
+    pad: Literal["loop", "zero"] = field(
+        default="loop",
+        metadata={"help": "Clips shorter than the window: loop them or pad with zeros.", "panel": _SCHEDULE},
+    )
+    center: bool = field(
+        default=False, metadata={"help": "Centre each clip on its person's mean chest.", "panel": _SCHEDULE}
+    )
+    max_persons: int = field(default=2, metadata={"help": "Persons M per clip.", "panel": _MODEL, "min": 1})
+    num_heads: int = field(default=3, metadata={"help": "S-LSU heads N.", "panel": _MODEL, "min": 1})
+    tau: int = field(default=1, metadata={"help": "S-LSU temporal window tau, in frames.", "panel": _MODEL, "min": 1})
+    channels: tuple[int, ...] = field(
+        default=THESIS_CHANNELS, metadata={"help": "Output channels of each block.", "panel": _MODEL, "min": 1}
+    )
+    strides: tuple[int, ...] | None = field(
+        default=None,
+        metadata={"help": "Temporal stride of each block (default: the thesis').", "panel": _MODEL, "min": 1},
+    )
+    dilations: tuple[int, ...] | None = field(
+        default=None,
+        metadata={"help": "T-LSU dilation of each block (default: the thesis').", "panel": _MODEL, "min": 1},
+    )
+    dropout: float = field(
+        default=0.0,
+        metadata={"help": "Dropout before the classifier.", "panel": _MODEL, "min": 0, "max": 1, "max_open": True},
+    )
+    clip_grad: float = field(
+        default=0.0, metadata={"help": "Max gradient norm, 0 = off.", "panel": _SCHEDULE, "min": 0}
+    )
+    amp: bool = field(default=True, metadata={"help": "Mixed precision on CUDA.", "panel": _RUN})
+    workers: int = field(
+        default=2, metadata={"help": "Data loader processes per training process.", "panel": _RUN, "min": 0}
+    )
+    seed: int = field(default=0, metadata={"help": "Seed of the initialisation, shuffling and windows.", "panel": _RUN})
+    pretrained: str | None = field(
+        default=None, metadata={"help": "Checkpoint whose backbone to start from; the classifier is new."}
+    )
+    linear_probe: bool = field(default=False, metadata={"help": "Train only the classifier."})
+    resume: bool = field(default=False, metadata={"help": "Continue the run in --out from its last.pt."})
+    resume_from: str | None = field(default=None, metadata={"help": "Continue from this checkpoint."})
+    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N.", "panel": _RUN})
+    eval_every: int = field(default=1, metadata={"help": "Validate every N epochs.", "panel": _RUN, "min": 1})
+    log_every: int = field(default=50, metadata={"help": "Print every N steps, 0 = never.", "panel": _RUN, "min": 0})
+    log_seconds: float = field(
+        default=30.0,
+        metadata={
+            "help": "Also print progress every N seconds of training (step/total, loss, samples/s, ETA), 0 = never.",
+            "panel": _RUN,
+            "min": 0,
+        },
+    )
+    tensorboard: bool = field(default=False, metadata={"help": "Also log TensorBoard events.", "panel": _RUN})
+    stop_after_steps: int = field(
+        default=0,
+        metadata={
+            "help": "Stop as a kill would after N steps, 0 = never (tests).",
+            "panel": _RUN,
+            "min": 0,
+            "hidden": True,
+        },
+    )
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "posetics": {"epochs": 65, "lr_steps": (45, 55), "window": 150},
+    "smarthome": {"epochs": 50, "lr_steps": (30, 40), "window": 400},
+    "penn-action": {"epochs": 30, "lr_steps": (10, 20), "window": 150},
+    "ntu60": {"epochs": 50, "lr_steps": (30, 40), "window": 300, "pad": "loop"},
+    "ntu120": {"epochs": 60, "lr_steps": (30, 50), "window": 300, "pad": "loop"},
+}
+"""Thesis 3.7.1: epochs, LR decay epochs and frames per training clip of each dataset."""
+
+_TUPLES = {"lr_steps", "channels", "strides", "dilations"}
+
+
+def load_config_file(path: Path | str) -> dict[str, Any]:
+    """Options from a ``.yaml``/``.yml``/``.toml`` file (a flat table of option names)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+        values = _parse_toml(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"config {path} must be a table of option: value")
+    return values
+
+
+def _parse_toml(text: str) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:
+        raise ConfigError("TOML configs need Python 3.11 or newer; use a YAML config") from None
+    return tomllib.loads(text)
+
+
+def resolve_config(overrides: dict[str, Any] | None = None, config_file: str | Path | None = None) -> TrainConfig:
+    """Defaults < preset < config file < ``overrides`` (``None`` values are ignored).
+
+    With ``pretrained``, the model shape options not given (channels, heads, ...) come from
+    the pre-trained checkpoint."""
+    values: dict[str, Any] = {}
+    if config_file:
+        values.update({k.replace("-", "_"): v for k, v in load_config_file(config_file).items()})
+    values.update({k.replace("-", "_"): v for k, v in (overrides or {}).items() if v is not None})
+    preset = values.get("preset")
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+        values = {**PRESETS[preset], **values}
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"unknown training options {unknown}; options: {sorted(names)}")
+    if values.get("pretrained"):
+        values = {**_architecture_of(values["pretrained"]), **values}
+    fields = {f.name: str(f.type) for f in dataclasses.fields(TrainConfig)}
+    values = {key: _coerce(key, value, fields[key]) for key, value in values.items()}
+    cfg = TrainConfig(**values)
+    _check(cfg)
+    return cfg
+
+
+ARCHITECTURE = ("channels", "strides", "dilations", "num_heads", "tau", "max_persons")
+
+
+def _architecture_of(checkpoint: str) -> dict[str, Any]:
+    """The model shape options of a checkpoint, so fine-tuning need not repeat them."""
+    import torch
+
+    try:
+        args = torch.load(checkpoint, map_location="cpu", weights_only=True).get("model_args", {})
+    except (OSError, RuntimeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"cannot load --pretrained {checkpoint}: {exc}") from exc
+    renamed = {**args, "max_persons": args.get("num_persons")}
+    return {k: renamed[k] for k in ARCHITECTURE if renamed.get(k) is not None}
+
+
+def _coerce(name: str, value: Any, annotation: str) -> Any:
+    """A config value to the option's type (YAML reads ``1e-4`` as a string, flags give text)."""
+    if value is None:
+        return None
+    try:
+        if name in _TUPLES:
+            return _int_tuple(value, name)
+        if annotation.startswith("bool"):
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "yes", "1", "on")
+            return bool(value)
+        if annotation.startswith("int"):
+            return int(value)
+        if annotation.startswith("float"):
+            return float(value)
+        if annotation.startswith("str"):
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"option {name} must be {annotation.split(' ')[0]}, got {value!r}") from None
+    return value
+
+
+def _int_tuple(value: Any, name: str) -> tuple[int, ...]:
+    try:
+        if isinstance(value, str):
+            return tuple(int(v) for v in value.replace(" ", "").split(",") if v)
+        return tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a list of integers like 30,40; got {value!r}") from None
+
+
+def _check(cfg: TrainConfig) -> None:
+    if not cfg.data:
+        raise ConfigError("no training data: pass --data (a folder of skeletons shards)")
+
+
+def save_config(cfg: TrainConfig, path: Path) -> None:
+    path.write_text(yaml.safe_dump(plain(dataclasses.asdict(cfg)), sort_keys=False))
+
+
+def plain(value: Any) -> Any:
+    """Tuples to lists, recursively (for YAML/JSON)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
