@@ -177,3 +177,18 @@ def test_synthetic_dataset_exports_keep_its_train_and_val_apart(tmp_path: Path) 
     assert sorted(coco) == ["train", "val"]
     ntu = export_ntu(tmp_path / "syn", tmp_path / "ntu")
     assert np.load(ntu["train"]).shape[2] == np.load(ntu["val"]).shape[2] <= 12
+
+
+def test_coco_annotation_box_of_a_one_joint_pose_without_a_tracker_box_is_never_zero_area() -> None:
+    from posekit.workflows.datasets.exports import annotation_box
+
+    nan2 = [np.nan, np.nan]
+    boxes = np.array([[10, 20, 50, 120], [np.nan] * 4, [np.nan] * 4], np.float32)
+    keypoints = np.array([[[0, 0], [40, 100]], [[0, 0], [100, 10]], [[200, 300], nan2]], np.float32)
+    assert annotation_box(boxes, keypoints, 0).tolist() == [10, 20, 50, 120]
+    assert annotation_box(boxes, keypoints, 2).tolist() == [180.0, 250.0, 220.0, 350.0]
+    assert annotation_box(boxes, keypoints, 1).tolist() == [0.0, -45.0, 100.0, 55.0]
+    untracked = np.full((3, 4), np.nan, np.float32)
+    x1, y1, x2, y2 = annotation_box(untracked, keypoints, 2)
+    assert (x2 - x1, y2 - y1) == (70.0, 55.0)
+    assert annotation_box(untracked, np.full((3, 2, 2), np.nan, np.float32), 0).tolist() == [0, 0, 0, 0]

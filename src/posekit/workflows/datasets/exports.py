@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -345,6 +346,39 @@ def export_ntu(data: Path, out_dir: Path, options: NtuOptions | None = None) -> 
     return written
 
 
+def annotation_box(boxes: np.ndarray, keypoints: np.ndarray, k: int) -> np.ndarray:
+    """The xyxy pixel box of a person's frame ``k`` for a COCO annotation, of zero area only without any joint.
+
+    ``boxes`` is the track's ``(n, 4)`` xyxy pixels (NaN or empty where it has none), ``keypoints`` its
+    ``(n, V, 2)`` pixels (NaN = missing). The track's box when it has one; else the frame's joint extent, widened where it is smaller to
+    the nearest tracked box of the track, or without any to the track's median joint extent (one joint spans no
+    area, and OKS divides by the area).
+    """
+    def usable(b: np.ndarray) -> np.ndarray:
+        return np.isfinite(b).all(-1) & (b[..., 2] > b[..., 0]) & (b[..., 3] > b[..., 1])
+
+    box = boxes[k].astype(np.float64)
+    if usable(box):
+        return box
+    joints = keypoints[k][np.isfinite(keypoints[k]).all(-1)].astype(np.float64)
+    if len(joints) == 0:
+        return np.zeros(4)
+    low, high = joints.min(0), joints.max(0)
+    tracked = np.flatnonzero(usable(boxes))
+    if len(tracked):
+        nearest = boxes[tracked[np.argmin(np.abs(tracked - k))]].astype(np.float64)
+        typical = nearest[2:] - nearest[:2]
+    else:
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            spread = np.isfinite(keypoints).all(-1).sum(-1) >= 2
+            extent = np.nanmax(keypoints[spread], axis=1) - np.nanmin(keypoints[spread], axis=1)
+            typical = np.nan_to_num(np.nanmedian(extent, axis=0)) if len(extent) else np.zeros(2)
+    size = np.maximum(high - low, typical)
+    centre = (low + high) / 2
+    return np.r_[centre - size / 2, centre + size / 2]
+
+
 def export_coco(data: Path, out_dir: Path, layout: str | None = None) -> dict[str, Path]:
     """Write COCO-keypoints JSON (one image per frame) per split into ``out_dir``."""
     out_dir = Path(out_dir)
@@ -387,10 +421,7 @@ def export_coco(data: Path, out_dir: Path, layout: str | None = None) -> dict[st
                     xyv = np.zeros((dst.num_joints, 3), np.float64)
                     xyv[present, :2] = kp[k][present]
                     xyv[present, 2] = 2
-                    box = track.boxes[k].astype(np.float64)
-                    if not np.isfinite(box).all() and present.any():
-                        box = np.r_[kp[k][present].min(0), kp[k][present].max(0)]
-                    x1, y1, x2, y2 = (float(v) for v in np.nan_to_num(box))
+                    x1, y1, x2, y2 = (float(v) for v in annotation_box(track.boxes, kp, k))
                     annotations.append(
                         {
                             "id": len(annotations) + 1,
