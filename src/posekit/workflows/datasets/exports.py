@@ -350,10 +350,11 @@ def annotation_box(boxes: np.ndarray, keypoints: np.ndarray, k: int) -> np.ndarr
     """The xyxy pixel box of a person's frame ``k`` for a COCO annotation, of zero area only without any joint.
 
     ``boxes`` is the track's ``(n, 4)`` xyxy pixels (NaN or empty where it has none), ``keypoints`` its
-    ``(n, V, 2)`` pixels (NaN = missing). The track's box when it has one; else the frame's joint extent, widened where it is smaller to
-    the nearest tracked box of the track, or without any to the track's median joint extent (one joint spans no
-    area, and OKS divides by the area).
+    ``(n, V, 2)`` pixels (NaN = missing). The track's box when it has one; else the frame's joint extent,
+    widened where it is smaller to the nearest tracked box of the track, or without any to the track's median
+    joint extent (one joint spans no area, and OKS divides by the area).
     """
+
     def usable(b: np.ndarray) -> np.ndarray:
         return np.isfinite(b).all(-1) & (b[..., 2] > b[..., 0]) & (b[..., 3] > b[..., 1])
 
