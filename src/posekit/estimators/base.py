@@ -90,6 +90,14 @@ class TopDownOptions:
             "min": 32,
         },
     )
+    crop_batch: int = field(
+        default=16,
+        metadata={
+            "help": "Crops a top-down expert takes per call, so memory stays bounded whatever the crowd size.",
+            "min": 1,
+            "resume": False,
+        },
+    )
 
     def __post_init__(self) -> None:
         check_bounds(self)
@@ -183,9 +191,9 @@ class TopDownExpert:
     """Base of experts that estimate one pose per given person box: implement :meth:`infer_crops`.
 
     The base crops every box of a batch (:func:`posekit.estimators.crops.crop_transform`: the box enlarged
-    by ``config.crop_scale``, at the crop size and aspect of :meth:`crop_shape`), calls the hook once on
-    all crops, maps the joints back to frame pixels and returns, per frame, one person per box in box
-    order, carrying the given boxes.
+    by ``config.crop_scale``, at the crop size and aspect of :meth:`crop_shape`), calls the hook on at most
+    ``config.crop_batch`` crops at a time (memory does not grow with the crowd), maps the joints back to
+    frame pixels and returns, per frame, one person per box in box order, carrying the given boxes.
     """
 
     needs_boxes: ClassVar[bool] = True
@@ -212,28 +220,15 @@ class TopDownExpert:
         if len(boxes) != len(frames):
             raise ValueError(f"{self.name}: {len(frames)} frames but {len(boxes)} box arrays")
         frame_boxes = [np.asarray(b, np.float32).reshape(-1, 4) for b in boxes]
-        count = sum(len(b) for b in frame_boxes)
-        width, height = self.crop_shape()
-        crops = np.empty((count, height, width, 3), np.uint8)
-        transforms = np.empty((count, 2, 3), np.float64)
-        k = 0
-        for frame, frame_box in zip(frames, frame_boxes):
-            for box in frame_box:
-                transforms[k] = crop_transform(box, self.config.crop_scale, width, height)
-                crops[k] = cv2.warpAffine(frame, transforms[k], (width, height), flags=cv2.INTER_LINEAR)
-                k += 1
+        owners = [(frame, box) for frame, frame_box in zip(frames, frame_boxes) for box in frame_box]
+        count = len(owners)
         V = self.layout.num_joints
         keypoints = np.full((count, V, 2), np.nan, np.float32)
         joint_scores = np.zeros((count, V), np.float32)
         scores = np.zeros(count, np.float32)
-        if count:
-            corners = np.concatenate(frame_boxes).reshape(count, 2, 2)
-            in_crop = np.einsum("nij,nkj->nki", transforms[:, :, :2], corners) + transforms[:, None, :, 2]
-            found = self.infer_crops(crops, in_crop.reshape(count, 4).astype(np.float32))
-            self._check(found, count)
-            for n in range(count):
-                keypoints[n] = crop_to_frame(found.keypoints[n], transforms[n])
-            joint_scores[:], scores[:] = found.joint_scores, found.scores
+        for start in range(0, count, self.config.crop_batch):
+            chunk = slice(start, min(start + self.config.crop_batch, count))
+            keypoints[chunk], joint_scores[chunk], scores[chunk] = self._infer_chunk(owners[chunk])
         out, k = [], 0
         for frame_box in frame_boxes:
             P = len(frame_box)
@@ -242,6 +237,22 @@ class TopDownExpert:
             )
             k += P
         return out
+
+    def _infer_chunk(self, owners: list[tuple[np.ndarray, np.ndarray]]) -> CropPoses:
+        """The hook on the crops of ``(frame, box)`` pairs, joints mapped back to frame pixels."""
+        width, height = self.crop_shape()
+        count = len(owners)
+        crops = np.empty((count, height, width, 3), np.uint8)
+        transforms = np.empty((count, 2, 3), np.float64)
+        for k, (frame, box) in enumerate(owners):
+            transforms[k] = crop_transform(box, self.config.crop_scale, width, height)
+            crops[k] = cv2.warpAffine(frame, transforms[k], (width, height), flags=cv2.INTER_LINEAR)
+        corners = np.stack([box for _, box in owners]).reshape(count, 2, 2)
+        in_crop = np.einsum("nij,nkj->nki", transforms[:, :, :2], corners) + transforms[:, None, :, 2]
+        found = self.infer_crops(crops, in_crop.reshape(count, 4).astype(np.float32))
+        self._check(found, count)
+        keypoints = np.stack([crop_to_frame(found.keypoints[n], transforms[n]) for n in range(count)])
+        return CropPoses(keypoints, found.joint_scores, found.scores)
 
     def _check(self, found: CropPoses, count: int) -> None:
         V = self.layout.num_joints

@@ -11,6 +11,7 @@ import numpy as np
 
 from posekit.core.errors import ConfigError
 from posekit.estimators.base import EstimatorConfig, OneStageExpert, require_file
+from posekit.estimators.runtimes import Runtime, YoloRunner
 from posekit.skeleton.layouts import COCO17
 from posekit.skeleton.records import PoseProposals
 
@@ -86,15 +87,21 @@ class YoloPose(OneStageExpert):
     def __init__(self, weights: Path | None, config: EstimatorConfig) -> None:
         super().__init__(config)
         self.device = config.device
-        self.model = load_yolo(weights)
+        self.weights = weights or bundled_yolo_weights()
+        self.model = load_yolo(self.weights)
+        self.runner = YoloRunner(self.model, self.weights)
         self.agnostic_nms = is_multiclass(self.model)
         calibrated = student_settings(self.model)
         self.min_score = max(config.min_box_score, float(calibrated.get("person_threshold", 0.0)))
         self.nms_iou = float(calibrated.get("nms_iou", ULTRALYTICS_NMS_IOU))
 
+    def use_runtime(self, runtime: Runtime, threads: int) -> None:
+        """Run the network on ``runtime`` (:mod:`posekit.estimators.runtimes`) with ``threads`` CPU threads."""
+        self.runner = YoloRunner(self.model, self.weights, runtime, threads)
+
     def infer_frames(self, frames: Sequence[np.ndarray]) -> list[PoseProposals]:
         bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
-        results = self.model.predict(
+        results = self.runner.predict(
             bgr,
             imgsz=self.config.imgsz,
             conf=self.min_score,

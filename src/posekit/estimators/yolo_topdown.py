@@ -13,14 +13,15 @@ import numpy as np
 
 from posekit.core.boxes import box_iou
 from posekit.estimators.base import CropPoses, EstimatorConfig, TopDownExpert
-from posekit.estimators.yolo import load_yolo
+from posekit.estimators.runtimes import Runtime, YoloRunner
+from posekit.estimators.yolo import bundled_yolo_weights, load_yolo
 from posekit.skeleton.layouts import COCO17
 
 MIN_IOU_WITH_EXPECTED_BOX = 0.2
 
 
 class YoloTopDown(TopDownExpert):
-    """YOLO-pose on person crops, all crops of a batch in one forward pass."""
+    """YOLO-pose on person crops, the crops of a batch in forward passes of at most ``crop_batch`` crops."""
 
     name = "yolo-topdown"
     layout = COCO17
@@ -29,12 +30,18 @@ class YoloTopDown(TopDownExpert):
         super().__init__(config)
         self.device = config.device
         self.min_box_score = config.min_box_score
-        self.model = load_yolo(weights)
+        self.weights = weights or bundled_yolo_weights()
+        self.model = load_yolo(self.weights)
+        self.runner = YoloRunner(self.model, self.weights)
+
+    def use_runtime(self, runtime: Runtime, threads: int) -> None:
+        """Run the network on ``runtime`` (:mod:`posekit.estimators.runtimes`) with ``threads`` CPU threads."""
+        self.runner = YoloRunner(self.model, self.weights, runtime, threads)
 
     def infer_crops(self, crops: np.ndarray, boxes: np.ndarray) -> CropPoses:
         bgr = [np.ascontiguousarray(crop[..., ::-1]) for crop in crops]
         size = crops.shape[1]
-        results = self.model.predict(bgr, imgsz=size, conf=self.min_box_score, device=self.device, verbose=False)
+        results = self.runner.predict(bgr, imgsz=size, conf=self.min_box_score, device=self.device, verbose=False)
         V = self.layout.num_joints
         found = CropPoses(
             np.full((len(crops), V, 2), np.nan, np.float32),

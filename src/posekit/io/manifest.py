@@ -24,10 +24,11 @@ SETTINGS_SINCE: dict[str, Any] = {
     "images": asdict(ImageInputOptions()),
     "tracks": {"min_track_frames": 1, "max_persons": None},
     "strict": False,
+    "runtime": "torch",
 }
-"""Settings recorded since image inputs, the person filters and ``--strict`` came, with the value every older run
-had (every track kept, truncated videos failed before ``--strict`` existed and are refused by it now): a manifest
-without them resumes."""
+"""Settings recorded since image inputs, the person filters, ``--strict`` and ``--runtime`` came, with the value every
+older run had (every track kept, truncated videos failed before ``--strict`` existed and are refused by it now, the
+YOLO experts on PyTorch): a manifest without them resumes."""
 
 
 @dataclass

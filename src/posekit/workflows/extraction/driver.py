@@ -13,7 +13,8 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +25,7 @@ from posekit.core.errors import ConfigError, PosekitError, VideoError
 from posekit.core.options import check_bounds, flag_name, recorded_settings
 from posekit.estimators.base import Estimator, EstimatorConfig
 from posekit.estimators.registry import ExpertSpec, build_estimator
+from posekit.estimators.runtimes import RuntimeOptions, require_runtime
 from posekit.io.images import IMAGE_EXTENSIONS, ImageInputOptions
 from posekit.io.inputs import find_inputs, iter_input_frames, probe_input, unique_inputs
 from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
@@ -31,6 +33,7 @@ from posekit.io.sink import ShardSink, prepare_output
 from posekit.io.video import (
     VIDEO_EXTENSIONS,
     DecodeEnd,
+    Frame,
     Prefetcher,
     VideoInfo,
     VideoInput,
@@ -64,6 +67,7 @@ class ExtractOptions:
         images: how single images and folders of frames become clips (their frame rate).
         tracks: which skeleton tracks are kept (minimum length, the main persons).
         strict: a truncated video fails instead of keeping its readable frames.
+        runtime: where the YOLO experts run, and how many CPU threads the run uses.
     """
 
     experts: tuple[ExpertSpec, ...] = field(metadata={"cli": False})
@@ -96,6 +100,7 @@ class ExtractOptions:
             "keeping its readable frames."
         },
     )
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -114,18 +119,35 @@ class ExtractOptions:
         out = recorded_settings(self)
         out["experts"] = [s.name if s.weights is None else f"{s.name}:{s.weights}" for s in self.experts]
         out.update(out.pop("estimator"))
+        out.update(out.pop("runtime"))
         if len(self.experts) < 2:
             out["aggregation"] = None
         return out
 
 
 class ExpertSet:
-    """The loaded models of a run: the experts in order, and the person detector."""
+    """The loaded models of a run: the experts in order, and the person detector.
 
-    def __init__(self, specs: tuple[ExpertSpec, ...], config: EstimatorConfig) -> None:
+    With ``runtime`` (else each model keeps its library's settings, one batch after the other), experts that
+    can (the YOLO ones) run on its runtime, and with two threads or more the person detector runs on the
+    next batch while the other experts finish the current one (``overlap``), each model on one thread fewer
+    than the run's.
+    """
+
+    def __init__(
+        self, specs: tuple[ExpertSpec, ...], config: EstimatorConfig, runtime: RuntimeOptions | None = None
+    ) -> None:
         self.experts: list[Estimator] = [build_estimator(spec, config) for spec in specs]
         one_stage = [e for e in self.experts if not e.needs_boxes]
         self.detector: Estimator = one_stage[0] if one_stage else build_estimator(ExpertSpec("yolo"), config)
+        threads = runtime.cpu_threads if runtime is not None else 1
+        self.overlap = threads >= 2 and any(e is not self.detector for e in self.experts)
+        if runtime is not None:
+            chosen = require_runtime(runtime.runtime)
+            for expert in dict.fromkeys([self.detector, *self.experts]):
+                use_runtime = getattr(expert, "use_runtime", None)
+                if use_runtime is not None:
+                    use_runtime(chosen, threads - 1 if self.overlap else threads)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -220,7 +242,7 @@ class LocalBackend:
     def outcomes(self, videos: list[VideoInput], options: ExtractOptions, progress: bool) -> Iterator[ClipOutcome]:
         from tqdm import tqdm
 
-        experts = ExpertSet(options.experts, options.estimator)
+        experts = ExpertSet(options.experts, options.estimator, options.runtime)
         for video in videos:
             total = expected_frames(video, options) if progress else None
             with tqdm(total=total, desc=video.clip_id[-40:], unit="frame", leave=False, disable=not progress) as bar:
@@ -246,11 +268,22 @@ def run_experts(
     experts: ExpertSet, images: list[np.ndarray], tracker: PersonTracker, layout: JointLayout
 ) -> dict[str, list[PoseProposals]]:
     """Every expert's proposals for a batch of frames, in ``layout``, with track ids."""
+    return pose_batch(experts, images, detect_batch(experts, images, tracker), layout)
+
+
+def detect_batch(experts: ExpertSet, images: list[np.ndarray], tracker: PersonTracker) -> list[PoseProposals]:
+    """The person detector's proposals for a batch of frames, with the tracker's ids (-1: not tracked)."""
     detections = experts.detector.predict(images)
-    tracked_boxes: list[np.ndarray] = []
     for props in detections:
         props.track_ids = tracker.update(props.boxes, props.scores)
-        tracked_boxes.append(props.boxes[props.track_ids >= 0])
+    return detections
+
+
+def pose_batch(
+    experts: ExpertSet, images: list[np.ndarray], detections: list[PoseProposals], layout: JointLayout
+) -> dict[str, list[PoseProposals]]:
+    """Every expert's proposals for a batch of frames whose tracked detections are known, in ``layout``."""
+    tracked_boxes = [props.boxes[props.track_ids >= 0] for props in detections]
     out: dict[str, list[PoseProposals]] = {}
     for expert in experts.experts:
         if expert is experts.detector:
@@ -268,6 +301,39 @@ def run_experts(
                 props.track_ids[match >= 0] = det.track_ids[ref][match[match >= 0]]
         out[expert.name] = [p.to_layout(layout) for p in frames]
     return out
+
+
+def experts_over_batches(
+    experts: ExpertSet, batches: Iterable[list[Frame]], tracker: PersonTracker, layout: JointLayout
+) -> Iterator[tuple[list[Frame], dict[str, list[PoseProposals]]]]:
+    """Each batch with every expert's proposals (:func:`run_experts`), in order.
+
+    With ``experts.overlap``, one worker thread runs the experts after the detector on batch k while this
+    thread detects and tracks batch k+1; at most one batch waits, so memory stays that of two batches.
+    The tracker sees the batches in order either way, so the output is the same.
+    """
+    if not experts.overlap:
+        for batch in batches:
+            yield batch, run_experts(experts, [f.image for f in batch], tracker, layout)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="posekit-experts") as pool:
+        pending: tuple[list[Frame], Future] | None = None
+        for batch in batches:
+            images = [f.image for f in batch]
+            detections = detect_batch(experts, images, tracker)
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = (batch, pool.submit(pose_batch, experts, images, detections, layout))
+        if pending is not None:
+            yield pending[0], pending[1].result()
+
+
+def checked_sizes(batches: Iterable[list[Frame]], info: VideoInfo, path: Path) -> Iterator[list[Frame]]:
+    """The batches, failing at the first frame whose size is not the video's."""
+    for batch in batches:
+        if batch[0].image.shape[:2] != (info.height, info.width):
+            raise VideoError(f"{path}: frame size changes mid-stream, which posekit does not support")
+        yield batch
 
 
 def extract_clip(
@@ -289,11 +355,9 @@ def extract_clip(
     frames = Prefetcher(
         iter_input_frames(video.path, info, options.fps, options.max_frames, end), 2 * options.batch_size
     )
-    for batch in batched_frames(iter(frames), options.batch_size):
-        images = [f.image for f in batch]
-        if images[0].shape[:2] != (info.height, info.width):
-            raise VideoError(f"{video.path}: frame size changes mid-stream, which posekit does not support")
-        for name, props in run_experts(experts, images, tracker, layout).items():
+    batches = checked_sizes(batched_frames(iter(frames), options.batch_size), info, video.path)
+    for batch, proposals in experts_over_batches(experts, batches, tracker, layout):
+        for name, props in proposals.items():
             per_expert[name].extend(props)
         frame_index.extend(f.index for f in batch)
         timestamps.extend(f.time for f in batch)

@@ -1,0 +1,222 @@
+"""Where the YOLO experts' network runs: PyTorch, or a dynamic-shape export of the same weights.
+
+An export (OpenVINO IR or ONNX) is made once per weights file and export settings, into a cache
+outside the installed packages (``$POSEKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/posekit``, else
+``~/.cache/posekit``), keyed by the weights' SHA-256 and those settings. Exports keep dynamic input
+shapes: a fixed square input would letterbox frames differently from PyTorch and change detections.
+Pre- and post-processing (letterbox, NMS, keypoint decoding) stay Ultralytics' own whatever the runtime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from posekit.core.errors import ConfigError
+from posekit.core.options import check_bounds
+
+Runtime = Literal["torch", "openvino", "onnx"]
+CACHE_ENV = "POSEKIT_CACHE_DIR"
+EXPORT_TRACE_SIZE = 640
+"""Input side (pixels) the export is traced at; the exported input stays dynamic (any height and width)."""
+RUNTIME_PACKAGES: dict[Runtime, tuple[str, str]] = {
+    "torch": ("torch", "pip install torch"),
+    "openvino": ("openvino", "pip install 'posekit[openvino]'"),
+    "onnx": ("onnxruntime", "pip install onnxruntime"),
+}
+"""Each runtime's import name and the one command that installs it."""
+EXPORT_FORMATS: dict[Runtime, str] = {"openvino": "openvino", "onnx": "onnx"}
+EXPORT_ARGS: dict[Runtime, dict[str, Any]] = {"openvino": {}, "onnx": {"simplify": False}}
+"""Per-format export settings beyond dynamic fp32 (ONNX: no graph simplifier, which is not installed offline)."""
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How the experts use this machine: the YOLO runtime and the CPU threads."""
+
+    runtime: Runtime = field(
+        default="torch",
+        metadata={
+            "help": "Where the YOLO experts run: torch, or openvino (pip install 'posekit[openvino]') or onnx, "
+            "exported once to a cache with dynamic shapes; exports move joints by up to ~1e-4 px, and top-down "
+            "experts' crops with them."
+        },
+    )
+    threads: int | None = field(
+        default=None,
+        metadata={
+            "help": "CPU threads posekit uses (default: every core); from 2 on, the person detector runs on the "
+            "next batch while the other experts finish the current one.",
+            "min": 1,
+            "resume": False,
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if self.runtime not in RUNTIME_PACKAGES:
+            raise ConfigError(f"unknown --runtime {self.runtime!r}; use {', '.join(RUNTIME_PACKAGES)}")
+        check_bounds(self)
+
+    @property
+    def cpu_threads(self) -> int:
+        """The threads posekit uses: ``threads``, or every core of this machine."""
+        return self.threads or os.cpu_count() or 1
+
+
+def runtime_installed(runtime: Runtime) -> bool:
+    """Whether the package that ``runtime`` needs can be imported here."""
+    return importlib.util.find_spec(RUNTIME_PACKAGES[runtime][0]) is not None
+
+
+def require_runtime(runtime: Runtime) -> Runtime:
+    """``runtime``, or one line naming the package to install when it is missing."""
+    if not runtime_installed(runtime):
+        package, install = RUNTIME_PACKAGES[runtime]
+        raise ConfigError(f"--runtime {runtime} needs the {package!r} package: {install} (or use --runtime torch)")
+    return runtime
+
+
+def cache_root() -> Path:
+    """Folder of the exports: ``$POSEKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/posekit``, else ``~/.cache/posekit``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "posekit"
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export_key(weights: Path, runtime: Runtime) -> str:
+    """The cache entry name of ``weights`` exported for ``runtime``: weights hash, format, settings, exporter."""
+    import ultralytics
+
+    extra = "".join(f"-{k}{v}" for k, v in sorted(EXPORT_ARGS[runtime].items()))
+    settings = (
+        f"{EXPORT_FORMATS[runtime]}-dynamic-fp32-trace{EXPORT_TRACE_SIZE}{extra}-ultralytics{ultralytics.__version__}"
+    )
+    return f"{weights.stem}-{file_sha256(weights)[:16]}-{settings}"
+
+
+def exported_model_path(weights: Path, runtime: Runtime) -> Path:
+    """The export of ``weights`` for ``runtime`` in the cache, made on first use (dynamic shapes, fp32).
+
+    The export is written in a temporary folder beside its entry and moved in whole, so a run that stops
+    mid-export or two runs exporting at once never leave a half-written model.
+    """
+    entry = cache_root() / "exports" / export_key(weights, runtime)
+    if entry.is_dir():
+        return _model_in(entry, runtime)
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=entry.parent, prefix=".export-") as tmp:
+        source = Path(tmp) / weights.name
+        shutil.copyfile(weights, source)
+        from ultralytics import YOLO
+
+        try:
+            made = YOLO(str(source)).export(
+                format=EXPORT_FORMATS[runtime],
+                dynamic=True,
+                half=False,
+                imgsz=EXPORT_TRACE_SIZE,
+                **EXPORT_ARGS[runtime],
+                device="cpu",
+                verbose=False,
+            )
+        except Exception as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ConfigError(f"--runtime {runtime}: cannot export {weights}: {reason}; use --runtime torch") from exc
+        staged = Path(tmp) / "model"
+        staged.mkdir()
+        made = Path(made)
+        shutil.move(str(made), staged / made.name)
+        try:
+            os.replace(staged, entry)
+        except OSError:
+            if not entry.is_dir():
+                raise
+    return _model_in(entry, runtime)
+
+
+def _model_in(entry: Path, runtime: Runtime) -> Path:
+    """The model an export entry holds (an ``*_openvino_model`` folder, or an ``.onnx`` file)."""
+    found = sorted(entry.glob("*_openvino_model" if runtime == "openvino" else "*.onnx"))
+    if not found:
+        raise ConfigError(f"export cache entry {entry} holds no {runtime} model; delete it to export again")
+    return found[0]
+
+
+class YoloRunner:
+    """One Ultralytics YOLO-pose model run on ``runtime``, with posekit's thread count.
+
+    ``model`` is the PyTorch model (its names, stride and calibrated settings are read from it); predictions
+    come from the export when the runtime is not torch. Ultralytics sets PyTorch's thread count whenever a
+    predictor starts, so the first call starts it on a blank image and then sets the threads (None: leave
+    Ultralytics' count).
+    """
+
+    def __init__(self, model, weights: Path, runtime: Runtime = "torch", threads: int | None = None) -> None:
+        self.model = model
+        self.runtime = runtime
+        self.threads = threads
+        if runtime == "torch":
+            self.predictor_model = model
+        else:
+            from ultralytics import YOLO
+
+            self.predictor_model = YOLO(str(exported_model_path(weights, runtime)), task=model.task)
+        self._started = False
+
+    def predict(self, images: list[np.ndarray], **kwargs: Any) -> list:
+        """Ultralytics results for ``(H, W, 3)`` uint8 BGR images (``kwargs``: ``predict``'s settings)."""
+        if not self._started:
+            self.predictor_model.predict([np.zeros((64, 64, 3), np.uint8)], **{**kwargs, "verbose": False})
+            if self.threads is not None:
+                set_threads(self.predictor_model, self.runtime, self.threads)
+            self._started = True
+        return self.predictor_model.predict(images, **kwargs)
+
+
+def set_threads(model, runtime: Runtime, threads: int) -> None:
+    """Run a started Ultralytics predictor's network on ``threads`` CPU threads.
+
+    PyTorch's count is the process's (every torch expert shares it); an OpenVINO model is compiled again
+    with that many threads and in float32 (on CPUs with bfloat16 units OpenVINO would otherwise compute in
+    bfloat16, moving joints by pixels), and an ONNX Runtime session is opened again with that many threads.
+    """
+    if runtime == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        return
+    backend = model.predictor.model.backend
+    if runtime == "openvino":
+        import openvino as ov
+
+        xml = next(Path(model.ckpt_path or model.model_name).glob("*.xml"))
+        core = ov.Core()
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32"}
+        backend.ov_compiled_model = core.compile_model(core.read_model(str(xml)), "CPU", config)
+    else:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        backend.session = onnxruntime.InferenceSession(
+            str(model.ckpt_path or model.model_name), options, providers=["CPUExecutionProvider"]
+        )
