@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from posekit.cli.common import console, friendly_errors, setup_logging
-from posekit.cli.options import with_options
+from posekit.cli.options import Group, with_options
 from posekit.core.errors import ConfigError
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import EXPERTS, parse_experts
 from posekit.eval.coco import GtScoreOptions
-from posekit.eval.degrade import DEFAULT_DEGRADATIONS, parse_degradations
-from posekit.eval.reference import ReferenceOptions, jsonable
+from posekit.eval.reference import jsonable
 from posekit.io.outputs import check_output_dir, check_output_file
 from posekit.refine.ssta import DEFAULT_GAMMA
+from posekit.workflows.protocols.degradation import ProtocolOptions
 
 eval_app = typer.Typer(
     help=(
@@ -195,38 +195,20 @@ class _Progress:
 
 @eval_app.command("degrade", no_args_is_help=True)
 @friendly_errors
+@with_options(
+    protocol=Group(ProtocolOptions, mode="values"),
+    estimator=Group(EstimatorConfig, panel="Experts"),
+)
 def degrade_command(
     video: Annotated[Path, typer.Argument(help="The video to degrade.")],
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Output folder for the table (CSV, JSON, Markdown) and plots.")
     ],
+    protocol: dict[str, Any],
+    estimator: EstimatorConfig,
     experts: Annotated[
         str, typer.Option(help="Comma-separated experts (two or more). Known: " + ", ".join(EXPERTS))
     ] = "yolo,yolo-topdown,mediapipe",
-    degradations: Annotated[
-        str,
-        typer.Option(help="Comma-separated: downscale-F, occlude-F, blur-SIGMA, jpeg-Q; combine with '+'."),
-    ] = ",".join(DEFAULT_DEGRADATIONS),
-    max_frames: Annotated[int | None, typer.Option(min=1, help="Use the first N frames only.")] = None,
-    imgsz: Annotated[
-        int, typer.Option(min=32, help="Network input size of full-frame experts; small people need 1280.")
-    ] = 640,
-    reference_imgsz: Annotated[
-        int | None, typer.Option(min=32, help="Input size for the clean reference run (default: --imgsz).")
-    ] = None,
-    device: Annotated[str, typer.Option(help="cpu or cuda:N.")] = "cpu",
-    batch_size: Annotated[int, typer.Option(min=1, help="Frames per inference batch.")] = 8,
-    seed: Annotated[int, typer.Option(help="Seed of the random occluders.")] = 0,
-    gamma: Annotated[
-        float | None,
-        typer.Option(min=0.0, max=1.0, help="Eq. 3.3 filter of the scored SST-A modes (default: discard nothing)."),
-    ] = None,
-    agree: Annotated[
-        float, typer.Option(min=0.01, help="Reference joints: experts agree within this many body scales.")
-    ] = 0.2,
-    min_joint_score: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Joints an expert scores below this count as missing.")
-    ] = 0.3,
     plots: Annotated[bool, typer.Option(help="Write the C plots of each SST-A mode.")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
@@ -238,21 +220,10 @@ def degrade_command(
 
     Example: posekit eval degrade vtest.avi --max-frames 60 --imgsz 1280 --out eval-vtest/
     """
-    from posekit.workflows.protocols.degradation import ProtocolOptions, markdown_table, run_protocol, write_outputs
+    from posekit.workflows.protocols.degradation import markdown_table, run_protocol, write_outputs
 
     setup_logging(verbose)
-    options = ProtocolOptions(
-        experts=tuple(parse_experts(experts)),
-        degradations=tuple(d.name for d in parse_degradations(degradations)),
-        estimator=EstimatorConfig(device=device, imgsz=imgsz),
-        reference_imgsz=reference_imgsz,
-        max_frames=max_frames,
-        batch_size=batch_size,
-        seed=seed,
-        gamma=gamma,
-        min_joint_score=min_joint_score,
-        reference=ReferenceOptions(agree=agree),
-    )
+    options = ProtocolOptions(experts=tuple(parse_experts(experts)), estimator=estimator, **protocol)
     check_output_dir(out, "--out")
     bars = _Progress(progress)
     try:

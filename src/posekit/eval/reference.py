@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from posekit.core.options import check_bounds
 from posekit.eval.metrics import jitter, joint_errors, mpjpe_normalised, pck, pckh
 from posekit.refine.tracks import stack_tracks
 from posekit.skeleton.geometry import body_scale, box_size, head_length, torso_size
@@ -180,24 +182,28 @@ def consensus_joints(
 class ReferenceOptions:
     """How the clean reference is built from the experts' clean-frame proposals.
 
-    Attributes:
-        agree: two experts agree on a joint within ``agree`` body scales (:func:`~posekit.skeleton.geometry.body_scale`,
-            max(shoulder width, torso length); 0.2 is about half a head length, the PCKh@0.5 radius).
-        min_experts: experts that must agree on a joint (at least 2).
-        min_joints: person-frames with fewer agreed joints are left out of the reference.
+    Two experts agree on a joint within ``agree`` body scales (:func:`~posekit.skeleton.geometry.body_scale`,
+    max(shoulder width, torso length); 0.2 is about half a head length, the PCKh@0.5 radius).
     """
 
-    agree: float = 0.2
-    min_experts: int = 2
-    min_joints: int = 4
+    agree: float = field(
+        default=0.2,
+        metadata={"help": "Reference joints: experts agree within this many body scales.", "min": 0, "min_open": True},
+    )
+    min_experts: int = field(
+        default=2, metadata={"help": "Experts that must agree on a reference joint.", "min": 2, "flag": "--ref-experts"}
+    )
+    min_joints: int = field(
+        default=4,
+        metadata={
+            "help": "Person-frames with fewer agreed joints stay out of the reference.",
+            "min": 1,
+            "flag": "--ref-min-joints",
+        },
+    )
 
     def __post_init__(self) -> None:
-        if not self.agree > 0:
-            raise ValueError(f"agree must be > 0 body scales; got {self.agree}")
-        if self.min_experts < 2:
-            raise ValueError(f"a reference joint needs at least 2 agreeing experts; got {self.min_experts}")
-        if self.min_joints < 1:
-            raise ValueError(f"min_joints must be >= 1; got {self.min_joints}")
+        check_bounds(self)
 
 
 def build_reference(
@@ -288,19 +294,21 @@ def match_poses(pred: PoseSet, ref: PoseSet) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ScoreOptions:
-    """Metric settings: PCKh@``pckh_alpha`` (thesis 3.6.1) and PCK@``pck_alpha`` of ``pck_scale``.
+    """Metric settings: PCKh@``pckh_alpha`` (thesis 3.6.1) and PCK@``pck_alpha`` of ``pck_scale``."""
 
-    ``pck_scale`` is ``"torso"`` (left shoulder to right hip of the reference) or ``"box"``
-    (longer side of the reference box, or of its keypoints' extent).
-    """
-
-    pckh_alpha: float = 0.5
-    pck_alpha: float = 0.2
-    pck_scale: str = "torso"
+    pckh_alpha: float = field(
+        default=0.5, metadata={"help": "PCKh threshold, in head lengths (thesis 3.6.1).", "min": 0, "min_open": True}
+    )
+    pck_alpha: float = field(
+        default=0.2, metadata={"help": "PCK threshold, in units of --pck-scale.", "min": 0, "min_open": True}
+    )
+    pck_scale: Literal["torso", "box"] = field(
+        default="torso",
+        metadata={"help": "PCK unit: torso (left shoulder to right hip of the reference) or box (its longer side)."},
+    )
 
     def __post_init__(self) -> None:
-        if self.pck_scale not in ("torso", "box"):
-            raise ValueError(f"unknown PCK scale {self.pck_scale!r}; use 'torso' or 'box'")
+        check_bounds(self)
 
 
 @dataclass

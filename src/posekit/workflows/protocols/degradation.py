@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from posekit.core.errors import ConfigError, VideoError
+from posekit.core.options import check_bounds
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import ExpertSpec
 from posekit.eval.degrade import DEFAULT_DEGRADATIONS, Degradation, get_degradation
@@ -100,45 +101,50 @@ def ssta_methods(gamma: float = DEFAULT_GAMMA) -> dict[str, AggregationOptions]:
 class ProtocolOptions:
     """Settings of :func:`run_protocol`.
 
-    Attributes:
-        experts: the experts, in order (two or more for SST-A and for the reference).
-        degradations: names from :mod:`posekit.eval.degrade`.
-        estimator: expert settings (device, ``imgsz``) of the scored runs.
-        reference_imgsz: network input size of the reference run (None: ``estimator.imgsz``).
-        max_frames: first frames of the video used (None: all).
-        batch_size: frames per inference batch.
-        seed: seed of the degradations.
-        gamma: eq. 3.3 filter of the scored SST-A methods (None: discard nothing, as thesis Table 3.1).
-        plot_gamma: gamma drawn in the plots (the thesis' 0.18).
-        include_clean: also score the clean frames (a ceiling: the reference comes from them).
-        min_joint_score: joints an expert scores below this count as missing, everywhere.
-        layout: joint layout everything is scored in.
-        reference: how the reference is built; scoring: the metric settings.
-        extra_ssta: more SST-A variants scored beside :func:`ssta_methods` (ablations; names
-            start with ``sst-a``); they cost no model run.
-        students: single experts run alone on every version of the clip and scored beside
-            the experts (e.g. a self-trained student, thesis 3.3.3), by row name; they take
-            no part in the reference or in SST-A.
+    ``experts`` (two or more: SST-A and the reference need them), ``estimator`` (device, ``imgsz`` of the scored
+    runs) and ``layout`` are set by the caller; ``extra_ssta`` adds SST-A variants scored beside
+    :func:`ssta_methods` (ablations, names starting with ``sst-a``, no model run); ``students`` are single experts
+    run alone on every version of the clip and scored beside the experts (e.g. a self-trained student, thesis
+    3.3.3), taking no part in the reference or in SST-A.
     """
 
-    experts: tuple[ExpertSpec, ...]
-    degradations: tuple[str, ...] = DEFAULT_DEGRADATIONS
-    estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
-    reference_imgsz: int | None = None
-    max_frames: int | None = None
-    batch_size: int = 8
-    seed: int = 0
-    gamma: float | None = None
-    plot_gamma: float = DEFAULT_GAMMA
-    include_clean: bool = True
-    min_joint_score: float = 0.3
-    layout: JointLayout = COCO17
+    experts: tuple[ExpertSpec, ...] = field(metadata={"cli": False})
+    degradations: tuple[str, ...] = field(
+        default=DEFAULT_DEGRADATIONS,
+        metadata={"help": "Comma-separated: downscale-F, occlude-F, blur-SIGMA, jpeg-Q; combine with '+'."},
+    )
+    estimator: EstimatorConfig = field(default_factory=EstimatorConfig, metadata={"cli": False})
+    reference_imgsz: int | None = field(
+        default=None, metadata={"help": "Input size for the clean reference run (default: --imgsz).", "min": 32}
+    )
+    max_frames: int | None = field(default=None, metadata={"help": "Use the first N frames only.", "min": 1})
+    batch_size: int = field(default=8, metadata={"help": "Frames per inference batch.", "min": 1})
+    seed: int = field(default=0, metadata={"help": "Seed of the random occluders."})
+    gamma: float | None = field(
+        default=None,
+        metadata={
+            "help": "Eq. 3.3 filter of the scored SST-A modes (default: discard nothing, as thesis Table 3.1).",
+            "min": 0,
+            "max": 1,
+        },
+    )
+    plot_gamma: float = field(
+        default=DEFAULT_GAMMA, metadata={"help": "Gamma drawn in the C plots.", "min": 0, "max": 1}
+    )
+    include_clean: bool = field(
+        default=True, metadata={"help": "Also score the clean frames (a ceiling: the reference comes from them)."}
+    )
+    min_joint_score: float = field(
+        default=0.3, metadata={"help": "Joints an expert scores below this count as missing.", "min": 0, "max": 1}
+    )
+    layout: JointLayout = field(default=COCO17, metadata={"cli": False})
     reference: ReferenceOptions = field(default_factory=ReferenceOptions)
     scoring: ScoreOptions = field(default_factory=ScoreOptions)
-    extra_ssta: dict[str, AggregationOptions] = field(default_factory=dict)
-    students: dict[str, ExpertSpec] = field(default_factory=dict)
+    extra_ssta: dict[str, AggregationOptions] = field(default_factory=dict, metadata={"cli": False})
+    students: dict[str, ExpertSpec] = field(default_factory=dict, metadata={"cli": False})
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         for name in self.extra_ssta:
             if not name.startswith("sst-a"):
                 raise ConfigError(f"extra SST-A variant {name!r}: names start with 'sst-a'")
