@@ -90,10 +90,10 @@ class PseudoLabelOptions:
         },
     )
     box_source: Literal["pose", "detector"] = field(
-        default="pose",
+        default="detector",
         metadata={
-            "help": "Label boxes: pose = the pose's extent + --box-margin (thesis); detector = the person "
-            "detector's box of the extraction (the convention the student already predicts)."
+            "help": "Label boxes: detector = the person detector's box of the extraction (the convention the "
+            "student already predicts; measured better); pose = the pose's extent + --box-margin (thesis)."
         },
     )
     box_margin: float = field(
