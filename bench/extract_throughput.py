@@ -1,0 +1,138 @@
+"""`posekit extract` throughput: today's path (PyTorch, one batch after the other) against the new ones.
+
+Each setting (``default``: the YOLO expert at 640; ``3-expert``: yolo, yolo-topdown and mediapipe at 1280)
+runs as whole ``posekit extract`` processes, the variants in turn (A B C A B C ...), several repeats; the
+median frames/s and CPU seconds per frame are reported, each variant's ratio taken against today's run of
+the same repeat. Every variant's shards are compared with today's: ``equal_output`` is byte equality of the
+skeleton shards, ``max_joint_diff_px`` the largest joint difference of the raw expert proposals. Peak RSS
+is the process's own (``ru_maxrss``); the default setting is also run at two lengths to show it flat.
+
+    python bench/extract_throughput.py [--video V] [--repeats 3] [--rss-frames 40,400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "videos" / "vtest.avi"
+SETTINGS = {
+    "default": (["--experts", "yolo"], 48),
+    "3-expert": (["--experts", "yolo,yolo-topdown,mediapipe", "--imgsz", "1280"], 24),
+}
+VARIANTS = {
+    "torch": ["--runtime", "torch", "--threads", "1"],
+    "torch+overlap": ["--runtime", "torch"],
+    "openvino+overlap": ["--runtime", "openvino"],
+}
+"""Today's path first (the yardstick), then the new ones (``--threads`` left to its default: every core)."""
+
+
+def extract(video: Path, out: Path, args: list[str], frames: int) -> dict[str, float]:
+    """One ``posekit extract`` process: wall seconds, CPU seconds (user + system) and peak RSS (MB)."""
+    command = [sys.executable, "-m", "posekit.cli.app", "extract", str(video), "--out", str(out)]
+    command += [*args, "--max-frames", str(frames), "--keep-proposals", "--no-progress", "--overwrite"]
+    env = {**os.environ, "YOLO_OFFLINE": "1"}
+    start = time.perf_counter()
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    error = child.stderr.read().decode(errors="replace") if child.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"posekit extract failed ({' '.join(args)}):\n{error[-2000:]}")
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+def max_joint_diff(a: Path, b: Path) -> float:
+    """Largest difference (pixels) between the raw proposals of two runs; inf when the persons differ."""
+    import pyarrow.parquet as pq
+
+    ta = pq.read_table(next((a / "proposals").glob("*.parquet"))).to_pandas()
+    tb = pq.read_table(next((b / "proposals").glob("*.parquet"))).to_pandas()
+    worst = 0.0
+    for ka, kb in zip(ta["keypoints"], tb["keypoints"]):
+        xa = np.array([np.stack(list(p)) for p in ka], float) if len(ka) else np.zeros((0, 0, 2))
+        xb = np.array([np.stack(list(p)) for p in kb], float) if len(kb) else np.zeros((0, 0, 2))
+        if xa.shape != xb.shape or not np.array_equal(np.isnan(xa), np.isnan(xb)):
+            return float("inf")
+        if xa.size:
+            worst = max(worst, float(np.nanmax(np.abs(xa - xb), initial=0.0)))
+    return worst
+
+
+def same_skeletons(a: Path, b: Path) -> bool:
+    """Whether two runs wrote byte-identical skeleton shards."""
+    shards = sorted(p.name for p in a.glob("skeletons-*.parquet"))
+    return shards == sorted(p.name for p in b.glob("skeletons-*.parquet")) and all(
+        (a / name).read_bytes() == (b / name).read_bytes() for name in shards
+    )
+
+
+def installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rss-frames", default="40,400", help="Lengths the default setting's peak RSS is taken at.")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "extract_throughput.json")
+    args = parser.parse_args()
+    variants = {k: v for k, v in VARIANTS.items() if "openvino" not in k or installed("openvino")}
+    load_before = os.getloadavg()
+    rows, notes = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for setting, (setting_args, frames) in SETTINGS.items():
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+            for repeat in range(args.repeats):
+                for name, variant_args in variants.items():
+                    out = Path(tmp) / setting / name
+                    runs[name].append(extract(args.video, out, setting_args + variant_args, frames))
+                    print(setting, name, repeat, {k: round(v, 2) for k, v in runs[name][-1].items()}, flush=True)
+            base = Path(tmp) / setting / "torch"
+            for name in variants:
+                out = Path(tmp) / setting / name
+                wall_ratio = [b["wall_s"] / r["wall_s"] for r, b in zip(runs[name], runs["torch"])]
+                cpu_ratio = [b["cpu_s"] / r["cpu_s"] for r, b in zip(runs[name], runs["torch"])]
+                rows.append(
+                    {
+                        "setting": setting,
+                        "runtime": name,
+                        "frames": frames,
+                        "frames_per_s": round(frames / statistics.median(r["wall_s"] for r in runs[name]), 3),
+                        "ratio_vs_torch": round(statistics.median(wall_ratio), 3),
+                        "cpu_s_per_frame": round(statistics.median(r["cpu_s"] for r in runs[name]) / frames, 3),
+                        "cpu_ratio_vs_torch": round(statistics.median(cpu_ratio), 3),
+                        "equal_output": same_skeletons(base, out),
+                        "max_joint_diff_px": max_joint_diff(base, out),
+                        "peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs[name]), 1),
+                    }
+                )
+                print(rows[-1], flush=True)
+        lengths = [int(n) for n in args.rss_frames.split(",")]
+        setting_args, _ = SETTINGS["default"]
+        rss = {n: extract(args.video, Path(tmp) / f"rss-{n}", setting_args, n)["peak_rss_mb"] for n in lengths}
+        notes["default_peak_rss_mb_by_frames"] = {str(n): round(v, 1) for n, v in rss.items()}
+        notes["rss_growth"] = round(rss[lengths[-1]] / rss[lengths[0]] - 1, 4)
+    notes["load_average_before_after"] = [round(x, 2) for x in (*load_before, *os.getloadavg())]
+    notes["cpus"] = os.cpu_count()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"rows": rows, "notes": notes}, indent=2) + "\n")
+    print(json.dumps(notes, indent=2))
+
+
+if __name__ == "__main__":
+    main()

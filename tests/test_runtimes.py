@@ -1,0 +1,130 @@
+"""YOLO runtimes (exports cached by weights hash), overlapped experts and bounded top-down crop batches."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posekit.core.errors import ConfigError
+from posekit.estimators.base import CropPoses, EstimatorConfig, TopDownExpert
+from posekit.estimators.registry import parse_experts
+from posekit.estimators.runtimes import (
+    CACHE_ENV,
+    RuntimeOptions,
+    cache_root,
+    export_key,
+    exported_model_path,
+    runtime_installed,
+)
+from posekit.estimators.yolo import YoloPose, bundled_yolo_weights
+from posekit.skeleton.layouts import COCO17
+from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+
+
+def test_cache_root_is_the_env_var_then_xdg_then_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "mine"))
+    assert cache_root() == tmp_path / "mine"
+    monkeypatch.delenv(CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_root() == tmp_path / "xdg" / "posekit"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_root() == tmp_path / "home" / ".cache" / "posekit"
+
+
+def test_export_key_follows_the_weights_bytes_and_the_format(tmp_path: Path) -> None:
+    weights = tmp_path / "a.pt"
+    shutil.copyfile(bundled_yolo_weights(), weights)
+    before = export_key(weights, "openvino")
+    assert export_key(weights, "onnx") != before
+    assert "dynamic" in before
+    with open(weights, "ab") as f:
+        f.write(b"\0")
+    assert export_key(weights, "openvino") != before
+
+
+def test_unknown_runtime_and_zero_threads_are_refused_in_one_line() -> None:
+    with pytest.raises(ConfigError, match="unknown --runtime 'tensorrt'"):
+        RuntimeOptions(runtime="tensorrt")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="--threads"):
+        RuntimeOptions(threads=0)
+
+
+class BoxCentres(TopDownExpert):
+    """A top-down expert whose every joint is its crop's box centre: the crop loop's mapping made visible."""
+
+    name = "box-centres"
+    layout = COCO17
+
+    def __init__(self, config: EstimatorConfig) -> None:
+        super().__init__(config)
+        self.calls: list[int] = []
+
+    def infer_crops(self, crops: np.ndarray, boxes: np.ndarray) -> CropPoses:
+        self.calls.append(len(crops))
+        N, V = len(crops), self.layout.num_joints
+        centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], -1)
+        return CropPoses(
+            np.repeat(centres[:, None], V, 1).astype(np.float32),
+            np.ones((N, V), np.float32),
+            np.ones(N, np.float32),
+        )
+
+
+def test_top_down_crops_go_in_batches_of_crop_batch_and_map_back(sample_frames: list[np.ndarray]) -> None:
+    frames = sample_frames[:3]
+    rng = np.random.default_rng(0)
+    boxes = []
+    for count in (17, 0, 23):
+        x1, y1 = rng.uniform(0, 500, count), rng.uniform(0, 300, count)
+        boxes.append(np.stack([x1, y1, x1 + rng.uniform(20, 80, count), y1 + rng.uniform(60, 200, count)], -1))
+    bounded = BoxCentres(EstimatorConfig(crop_batch=16))
+    out = bounded.predict(frames, boxes)
+    assert bounded.calls == [16, 16, 8]
+    for props, frame_boxes in zip(out, boxes):
+        assert len(props) == len(frame_boxes)
+        centres = np.stack([frame_boxes[:, 0] + frame_boxes[:, 2], frame_boxes[:, 1] + frame_boxes[:, 3]], -1) / 2
+        np.testing.assert_allclose(props.keypoints[:, 0], centres, atol=1e-3)
+    whole = BoxCentres(EstimatorConfig(crop_batch=1000))
+    for a, b in zip(out, whole.predict(frames, boxes)):
+        np.testing.assert_array_equal(a.keypoints, b.keypoints)
+    assert whole.calls == [40]
+
+
+@pytest.mark.slow
+def test_overlapped_experts_write_byte_identical_shards(short_clip: Path, tmp_path: Path) -> None:
+    shards = {}
+    for threads in (1, 2):
+        options = ExtractOptions(
+            experts=tuple(parse_experts("yolo,yolo-topdown")),
+            estimator=EstimatorConfig(imgsz=1280),
+            batch_size=2,
+            runtime=RuntimeOptions(runtime="torch", threads=threads),
+        )
+        out = tmp_path / f"threads-{threads}"
+        summary = run_extraction(short_clip, out, options, progress=False)
+        assert summary.done == 1 and summary.poses > 0
+        shards[threads] = (out / "skeletons-00000.parquet").read_bytes()
+    assert shards[1] == shards[2]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not runtime_installed("openvino"), reason="needs the openvino extra (part of the dev extra)")
+def test_openvino_export_is_cached_outside_the_package_and_matches_torch(
+    sample_frames: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    config = EstimatorConfig(imgsz=1280)
+    torch_expert, ov_expert = YoloPose(None, config), YoloPose(None, config)
+    ov_expert.use_runtime("openvino", 1)
+    exported = exported_model_path(bundled_yolo_weights(), "openvino")
+    assert exported.is_relative_to(tmp_path / "cache")
+    assert not any(bundled_yolo_weights().parent.glob("*_openvino_model"))
+    frames = sample_frames[:2]
+    for a, b in zip(torch_expert.predict(frames), ov_expert.predict(frames)):
+        assert len(a) == len(b) > 0
+        np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-2)
+        np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-2)
