@@ -77,9 +77,7 @@ class ExtractOptions:
     fps: float | None = field(
         default=None, metadata={"help": "Sample frames at this rate (default: all).", "min": 0, "min_open": True}
     )
-    max_frames: int | None = field(
-        default=None, metadata={"help": "Stop each video after N sampled frames.", "min": 1}
-    )
+    max_frames: int | None = field(default=None, metadata={"help": "Stop each video after N sampled frames.", "min": 1})
     min_joint_score: float = field(
         default=0.3,
         metadata={"help": "Joints an expert scores below this count as missing (NaN).", "min": 0, "max": 1},
@@ -130,8 +128,8 @@ class ExpertSet:
 
     With ``runtime`` (else each model keeps its library's settings, one batch after the other), experts that
     can (the YOLO ones) run on its runtime, and with two threads or more the person detector runs on the
-    next batch while the other experts finish the current one (``overlap``), each model on one thread fewer
-    than the run's.
+    next batch while the other experts finish the current one (``overlap``), each model on
+    :meth:`RuntimeOptions.model_threads` threads.
     """
 
     def __init__(
@@ -147,7 +145,7 @@ class ExpertSet:
             for expert in dict.fromkeys([self.detector, *self.experts]):
                 use_runtime = getattr(expert, "use_runtime", None)
                 if use_runtime is not None:
-                    use_runtime(chosen, threads - 1 if self.overlap else threads)
+                    use_runtime(chosen, runtime.model_threads(self.overlap))
 
     @property
     def names(self) -> tuple[str, ...]:
