@@ -76,11 +76,7 @@ def skeletons_schema(num_joints: int, columns: tuple[str, ...] = ()) -> pa.Schem
     )
     return pa.schema(
         [
-            pa.field("clip_id", pa.string(), nullable=False),
-            pa.field("video_path", pa.string()),
-            pa.field("width", pa.int32()),
-            pa.field("height", pa.int32()),
-            pa.field("fps", pa.float64()),
+            *_clip_fields(),
             pa.field("num_frames", pa.int32()),
             pa.field("frame_index", pa.list_(pa.int32())),
             pa.field("timestamp", pa.list_(pa.float64())),
@@ -90,15 +86,22 @@ def skeletons_schema(num_joints: int, columns: tuple[str, ...] = ()) -> pa.Schem
     )
 
 
+def _clip_fields() -> list[pa.Field]:
+    """The columns every shard row starts with: which clip, from which file, at what size and rate."""
+    return [
+        pa.field("clip_id", pa.string(), nullable=False),
+        pa.field("video_path", pa.string()),
+        pa.field("width", pa.int32()),
+        pa.field("height", pa.int32()),
+        pa.field("fps", pa.float64()),
+    ]
+
+
 def proposals_schema(num_joints: int) -> pa.Schema:
     V = num_joints
     return pa.schema(
         [
-            pa.field("clip_id", pa.string(), nullable=False),
-            pa.field("video_path", pa.string()),
-            pa.field("width", pa.int32()),
-            pa.field("height", pa.int32()),
-            pa.field("fps", pa.float64()),
+            *_clip_fields(),
             pa.field("expert", pa.string(), nullable=False),
             pa.field("t", pa.int32(), nullable=False),
             pa.field("frame_index", pa.int32()),
