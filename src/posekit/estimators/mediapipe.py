@@ -51,11 +51,11 @@ class MediaPipePose(TopDownExpert):
                 f"mediapipe uses the BlazePose full model inside the mediapipe package; "
                 f"it takes no weights path (got {weights}): use --experts mediapipe"
             )
+        # protobuf warns on every result MediaPipe 0.10.14 unpacks; the message names an API only MediaPipe calls
+        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
         try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
-                from mediapipe.framework.formats import rect_pb2
-                from mediapipe.python import solution_base
+            from mediapipe.framework.formats import rect_pb2
+            from mediapipe.python import solution_base
         except ImportError as exc:
             raise ConfigError(
                 "the mediapipe expert needs mediapipe==0.10.14 (later releases dropped its pose "
