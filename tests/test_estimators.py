@@ -202,6 +202,7 @@ def test_estimator_config_is_every_kind_of_options_with_todays_fields():
         "min_box_score",
         "crop_scale",
         "crop_size",
+        "crop_batch",
     ]
     assert all(f.metadata["help"] for f in dataclasses.fields(config))
 
