@@ -38,7 +38,10 @@ def figure_in(box: np.ndarray) -> np.ndarray:
 
 
 class FakeDetector(OneStageExpert):
-    """Two people (and one low-scoring detection) at :data:`PEOPLE` in every frame, with the stick figure."""
+    """Two people (and one low-scoring detection) at :data:`PEOPLE` in every frame, with the stick figure.
+
+    Only images that hold all of :data:`PEOPLE` are frames: the tiles of the tile pass (smaller) hold nobody.
+    """
 
     name = "fake-detector"
     layout = COCO17
@@ -49,7 +52,10 @@ class FakeDetector(OneStageExpert):
     def infer_frames(self, frames: Sequence[np.ndarray]) -> list[PoseProposals]:
         keypoints = np.stack([figure_in(box) for box in PEOPLE])
         joint_scores = np.full(keypoints.shape[:2], 0.9, np.float32)
-        return [PoseProposals(keypoints, joint_scores, PEOPLE.copy(), PEOPLE_SCORES.copy(), COCO17) for _ in frames]
+        people = PoseProposals(keypoints, joint_scores, PEOPLE.copy(), PEOPLE_SCORES.copy(), COCO17)
+        width, height = PEOPLE[:, 2].max(), PEOPLE[:, 3].max()
+        whole = [f.shape[1] >= width and f.shape[0] >= height for f in frames]
+        return [people if w else PoseProposals.empty(COCO17) for w in whole]
 
 
 class FakeTopDown(TopDownExpert):

@@ -20,6 +20,7 @@ import numpy as np
 from posekit.core.errors import ConfigError, PosekitError
 from posekit.core.options import check_bounds
 from posekit.estimators.crops import crop_to_frame, crop_transform
+from posekit.estimators.tiles import cut_by_inner_edge, frame_tiles, merge_passes, shift_to_frame
 from posekit.skeleton.layouts import JointLayout
 from posekit.skeleton.records import PoseProposals
 
@@ -65,6 +66,35 @@ class OneStageOptions:
             "min": 0,
             "max": 1,
             "aliases": ("--conf",),
+        },
+    )
+    tiles: int = field(
+        default=2,
+        metadata={
+            "help": "Tiles per side of a second pass of the full-frame experts on overlapping parts of the frame, "
+            "at the same input size: it finds people too small for the whole-frame pass (1: off).",
+            "min": 1,
+            "panel": "People finding",
+        },
+    )
+    tile_max_upscale: float = field(
+        default=2.0,
+        metadata={
+            "help": "The tile pass runs only on frames whose pixels it enlarges at most this much (frames small "
+            "for the input size are enlarged enough by the whole-frame pass).",
+            "min": 0,
+            "min_open": True,
+            "panel": "People finding",
+        },
+    )
+    tile_below: float = field(
+        default=96.0,
+        metadata={
+            "help": "A person shorter (box long side) than this many network pixels in the whole-frame pass is "
+            "taken from the tile pass, a taller one from the whole frame (96: COCO's medium/large boundary); "
+            "neighbouring tiles overlap by this size, so such a person is whole in one of them.",
+            "min": 0,
+            "panel": "People finding",
         },
     )
 
@@ -144,8 +174,9 @@ def require_file(path: Path, what: str, hint: str) -> Path:
 class OneStageExpert:
     """Base of experts that find every person on whole frames: implement :meth:`infer_frames`.
 
-    The base drops persons scoring below ``config.min_box_score`` and checks that the hook gave one
-    :class:`PoseProposals` per frame in the expert's layout.
+    The base checks that the hook gave one :class:`PoseProposals` per frame in the expert's layout, drops
+    persons scoring below ``config.min_box_score`` and, with ``config.tiles`` > 1, runs the hook again on
+    overlapping tiles of each frame and merges the two passes per person (:mod:`posekit.estimators.tiles`).
     """
 
     needs_boxes: ClassVar[bool] = False
@@ -159,18 +190,59 @@ class OneStageExpert:
         """One :class:`PoseProposals` per ``(H, W, 3)`` uint8 RGB frame: frame pixels, NaN for joints not placed."""
         raise NotImplementedError
 
+    def network_side(self) -> int:
+        """The long side in pixels of the network input a whole frame is resized to (``config.imgsz``)."""
+        return self.config.imgsz
+
     def predict(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None) -> list[PoseProposals]:
         if boxes is not None:
             raise ValueError(f"{self.name} is a one-stage expert: it finds people itself, call predict(frames)")
         if not frames:
             return []
-        out = self.infer_frames(frames)
-        if len(out) != len(frames):
-            raise PosekitError(f"{self.name}: infer_frames gave {len(out)} results for {len(frames)} frames")
+        out = self._infer(frames)
+        if self.config.tiles > 1:
+            out = self._merge_tile_pass(frames, out)
+        return out
+
+    def _infer(self, images: Sequence[np.ndarray]) -> list[PoseProposals]:
+        """The hook on ``images``, checked, persons below ``config.min_box_score`` dropped."""
+        out = self.infer_frames(images)
+        if len(out) != len(images):
+            raise PosekitError(f"{self.name}: infer_frames gave {len(out)} results for {len(images)} frames")
         for props in out:
             if props.layout is not self.layout:
                 raise PosekitError(f"{self.name}: infer_frames gave {props.layout.name} joints, not {self.layout.name}")
         return [props.select(props.scores >= self.config.min_box_score) for props in out]
+
+    def _merge_tile_pass(self, frames: Sequence[np.ndarray], full: list[PoseProposals]) -> list[PoseProposals]:
+        """``full`` merged with the hook's persons on the tiles of each frame that is large enough to tile.
+
+        The tiles of all frames go through the hook ``len(frames)`` at a time, so memory stays that of the
+        whole-frame pass.
+        """
+        cfg, side = self.config, self.network_side()
+        jobs = []
+        for f, frame in enumerate(frames):
+            height, width = frame.shape[:2]
+            windows, upscale = frame_tiles(height, width, cfg.tiles, side, cfg.tile_below)
+            if upscale <= cfg.tile_max_upscale:
+                jobs += [(f, k, window) for k, window in enumerate(windows)]
+        found: dict[int, list[tuple[int, PoseProposals]]] = {}
+        for start in range(0, len(jobs), len(frames)):
+            chunk = jobs[start : start + len(frames)]
+            crops = [np.ascontiguousarray(frames[f][y0:y1, x0:x1]) for f, _, (x0, y0, x1, y1) in chunk]
+            for (f, k, window), props in zip(chunk, self._infer(crops)):
+                height, width = frames[f].shape[:2]
+                shifted = shift_to_frame(props, window)
+                whole = shifted.select(~cut_by_inner_edge(shifted.boxes, window, height, width))
+                found.setdefault(f, []).append((k, whole))
+        out = list(full)
+        for f, parts in found.items():
+            tile_index = np.concatenate([np.full(len(p), k) for k, p in parts])
+            tiles = PoseProposals.concat([p for _, p in parts], self.layout)
+            scale = side / max(frames[f].shape[:2])
+            out[f] = merge_passes(full[f], tiles, tile_index, scale, cfg.tile_below)
+        return out
 
 
 class CropPoses(NamedTuple):

@@ -210,6 +210,10 @@ class RTMO(OnnxExpert, OneStageExpert):
     expert: ClassVar[str] = "rtmo"
     outputs: ClassVar[tuple[str, str]] = ("dets", "keypoints")
 
+    def network_side(self) -> int:
+        """The long side of the model's fixed input (``--imgsz`` does not apply to it)."""
+        return max(self.width, self.height)
+
     def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
         """``(3, H, W)`` float32 BGR 0..255 letterboxed image of an RGB frame, and the resize ratio."""
         image, ratio = letterbox(frame, self.width, self.height)

@@ -25,10 +25,13 @@ SETTINGS_SINCE: dict[str, Any] = {
     "tracks": {"min_track_frames": 1, "max_persons": None},
     "strict": False,
     "runtime": "torch",
+    "tiles": 1,
+    "tile_max_upscale": 2.0,
+    "tile_below": 96.0,
 }
-"""Settings recorded since image inputs, the person filters, ``--strict`` and ``--runtime`` came, with the value every
-older run had (every track kept, truncated videos failed before ``--strict`` existed and are refused by it now, the
-YOLO experts on PyTorch): a manifest without them resumes."""
+"""Settings recorded since image inputs, the person filters, ``--strict``, ``--runtime`` and the tile pass came, with
+the value every older run had (every track kept, truncated videos failed before ``--strict`` existed and are refused
+by it now, the YOLO experts on PyTorch, no tile pass): a manifest without them resumes."""
 
 
 @dataclass

@@ -48,6 +48,20 @@ class PoseProposals:
             layout=layout,
         )
 
+    @classmethod
+    def concat(cls, parts: list[PoseProposals], layout: JointLayout) -> PoseProposals:
+        """The persons of ``parts`` (all in ``layout``) one after the other."""
+        if not parts:
+            return cls.empty(layout)
+        return cls(
+            np.concatenate([p.keypoints for p in parts]),
+            np.concatenate([p.joint_scores for p in parts]),
+            np.concatenate([p.boxes for p in parts]),
+            np.concatenate([p.scores for p in parts]),
+            layout,
+            np.concatenate([p.track_ids for p in parts]),
+        )
+
     def select(self, index: np.ndarray) -> PoseProposals:
         """The persons at ``index`` (integer array or boolean mask), in that order."""
         return PoseProposals(
