@@ -12,6 +12,9 @@
 4. on the human labels of ``gt-dev`` (COCO, MPII, CrowdPose): ``posekit extract`` with the student
    before and after at ``--imgsz``, scored with COCO OKS AP (``posekit.eval.coco.score_shards``).
 
+Every model runs without the tile pass (``tiles=1``): the student is one network at one input size, the
+cheap model the thesis promises, scored against the same ensemble as in earlier runs.
+
 Rows ``{video, condition, method, pckh, pck, recall, detections_per_reference, seconds_per_frame}``
 (condition ``mean``: the mean over the degradations; video ``all``: over every held-out span),
 the gt-dev rows, the run card and the goals go to ``bench/results/self_train_eval.json``. Scores
@@ -104,7 +107,8 @@ def heldout_rows(
     workdir: Path,
 ) -> list[dict]:
     """SST-A and each student on the clean and degraded versions of ``video``, against the experts' clean reference."""
-    protocol = ProtocolOptions(experts=experts, degradations=degradations, estimator=EstimatorConfig(imgsz=imgsz))
+    config = EstimatorConfig(imgsz=imgsz, tiles=1)
+    protocol = ProtocolOptions(experts=experts, degradations=degradations, estimator=config)
     expert_set = ExpertSet(experts, protocol.estimator)
     student_sets = {k: (spec, config, ExpertSet((spec,), config)) for k, (spec, config) in students.items()}
     clean = run_experts_on(video, expert_set, protocol)
@@ -216,7 +220,9 @@ def main() -> None:
             run_extraction(
                 args.videos / name,
                 shards / Path(name).stem,
-                ExtractOptions(experts=experts, estimator=EstimatorConfig(imgsz=args.label_imgsz), max_frames=frames),
+                ExtractOptions(
+                    experts=experts, estimator=EstimatorConfig(imgsz=args.label_imgsz, tiles=1), max_frames=frames
+                ),
                 progress=False,
             )
     options = SelfTrainOptions(
@@ -232,7 +238,7 @@ def main() -> None:
     print(f"student: {card['student']}, val split {card['metrics_before']} -> {card['metrics_after']}", flush=True)
 
     used = used_frames(args.out / "run" / "pseudo-labels")
-    student_config = EstimatorConfig(imgsz=args.imgsz)
+    student_config = EstimatorConfig(imgsz=args.imgsz, tiles=1)
     students = {
         "student-before": (ExpertSpec("yolo"), student_config),
         "student-after": (ExpertSpec("yolo", result.weights), student_config),
@@ -258,7 +264,8 @@ def main() -> None:
         for name, gt_file in SETS.items():
             images = args.gt_dev / name
             for method, weights in (("student-before", None), ("student-after", result.weights)):
-                flags = ["--experts", f"yolo:{weights}" if weights else "yolo", "--imgsz", str(args.imgsz)]
+                expert = f"yolo:{weights}" if weights else "yolo"
+                flags = ["--experts", expert, "--imgsz", str(args.imgsz), "--tiles", "1"]
                 shards_out = Path(tmp) / name / method
                 seconds = extract(images, shards_out, flags)
                 gt_rows.append(row(name, method, images / gt_file, images, shards_out, seconds, 200))

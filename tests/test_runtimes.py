@@ -100,6 +100,7 @@ def test_top_down_crops_go_in_batches_of_crop_batch_and_map_back(sample_frames: 
 @pytest.mark.slow
 def test_overlapped_experts_write_byte_identical_shards(short_clip: Path, tmp_path: Path) -> None:
     import torch
+
     threads_before = torch.get_num_threads()
     shards = {}
     for threads in (1, 2):

@@ -101,6 +101,10 @@ def test_one_tiny_epoch_trains_offline_only_box_and_class_branches(trained):
     assert frozen and learned
     assert all(torch.equal(after[k], before[k]) for k in frozen)  # bit for bit
     assert sum(not torch.equal(after[k], before[k]) for k in learned) > len(learned) // 2
+    assert card["trained_share"] == 0.5
+    trained_alone = _params(out / "train" / "weights" / "best.pt")
+    for k in learned:  # the student is the midpoint of its start and the trained weights (WiSE-FT)
+        torch.testing.assert_close(after[k], (before[k] + trained_alone[k]) / 2, atol=2e-3, rtol=2e-3)
     assert not list(out.glob(".*tmp*"))
 
 
