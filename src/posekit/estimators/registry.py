@@ -44,6 +44,10 @@ BUILTIN_EXPERTS: dict[str, ExpertEntry] = {
         "posekit.estimators.yolo:YoloPose",
         "Ultralytics YOLO-pose, one-stage, multi-person, COCO-17 (default: bundled yolo11n-pose)",
     ),
+    "yolo-flip": ExpertEntry(
+        "posekit.estimators.yolo_flip:YoloFlipPose",
+        "the same YOLO-pose on the mirrored frame, people mirrored back (flip test), COCO-17",
+    ),
     "yolo-topdown": ExpertEntry(
         "posekit.estimators.yolo_topdown:YoloTopDown",
         "the same YOLO-pose run top-down on an upscaled crop of each tracked person, COCO-17",

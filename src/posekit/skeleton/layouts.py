@@ -39,6 +39,13 @@ class JointLayout:
     def indices(self, joints: list[str] | tuple[str, ...]) -> list[int]:
         return [self.index(j) for j in joints]
 
+    def flip_permutation(self) -> list[int]:
+        """Joint ``v`` of a mirrored skeleton is joint ``perm[v]`` of the original (left and right swapped)."""
+        perm = list(range(self.num_joints))
+        for a, b in self.flip_pairs:
+            perm[a], perm[b] = b, a
+        return perm
+
     def to_json(self) -> str:
         return json.dumps(
             {

@@ -58,10 +58,7 @@ def flip_subsets(M: int) -> np.ndarray:
 
 def flip_index(layout: JointLayout) -> np.ndarray:
     """``(V,)`` joint permutation that swaps every left joint with its right counterpart."""
-    perm = np.arange(layout.num_joints)
-    for a, b in layout.flip_pairs:
-        perm[a], perm[b] = b, a
-    return perm
+    return np.asarray(layout.flip_permutation())
 
 
 def side_costs(
