@@ -245,8 +245,10 @@ def test_dwpose_keeps_the_coco17_body_of_a_wholebody_133_model(models: Path, sam
 
 
 def test_rtmo_maps_letterboxed_detections_back_to_frame_pixels(models: Path, sample_frames: list[np.ndarray]) -> None:
-    expert = RTMO(write_rtmo_model(models / "rtmo.onnx", 320, 256), EstimatorConfig(min_box_score=0.1))
+    """Without the tile pass: the test model's detections do not depend on the image it is given."""
+    expert = RTMO(write_rtmo_model(models / "rtmo.onnx", 320, 256), EstimatorConfig(min_box_score=0.1, tiles=1))
     assert expert.input_size == (320, 256) and not expert.needs_boxes
+    assert expert.network_side() == 320  # the tile pass sizes its tiles for the model's input, not --imgsz
     out = expert.predict(sample_frames[:2])
     ratio = min(256 / 576, 320 / 768)
     for proposals in out:
@@ -267,9 +269,10 @@ def test_rtmo_letterbox_puts_the_frame_top_left_on_grey() -> None:
 
 
 def test_rtmo_feeds_bgr_0_to_255_letterboxed_on_grey(models: Path) -> None:
-    """A pure red RGB frame: blue channel 0 inside the image, 114 in the 16 padding rows of 256."""
+    """A pure red RGB frame: blue channel 0 inside the image, 114 in the 16 padding rows of 256 (no tile pass)."""
     expert = RTMO(
-        write_rtmo_model(models / "rtmo-blue.onnx", 320, 256, blue_gain=0.01), EstimatorConfig(min_box_score=0.3)
+        write_rtmo_model(models / "rtmo-blue.onnx", 320, 256, blue_gain=0.01),
+        EstimatorConfig(min_box_score=0.3, tiles=1),
     )
     red = np.zeros((576, 768, 3), np.uint8)
     red[..., 0] = 255
