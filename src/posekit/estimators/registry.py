@@ -44,10 +44,6 @@ BUILTIN_EXPERTS: dict[str, ExpertEntry] = {
         "posekit.estimators.yolo:YoloPose",
         "Ultralytics YOLO-pose, one-stage, multi-person, COCO-17 (default: bundled yolo11n-pose)",
     ),
-    "yolo-flip": ExpertEntry(
-        "posekit.estimators.yolo_flip:YoloFlipPose",
-        "the same YOLO-pose on the mirrored frame, people mirrored back (flip test), COCO-17",
-    ),
     "yolo-topdown": ExpertEntry(
         "posekit.estimators.yolo_topdown:YoloTopDown",
         "the same YOLO-pose run top-down on an upscaled crop of each tracked person, COCO-17",
@@ -67,6 +63,10 @@ BUILTIN_EXPERTS: dict[str, ExpertEntry] = {
     "dwpose": ExpertEntry(
         "posekit.estimators.onnx_pose:DWPose",
         "DWPose whole-body ONNX (dwpose:model.onnx), top-down, 133 joints kept as COCO-17",
+    ),
+    "yolo-flip": ExpertEntry(
+        "posekit.estimators.yolo_flip:YoloFlipPose",
+        "the same YOLO-pose on the mirrored frame, people mirrored back (flip test), COCO-17",
     ),
 }
 BUILTIN_EXPERTS["mediapipe-topdown"] = BUILTIN_EXPERTS["mediapipe"]
