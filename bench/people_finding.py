@@ -1,7 +1,8 @@
 """Scale-aware people finding (the tile pass of :mod:`posekit.estimators.tiles`) against one input size.
 
 Methods: ``yolo`` at 640 and 1280 without tiles (``--tiles 1``), ``yolo`` at 640 with the default tile
-pass, and SST-A of ``yolo,yolo-topdown,mediapipe`` at 640 without and with it.
+pass, SST-A of ``yolo,yolo-topdown,mediapipe`` at 640 without and with it, and SST-A with the flip-test
+expert ``yolo-flip`` added.
 
 1. **gt-dev** (human labels): ``posekit extract`` on each image folder, scored by
    ``posekit.eval.coco.score_shards``: OKS AP, AR, AR of COCO's medium and large persons (pycocotools
@@ -69,6 +70,7 @@ METHODS = {
     "yolo@640+tiles": ("yolo", 640, 2),
     "sst-a@640": (THREE, 640, 1),
     "sst-a@640+tiles": (THREE, 640, 2),
+    "sst-a+flip@640+tiles": (f"yolo,yolo-flip,{THREE.split(',', 1)[1]}", 640, 2),
 }
 """Row name -> (experts, --imgsz, --tiles)."""
 BUCKETS = {"small": (0, 32**2), "medium": (32**2, 96**2), "large": (96**2, float("inf"))}
