@@ -1,4 +1,4 @@
-"""YOLO runtimes (exports cached by weights hash), overlapped experts and bounded top-down crop batches."""
+"""YOLO runtimes (exports cached by weights hash), the pipeline of several workers and bounded top-down crop batches."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def test_top_down_crops_go_in_batches_of_crop_batch_and_map_back(sample_frames: 
 
 
 @pytest.mark.slow
-def test_overlapped_experts_write_byte_identical_shards(short_clip: Path, tmp_path: Path) -> None:
+def test_one_and_two_workers_write_byte_identical_shards(short_clip: Path, tmp_path: Path) -> None:
     import torch
 
     threads_before = torch.get_num_threads()

@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,9 +54,10 @@ class RuntimeOptions:
     threads: int | None = field(
         default=None,
         metadata={
-            "help": "CPU threads posekit uses. Default: two stages (the person detector runs on the next batch "
-            "while the other experts finish the current one), each model on one thread, so the skeletons are the "
-            "same bytes on every machine; more threads give each model more (faster, joints moved by ~1e-4 px).",
+            "help": "Models that run at once, each on one CPU thread: this many copies of the person detector "
+            "detect consecutive batches while each other expert poses the tracked ones on a thread of its own. "
+            "Default: 2 where the machine has two cores or more. Any value gives the same skeletons, byte for "
+            "byte; 1 runs everything one batch after the other.",
             "min": 1,
             "resume": False,
         },
@@ -68,14 +70,19 @@ class RuntimeOptions:
 
     @property
     def cpu_threads(self) -> int:
-        """The threads posekit uses: ``threads``, or two stages where this machine has two cores or more."""
+        """Models run at once: ``threads``, or two where this machine has two cores or more."""
         return self.threads or min(2, os.cpu_count() or 1)
 
-    def model_threads(self, overlap: bool) -> int:
-        """Threads of each model: one by default (the same output on every machine), else what the stages leave."""
-        if self.threads is None:
-            return 1
-        return max(1, self.threads - 1) if overlap else self.threads
+
+def one_torch_thread() -> None:
+    """Run PyTorch's operations of the calling thread on that thread alone (a worker's initializer).
+
+    OpenMP keeps a thread count per thread, so each pipeline thread sets its own; exports' sessions
+    carry theirs (:func:`set_threads`). Does nothing where PyTorch is not loaded.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 def runtime_installed(runtime: Runtime) -> bool:

@@ -13,8 +13,10 @@ import dataclasses
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,7 +27,7 @@ from posekit.core.errors import ConfigError, PosekitError, VideoError
 from posekit.core.options import check_bounds, flag_name, recorded_settings
 from posekit.estimators.base import Estimator, EstimatorConfig
 from posekit.estimators.registry import ExpertSpec, build_estimator
-from posekit.estimators.runtimes import RuntimeOptions, require_runtime
+from posekit.estimators.runtimes import RuntimeOptions, one_torch_thread, require_runtime
 from posekit.io.images import IMAGE_EXTENSIONS, ImageInputOptions
 from posekit.io.inputs import find_inputs, iter_input_frames, probe_input, unique_inputs
 from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
@@ -127,25 +129,29 @@ class ExpertSet:
     """The loaded models of a run: the experts in order, and the person detector.
 
     With ``runtime`` (else each model keeps its library's settings, one batch after the other), experts that
-    can (the YOLO ones) run on its runtime, and with two threads or more the person detector runs on the
-    next batch while the other experts finish the current one (``overlap``), each model on
-    :meth:`RuntimeOptions.model_threads` threads.
+    can (the YOLO ones) run on its runtime, every model on one CPU thread, and with ``runtime.cpu_threads``
+    workers >= 2 the batches go through :func:`experts_over_batches`' pipeline: ``detectors`` holds one copy
+    of the person detector per worker, each detecting its own batch.
     """
 
     def __init__(
         self, specs: tuple[ExpertSpec, ...], config: EstimatorConfig, runtime: RuntimeOptions | None = None
     ) -> None:
         self.experts: list[Estimator] = [build_estimator(spec, config) for spec in specs]
-        one_stage = [e for e in self.experts if not e.needs_boxes]
-        self.detector: Estimator = one_stage[0] if one_stage else build_estimator(ExpertSpec("yolo"), config)
-        threads = runtime.cpu_threads if runtime is not None else 1
-        self.overlap = threads >= 2 and any(e is not self.detector for e in self.experts)
+        one_stage = [(spec, e) for spec, e in zip(specs, self.experts) if not e.needs_boxes]
+        detector_spec, self.detector = one_stage[0] if one_stage else (ExpertSpec("yolo"), None)
+        if self.detector is None:
+            self.detector = build_estimator(detector_spec, config)
+        self.workers = runtime.cpu_threads if runtime is not None else 1
+        self.detectors: list[Estimator] = [self.detector] + [
+            build_estimator(detector_spec, config) for _ in range(self.workers - 1)
+        ]
         if runtime is not None:
             chosen = require_runtime(runtime.runtime)
-            for expert in dict.fromkeys([self.detector, *self.experts]):
+            for expert in dict.fromkeys([*self.detectors, *self.experts]):
                 use_runtime = getattr(expert, "use_runtime", None)
                 if use_runtime is not None:
-                    use_runtime(chosen, runtime.model_threads(self.overlap))
+                    use_runtime(chosen, 1)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -266,39 +272,40 @@ def run_experts(
     experts: ExpertSet, images: list[np.ndarray], tracker: PersonTracker, layout: JointLayout
 ) -> dict[str, list[PoseProposals]]:
     """Every expert's proposals for a batch of frames, in ``layout``, with track ids."""
-    return pose_batch(experts, images, detect_batch(experts, images, tracker), layout)
+    detections = track_detections(experts.detector.predict(images), tracker)
+    return {e.name: expert_batch(e, experts, images, detections, layout) for e in experts.experts}
 
 
-def detect_batch(experts: ExpertSet, images: list[np.ndarray], tracker: PersonTracker) -> list[PoseProposals]:
-    """The person detector's proposals for a batch of frames, with the tracker's ids (-1: not tracked)."""
-    detections = experts.detector.predict(images)
+def track_detections(detections: list[PoseProposals], tracker: PersonTracker) -> list[PoseProposals]:
+    """The person detector's proposals of consecutive frames, given the tracker's ids (-1: not tracked)."""
     for props in detections:
         props.track_ids = tracker.update(props.boxes, props.scores)
     return detections
 
 
-def pose_batch(
-    experts: ExpertSet, images: list[np.ndarray], detections: list[PoseProposals], layout: JointLayout
-) -> dict[str, list[PoseProposals]]:
-    """Every expert's proposals for a batch of frames whose tracked detections are known, in ``layout``."""
-    tracked_boxes = [props.boxes[props.track_ids >= 0] for props in detections]
-    out: dict[str, list[PoseProposals]] = {}
-    for expert in experts.experts:
-        if expert is experts.detector:
-            frames = detections
-        elif expert.needs_boxes:
-            frames = expert.predict(images, tracked_boxes)
-            for props, det in zip(frames, detections):
-                props.track_ids = det.track_ids[det.track_ids >= 0].copy()
-        else:
-            frames = expert.predict(images)
-            for props, det in zip(frames, detections):
-                ref = det.track_ids >= 0
-                match = match_boxes(det.boxes[ref], props.boxes)
-                props.track_ids = np.full(len(match), -1, np.int32)
-                props.track_ids[match >= 0] = det.track_ids[ref][match[match >= 0]]
-        out[expert.name] = [p.to_layout(layout) for p in frames]
-    return out
+def expert_batch(
+    expert: Estimator,
+    experts: ExpertSet,
+    images: list[np.ndarray],
+    detections: list[PoseProposals],
+    layout: JointLayout,
+) -> list[PoseProposals]:
+    """One expert's proposals for a batch of frames whose tracked detections are known, in ``layout``:
+    top-down experts pose the tracked boxes, other one-stage experts are matched to them by IoU."""
+    if expert is experts.detector:
+        frames = detections
+    elif expert.needs_boxes:
+        frames = expert.predict(images, [props.boxes[props.track_ids >= 0] for props in detections])
+        for props, det in zip(frames, detections):
+            props.track_ids = det.track_ids[det.track_ids >= 0].copy()
+    else:
+        frames = expert.predict(images)
+        for props, det in zip(frames, detections):
+            ref = det.track_ids >= 0
+            match = match_boxes(det.boxes[ref], props.boxes)
+            props.track_ids = np.full(len(match), -1, np.int32)
+            props.track_ids[match >= 0] = det.track_ids[ref][match[match >= 0]]
+    return [p.to_layout(layout) for p in frames]
 
 
 def experts_over_batches(
@@ -306,24 +313,56 @@ def experts_over_batches(
 ) -> Iterator[tuple[list[Frame], dict[str, list[PoseProposals]]]]:
     """Each batch with every expert's proposals (:func:`run_experts`), in order.
 
-    With ``experts.overlap``, one worker thread runs the experts after the detector on batch k while this
-    thread detects and tracks batch k+1; at most one batch waits, so memory stays that of two batches.
-    The tracker sees the batches in order either way, so the output is the same.
+    With ``experts.workers`` = W >= 2, a pipeline: W batches are detected at once, batch k by detector copy
+    k mod W; the tracker then takes their detections in order, and each other expert works through the
+    tracked batches in order on a lane (thread) of its own, while the next batches are being detected. Every
+    model sees the batches it would see one after the other, on one thread, so the output is the same bytes;
+    at most W batches are detected and W posed at once, so memory does not grow with the video.
     """
-    if not experts.overlap:
+    if experts.workers < 2:
         for batch in batches:
             yield batch, run_experts(experts, [f.image for f in batch], tracker, layout)
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="posekit-experts") as pool:
-        pending: tuple[list[Frame], Future] | None = None
-        for batch in batches:
+    workers = experts.workers
+    others = [e for e in experts.experts if e is not experts.detector]
+    with ExitStack() as stack:
+
+        def pool(threads: int, name: str) -> ThreadPoolExecutor:
+            """A pool whose queued work is dropped when the clip ends early (an error, an interrupt)."""
+            executor = ThreadPoolExecutor(threads, name, one_torch_thread)
+            stack.callback(executor.shutdown, wait=True, cancel_futures=True)
+            return executor
+
+        detect_pool = pool(workers, "posekit-detect")
+        lanes = {id(e): pool(1, f"posekit-{e.name}") for e in others}
+        detecting: deque[tuple[list[Frame], list[np.ndarray], Future]] = deque()
+        posing: deque[tuple[list[Frame], list[PoseProposals], dict[int, Future]]] = deque()
+
+        def start_posing() -> None:
+            batch, images, detected = detecting.popleft()
+            detections = track_detections(detected.result(), tracker)
+            futures = {id(e): lanes[id(e)].submit(expert_batch, e, experts, images, detections, layout) for e in others}
+            posing.append((batch, detections, futures))
+
+        def finished() -> tuple[list[Frame], dict[str, list[PoseProposals]]]:
+            batch, detections, futures = posing.popleft()
+            out = {
+                e.name: futures[id(e)].result() if id(e) in futures else [p.to_layout(layout) for p in detections]
+                for e in experts.experts
+            }
+            return batch, out
+
+        for k, batch in enumerate(batches):
             images = [f.image for f in batch]
-            detections = detect_batch(experts, images, tracker)
-            if pending is not None:
-                yield pending[0], pending[1].result()
-            pending = (batch, pool.submit(pose_batch, experts, images, detections, layout))
-        if pending is not None:
-            yield pending[0], pending[1].result()
+            detecting.append((batch, images, detect_pool.submit(experts.detectors[k % workers].predict, images)))
+            if len(detecting) == workers:
+                start_posing()
+            if len(posing) > workers:
+                yield finished()
+        while detecting:
+            start_posing()
+        while posing:
+            yield finished()
 
 
 def checked_sizes(batches: Iterable[list[Frame]], info: VideoInfo, path: Path) -> Iterator[list[Frame]]:

@@ -1,0 +1,154 @@
+"""The extraction pipeline of several workers: detector copies on consecutive batches, one lane per expert."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from posekit.estimators.base import EstimatorConfig
+from posekit.estimators.registry import BUILTIN_EXPERTS, EXPERTS, ExpertEntry, ExpertSpec
+from posekit.estimators.runtimes import RuntimeOptions
+from posekit.io.video import Frame
+from posekit.refine.tracking import PersonTracker, TrackerConfig
+from posekit.skeleton.layouts import COCO17
+from posekit.skeleton.records import PoseProposals
+from posekit.workflows.extraction.driver import ExpertSet, experts_over_batches
+from tests.fake_expert import FakeDetector, FakeTopDown
+
+FRAME = (320, 640, 3)
+
+
+class Probe:
+    """What the fakes saw, across threads: calls per model and the most models running at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most_running = 0
+        self.detected: list[tuple[int, int]] = []
+        self.posed: list[int] = []
+
+    def enter(self) -> None:
+        with self.lock:
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.running -= 1
+
+
+PROBE = Probe()
+
+
+class SlowDetector(FakeDetector):
+    """:class:`FakeDetector` that takes a while and records (its copy, the batch's first frame number)."""
+
+    name = "slow-detector"
+
+    def infer_frames(self, frames: Sequence[np.ndarray]) -> list[PoseProposals]:
+        PROBE.enter()
+        time.sleep(0.02)
+        with PROBE.lock:
+            PROBE.detected.append((id(self), int(frames[0][0, 0, 0])))
+        PROBE.leave()
+        return super().infer_frames(frames)
+
+
+class SlowTopDown(FakeTopDown):
+    """:class:`FakeTopDown` that takes a while and records the frame numbers of the batches it poses."""
+
+    name = "slow-topdown"
+
+    def predict(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None) -> list[PoseProposals]:
+        PROBE.enter()
+        time.sleep(0.03)
+        PROBE.posed.extend(int(f[0, 0, 0]) for f in frames)
+        PROBE.leave()
+        return super().predict(frames, boxes)
+
+
+def numbered_batches(frames: int, batch_size: int) -> list[list]:
+    """Batches of frames whose pixel (0, 0) holds the frame number."""
+    out = []
+    for start in range(0, frames, batch_size):
+        batch = []
+        for index in range(start, min(frames, start + batch_size)):
+            image = np.full(FRAME, 200, np.uint8)
+            image[0, 0, 0] = index
+            batch.append(Frame(index=index, time=index / 25.0, image=image))
+        out.append(batch)
+    return out
+
+
+def run(workers: int, monkeypatch: pytest.MonkeyPatch) -> tuple[list[list[int]], dict, ExpertSet]:
+    """The slow fakes over 22 numbered frames in batches of 3 with ``workers`` workers."""
+    monkeypatch.setitem(BUILTIN_EXPERTS, "slow-detector", ExpertEntry(f"{__name__}:SlowDetector"))
+    monkeypatch.setitem(BUILTIN_EXPERTS, "slow-topdown", ExpertEntry(f"{__name__}:SlowTopDown"))
+    EXPERTS.refresh()
+    specs = (ExpertSpec("slow-detector"), ExpertSpec("slow-topdown"))
+    experts = ExpertSet(specs, EstimatorConfig(tiles=1), RuntimeOptions(threads=workers))
+    EXPERTS.refresh()
+    assert len(experts.detectors) == workers and len({id(d) for d in experts.detectors}) == workers
+    tracker = PersonTracker(25.0, TrackerConfig())
+    order: list[list[int]] = []
+    out: dict[str, list[PoseProposals]] = {name: [] for name in experts.names}
+    for batch, proposals in experts_over_batches(experts, numbered_batches(22, 3), tracker, COCO17):
+        order.append([f.index for f in batch])
+        for name, props in proposals.items():
+            out[name].extend(props)
+    return order, out, experts
+
+
+def test_workers_give_the_same_proposals_in_order_as_one_batch_after_the_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    global PROBE
+    PROBE = Probe()
+    order_1, one, _ = run(1, monkeypatch)
+    assert PROBE.most_running == 1
+    PROBE = Probe()
+    order_3, three, experts = run(3, monkeypatch)
+    assert order_1 == order_3 == [list(range(s, min(22, s + 3))) for s in range(0, 22, 3)]
+    for name in one:
+        assert len(one[name]) == len(three[name]) == 22
+        for a, b in zip(one[name], three[name]):
+            np.testing.assert_array_equal(a.keypoints, b.keypoints)
+            np.testing.assert_array_equal(a.track_ids, b.track_ids)
+    assert PROBE.posed == list(range(22)), "the top-down lane poses the batches in order"
+    copies = {id(d): i for i, d in enumerate(experts.detectors)}
+    assert [(copies[c], first) for c, first in sorted(PROBE.detected, key=lambda d: d[1])] == [
+        (k % 3, 3 * k) for k in range(8)
+    ], "batch k is detected by copy k mod 3"
+    assert 2 <= PROBE.most_running <= 4, "detectors and the lane overlap, no more than W + 1 at once"
+
+
+class BrokenTopDown(SlowTopDown):
+    """:class:`SlowTopDown` that fails on the batch holding frame 9."""
+
+    name = "broken-topdown"
+
+    def predict(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None) -> list[PoseProposals]:
+        if any(int(f[0, 0, 0]) == 9 for f in frames):
+            raise RuntimeError("pose model failed on frame 9")
+        return super().predict(frames, boxes)
+
+
+def test_an_expert_failing_on_a_lane_stops_the_clip_with_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    global PROBE
+    PROBE = Probe()
+    monkeypatch.setitem(BUILTIN_EXPERTS, "slow-detector", ExpertEntry(f"{__name__}:SlowDetector"))
+    monkeypatch.setitem(BUILTIN_EXPERTS, "broken-topdown", ExpertEntry(f"{__name__}:BrokenTopDown"))
+    EXPERTS.refresh()
+    specs = (ExpertSpec("slow-detector"), ExpertSpec("broken-topdown"))
+    experts = ExpertSet(specs, EstimatorConfig(tiles=1), RuntimeOptions(threads=2))
+    EXPERTS.refresh()
+    yielded = []
+    tracker = PersonTracker(25.0, TrackerConfig())
+    with pytest.raises(RuntimeError, match="frame 9"):
+        for batch, _ in experts_over_batches(experts, numbered_batches(60, 3), tracker, COCO17):
+            yielded.append(batch[0].index)
+    assert yielded == [0, 3, 6], "every batch before the failing one came out, in order"
+    assert max(first for _, first in PROBE.detected) <= 9 + 3 * 3, "the pipeline stopped reading ahead"
