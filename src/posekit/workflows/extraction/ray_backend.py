@@ -75,7 +75,8 @@ class RayOptions:
     cpus_per_worker: float | None = field(
         default=None,
         metadata={
-            "help": "CPUs (torch threads) per Ray actor (default: the cluster's CPUs shared by the workers).",
+            "help": "CPUs per Ray actor, which runs this many models at once unless --threads is given "
+            "(default: the cluster's CPUs shared by the workers).",
             "min": 0,
             "min_open": True,
         },
@@ -135,17 +136,14 @@ class ExtractActor:
         self.error = ""
         self.experts: ExpertSet | None = None
         try:
-            self.experts = ExpertSet(options.experts, options.estimator)
+            runtime = replace(options.runtime, threads=options.runtime.threads or self.threads)
+            self.experts = ExpertSet(options.experts, options.estimator, runtime)
         except ConfigError as exc:  # wrong weights or device on this node: every clip reports it, the driver stops
             self.error = str(exc)
         trace = os.environ.get(TRACE_ENV)
         self.trace = Path(trace) / f"worker-{os.getpid()}.txt" if trace else None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        import torch
-
-        # Per call: Ray Data may call from another thread, and Ultralytics resets the count on first use.
-        torch.set_num_threads(self.threads)
         video = VideoInput(Path(str(batch["path"][0])), str(batch["clip_id"][0]))
         if self.trace is not None:
             self.trace.write_text(video.clip_id)
