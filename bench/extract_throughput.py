@@ -1,13 +1,13 @@
-"""`posekit extract` throughput: today's path (PyTorch, one batch after the other) against the new ones.
+"""`posekit extract` throughput: one batch after the other (PyTorch, ``--threads 1``) against the pipeline.
 
 Each setting (``default``: the YOLO expert at 640; ``3-expert``: yolo, yolo-topdown and mediapipe at 1280)
 runs as whole ``posekit extract`` processes, the variants in turn (A B C A B C ...), several repeats; the
-median frames/s and CPU seconds per frame are reported, each variant's ratio taken against today's run of
-the same repeat. Every variant's shards are compared with today's: ``equal_output`` is byte equality of the
+median frames/s and CPU seconds per frame are reported, each variant's ratio taken against the ``--threads 1`` run of
+the same repeat. Every variant's shards are compared with that run's: ``equal_output`` is byte equality of the
 skeleton shards, ``max_joint_diff_px`` the largest joint difference of the raw expert proposals. Peak RSS
-is the process's own (``ru_maxrss``); the default setting is also run at two lengths to show it flat.
+is the process's own (``ru_maxrss``); each setting is also run at two lengths to show it flat.
 
-    python bench/extract_throughput.py [--video V] [--repeats 3] [--rss-frames 40,400]
+    python bench/extract_throughput.py [--video V] [--repeats 3] [--rss-frames 40,400] [--rss-frames-3-expert 40,200]
 """
 
 from __future__ import annotations
@@ -28,14 +28,15 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "videos" / "vtest.avi"
 SETTINGS = {
     "default": (["--experts", "yolo"], 48),
-    "3-expert": (["--experts", "yolo,yolo-topdown,mediapipe", "--imgsz", "1280"], 24),
+    "3-expert": (["--experts", "yolo,yolo-topdown,mediapipe", "--imgsz", "1280"], 48),
 }
 VARIANTS = {
     "torch": ["--runtime", "torch", "--threads", "1"],
-    "torch+overlap": ["--runtime", "torch"],
-    "openvino+overlap": ["--runtime", "openvino"],
+    "torch+pipeline": ["--runtime", "torch"],
+    "openvino+pipeline": ["--runtime", "openvino"],
 }
-"""Today's path first (the yardstick), then the new ones (``--threads`` left to its default: every core)."""
+"""The path of one batch after the other first (the yardstick), then the pipeline of ``--threads`` left to its
+default (two models at once on two cores or more)."""
 
 
 def extract(video: Path, out: Path, args: list[str], frames: int) -> dict[str, float]:
@@ -89,6 +90,7 @@ def main() -> None:
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rss-frames", default="40,400", help="Lengths the default setting's peak RSS is taken at.")
+    parser.add_argument("--rss-frames-3-expert", default="40,200", help="The same for the 3-expert setting.")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "extract_throughput.json")
     args = parser.parse_args()
     variants = {k: v for k, v in VARIANTS.items() if "openvino" not in k or installed("openvino")}
@@ -122,11 +124,14 @@ def main() -> None:
                     }
                 )
                 print(rows[-1], flush=True)
-        lengths = [int(n) for n in args.rss_frames.split(",")]
-        setting_args, _ = SETTINGS["default"]
-        rss = {n: extract(args.video, Path(tmp) / f"rss-{n}", setting_args, n)["peak_rss_mb"] for n in lengths}
-        notes["default_peak_rss_mb_by_frames"] = {str(n): round(v, 1) for n, v in rss.items()}
-        notes["rss_growth"] = round(rss[lengths[-1]] / rss[lengths[0]] - 1, 4)
+        for setting, frames_list in (("default", args.rss_frames), ("3-expert", args.rss_frames_3_expert)):
+            lengths = [int(n) for n in frames_list.split(",")]
+            setting_args, _ = SETTINGS[setting]
+            out = Path(tmp) / f"rss-{setting}"
+            rss = {n: extract(args.video, out, setting_args, n)["peak_rss_mb"] for n in lengths}
+            notes[f"{setting}_peak_rss_mb_by_frames"] = {str(n): round(v, 1) for n, v in rss.items()}
+            notes[f"{setting}_rss_growth"] = round(rss[lengths[-1]] / rss[lengths[0]] - 1, 4)
+            print(setting, notes[f"{setting}_peak_rss_mb_by_frames"], flush=True)
     notes["load_average_before_after"] = [round(x, 2) for x in (*load_before, *os.getloadavg())]
     notes["cpus"] = os.cpu_count()
     args.out.parent.mkdir(parents=True, exist_ok=True)
