@@ -337,18 +337,20 @@ def experts_over_batches(
         detect_pool = pool(workers, "posekit-detect")
         lanes = {id(e): pool(1, f"posekit-{e.name}") for e in others}
         detecting: deque[tuple[list[Frame], list[np.ndarray], Future]] = deque()
-        posing: deque[tuple[list[Frame], list[PoseProposals], dict[int, Future]]] = deque()
+        posing: deque[tuple[list[Frame], list[np.ndarray], list[PoseProposals], dict[int, Future]]] = deque()
 
         def start_posing() -> None:
             batch, images, detected = detecting.popleft()
             detections = track_detections(detected.result(), tracker)
             futures = {id(e): lanes[id(e)].submit(expert_batch, e, experts, images, detections, layout) for e in others}
-            posing.append((batch, detections, futures))
+            posing.append((batch, images, detections, futures))
 
         def finished() -> tuple[list[Frame], dict[str, list[PoseProposals]]]:
-            batch, detections, futures = posing.popleft()
+            batch, images, detections, futures = posing.popleft()
             out = {
-                e.name: futures[id(e)].result() if id(e) in futures else [p.to_layout(layout) for p in detections]
+                e.name: futures[id(e)].result()
+                if id(e) in futures
+                else expert_batch(e, experts, images, detections, layout)
                 for e in experts.experts
             }
             return batch, out
