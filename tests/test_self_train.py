@@ -32,6 +32,7 @@ TINY = SelfTrainOptions(
     imgsz=320,
     batch=4,
     workers=0,
+    trained_share=0.5,
 )
 
 
@@ -76,11 +77,20 @@ def _params(weights: Path) -> dict[str, torch.Tensor]:
 
 
 def test_freeze_list_keeps_backbone_neck_and_keypoint_branch(monkeypatch):
-    assert freeze_list(23, ("loc", "cls")) == [str(i) for i in range(23)] + ["23.cv4"]
-    assert freeze_list(23, ("loc", "cls", "kpt"))[-1] == "22"
-    assert freeze_list(23, ("cls",))[-2:] == ["23.cv2", "23.cv4"]
+    every = (8, 16, 32)
+    assert freeze_list(23, ("loc", "cls"), every, every) == [str(i) for i in range(23)] + ["23.cv4"]
+    assert freeze_list(23, ("loc", "cls", "kpt"), every, every)[-1] == "22"
+    assert freeze_list(23, ("cls",), every, every)[-2:] == ["23.cv2", "23.cv4"]
     with pytest.raises(ConfigError, match="--train-heads"):
         SelfTrainOptions(train_heads=("loc", "backbone"))
+
+
+def test_head_levels_outside_train_strides_keep_their_weights_in_every_learning_branch():
+    frozen = freeze_list(23, ("loc", "cls"), (8, 16, 32), (8, 16))
+    assert frozen[-3:] == ["23.cv4", "23.cv2.2", "23.cv3.2"]  # the 32 px level of box and class branches
+    assert "23.cv2.1" not in frozen and "23.cv3.0" not in frozen
+    with pytest.raises(ConfigError, match=r"--train-strides '8,64'.*8,16,32"):
+        freeze_list(23, ("loc", "cls"), (8, 16, 32), (8, 64))
 
 
 def test_one_tiny_epoch_trains_offline_only_box_and_class_branches(trained):
@@ -91,13 +101,17 @@ def test_one_tiny_epoch_trains_offline_only_box_and_class_branches(trained):
     assert card["gamma"] == 0.18 and card["anchor_classes"] == 2 and card["epochs"] == 1
     assert card["data"]["frames"]["train"] >= 4 and card["data"]["frames"]["val"] >= 1
     assert card["data"]["split"].startswith("by time span")
-    assert card["frozen"] == "layers 0-22, 23.cv4"
+    assert card["frozen"] == "layers 0-22, 23.cv4, 23.cv2.2, 23.cv3.2"  # the 32 px level keeps its weights
     for key in ("box_map50", "pose_map50", "box_recall"):
         assert 0.0 <= card["metrics_before"][key] <= 1.0 and 0.0 <= card["metrics_after"][key] <= 1.0
     before = _params(out / "student-init-b2.pt")
     after = _params(result.weights)
-    frozen = [k for k in after if k.startswith(("model.0.", "model.10.", "model.22.", "model.23.cv4."))]
-    learned = [k for k in after if k.startswith(("model.23.cv2.", "model.23.cv3."))]
+    frozen = [
+        k for k in after if k.startswith(("model.0.", "model.10.", "model.22.", "model.23.cv4.", "model.23.cv3.2."))
+    ]
+    learned = [
+        k for k in after if k.startswith(("model.23.cv2.0.", "model.23.cv2.1.", "model.23.cv3.0.", "model.23.cv3.1."))
+    ]
     assert frozen and learned
     assert all(torch.equal(after[k], before[k]) for k in frozen)  # bit for bit
     assert sum(not torch.equal(after[k], before[k]) for k in learned) > len(learned) // 2
@@ -185,7 +199,7 @@ def test_cli_self_train_spelling_and_its_errors(trained, ssta_shards, short_clip
     runner = CliRunner()
     args = ["refine", "--self-train", "--shards", str(ssta_shards), "--videos", str(short_clip.parent)]
     args += ["--out", str(out), "--frame-fraction", "1", "--anchor-classes", "2", "--epochs", "1", "--imgsz", "320"]
-    args += ["--batch", "4", "--workers", "0", "--no-progress"]
+    args += ["--batch", "4", "--workers", "0", "--trained-share", "0.5", "--no-progress"]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "already complete" in res.output and "yolo:" in res.output and "person threshold" in res.output
@@ -199,7 +213,7 @@ def test_cli_self_train_spelling_and_its_errors(trained, ssta_shards, short_clip
     res = runner.invoke(app, ["refine", "--self-train", "--shards", str(ssta_shards), "--out", str(blocker / "run")])
     assert res.exit_code == 2 and "not writable" in res.output
     res = runner.invoke(app, ["refine", "self-train", "--help"])
-    assert res.exit_code == 0 and "--anchor-classes" in res.output and "--train-heads" in res.output
+    assert res.exit_code == 0 and "--anchor-classes" in res.output and "--train-strides" in res.output
 
 
 def test_a_duplicate_detection_matches_no_label_and_the_threshold_maximises_f1():
