@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import subprocess
@@ -16,9 +17,11 @@ from posekit.estimators.base import CropPoses, EstimatorConfig, TopDownExpert
 from posekit.estimators.registry import parse_experts
 from posekit.estimators.runtimes import (
     CACHE_ENV,
+    PIPELINE_MMAP_THRESHOLD,
     RuntimeOptions,
     cache_root,
     export_key,
+    fix_mmap_threshold,
     runtime_installed,
 )
 from posekit.estimators.yolo import bundled_yolo_weights
@@ -95,6 +98,39 @@ def test_top_down_crops_go_in_batches_of_crop_batch_and_map_back(sample_frames: 
     for a, b in zip(out, whole.predict(frames, boxes)):
         np.testing.assert_array_equal(a.keypoints, b.keypoints)
     assert whole.calls == [40]
+
+
+MALLINFO2_FIELDS = ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks")
+
+
+class MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (all of it: it is returned by value)."""
+
+    _fields_ = [(name, ctypes.c_size_t) for name in (*MALLINFO2_FIELDS, "keepcost")]
+
+
+def _mmapped_bytes() -> int:
+    """Bytes glibc holds in blocks mapped on their own (``mallinfo2().hblkhd``)."""
+    mallinfo2 = ctypes.CDLL(None).mallinfo2
+    mallinfo2.restype = MallInfo2
+    return int(mallinfo2().hblkhd)
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not hasattr(ctypes.CDLL(None), "mallinfo2"), reason="needs glibc >= 2.33"
+)
+def test_the_pipeline_gives_large_tensors_pages_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After :func:`fix_mmap_threshold`, a block of the threshold's size is mapped on its own (freed to the system),
+    not carved from an arena; a ``MALLOC_MMAP_THRESHOLD_`` of the user's is left to stand."""
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
+    assert not fix_mmap_threshold()
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
+    assert fix_mmap_threshold()
+    before = _mmapped_bytes()
+    block = np.empty(PIPELINE_MMAP_THRESHOLD, np.uint8)
+    assert _mmapped_bytes() - before >= PIPELINE_MMAP_THRESHOLD
+    del block
+    assert _mmapped_bytes() == before
 
 
 @pytest.mark.slow

@@ -27,7 +27,7 @@ from posekit.core.errors import ConfigError, PosekitError, VideoError
 from posekit.core.options import check_bounds, flag_name, recorded_settings
 from posekit.estimators.base import Estimator, EstimatorConfig
 from posekit.estimators.registry import ExpertSpec, build_estimator
-from posekit.estimators.runtimes import RuntimeOptions, one_torch_thread, require_runtime
+from posekit.estimators.runtimes import RuntimeOptions, fix_mmap_threshold, one_torch_thread, require_runtime
 from posekit.io.images import IMAGE_EXTENSIONS, ImageInputOptions
 from posekit.io.inputs import find_inputs, iter_input_frames, probe_input, unique_inputs
 from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
@@ -131,7 +131,9 @@ class ExpertSet:
     With ``runtime`` (else each model keeps its library's settings, one batch after the other), experts that
     can (the YOLO ones) run on its runtime, every model on one CPU thread, and with ``runtime.cpu_threads``
     workers >= 2 the batches go through :func:`experts_over_batches`' pipeline: ``detectors`` holds one copy
-    of the person detector per worker, each detecting its own batch.
+    of the person detector per worker, each detecting its own batch. The pipeline fixes glibc's mmap
+    threshold (:func:`~posekit.estimators.runtimes.fix_mmap_threshold`): otherwise its peak RSS grows with
+    video length.
     """
 
     def __init__(
@@ -146,6 +148,8 @@ class ExpertSet:
         self.detectors: list[Estimator] = [self.detector] + [
             build_estimator(detector_spec, config) for _ in range(self.workers - 1)
         ]
+        if self.workers >= 2:
+            fix_mmap_threshold()
         if runtime is not None:
             chosen = require_runtime(runtime.runtime)
             for expert in dict.fromkeys([*self.detectors, *self.experts]):
@@ -317,8 +321,8 @@ def experts_over_batches(
     k mod W; the tracker then takes their detections in order, and each other expert works through the
     tracked batches in order on a lane (thread) of its own, while the next batches are being detected. Every
     model sees the batches it would see one after the other, on one thread, so the output is the same bytes;
-    at most W batches are detected and W posed at once (peak RSS still rises by 10-37 % from 40 to 400 frames,
-    measured in bench/extract_throughput.py, where one batch after the other stays flat).
+    at most W batches are detected and W posed at once; the worker threads' large tensors get pages of their
+    own (:class:`ExpertSet` fixes glibc's mmap threshold), which keeps peak RSS flat with video length.
     """
     if experts.workers < 2:
         for batch in batches:
