@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,12 @@ def test_head_levels_outside_train_strides_keep_their_weights_in_every_learning_
     assert "23.cv2.1" not in frozen and "23.cv3.0" not in frozen
     with pytest.raises(ConfigError, match=r"--train-strides '8,64'.*8,16,32"):
         freeze_list(23, ("loc", "cls"), (8, 16, 32), (8, 64))
+
+
+def test_train_strides_the_model_lacks_are_refused_before_anything_is_written(ssta_shards, short_clip, tmp_path):
+    with pytest.raises(ConfigError, match="--train-strides"):
+        self_train(ssta_shards, tmp_path / "run", videos=short_clip.parent, options=replace(TINY, train_strides=(64,)))
+    assert not (tmp_path / "run").exists()
 
 
 def test_one_tiny_epoch_trains_offline_only_box_and_class_branches(trained):

@@ -486,6 +486,8 @@ def self_train(
     same ``out`` are refused.
     """
     out = Path(out)
+    base = Path(options.weights) if options.weights else bundled_yolo_weights()
+    frozen = describe_frozen(model_freeze_list(load_yolo(base).model, options))  # refuses bad strides first
     created = not out.exists()
     check_output(out)
     card_path = out / CARD_NAME
@@ -500,8 +502,6 @@ def self_train(
     if pending.is_file() and json.loads(pending.read_text()) != jsonable(settings):
         raise ConfigError(f"{out} holds an unfinished self-training run with other settings; use another --out")
     started = time.perf_counter()
-    base = Path(options.weights) if options.weights else bundled_yolo_weights()
-    frozen = describe_frozen(model_freeze_list(load_yolo(base).model, options))
 
     from tqdm import tqdm
 
