@@ -40,3 +40,18 @@ def test_flip_expert_finds_the_same_people_with_joints_on_the_same_side(sample_f
     assert np.median(error[both]) < 0.05  # within 5 % of the person's height
     sides = [COCO17.index(j) for j in ("left_wrist", "right_wrist", "left_ankle", "right_ankle")]
     assert np.nanmedian(error[:, sides]) < np.nanmedian((swapped / heights[:, None])[:, sides])
+
+
+def test_topdown_flip_expert_places_each_side_where_the_unmirrored_crop_does(sample_frames):
+    (found,) = build_estimator(ExpertSpec("yolo"), EstimatorConfig(imgsz=1280, tiles=1)).predict(sample_frames[:1])
+    boxes = found.boxes
+    assert len(boxes) >= 3
+    (plain,) = build_estimator(ExpertSpec("yolo-topdown"), EstimatorConfig()).predict(sample_frames[:1], [boxes])
+    (flipped,) = build_estimator(ExpertSpec("yolo-topdown-flip"), EstimatorConfig()).predict(sample_frames[:1], [boxes])
+    assert len(flipped) == len(boxes) and np.array_equal(flipped.boxes, plain.boxes)
+    heights = (boxes[:, 3] - boxes[:, 1])[:, None]
+    error = np.linalg.norm(plain.keypoints - flipped.keypoints, axis=-1) / heights
+    swapped = np.linalg.norm(plain.keypoints - flipped.keypoints[:, COCO17.flip_permutation()], axis=-1) / heights
+    assert np.isfinite(error).mean() > 0.5 and np.nanmedian(error) < 0.05
+    sides = [COCO17.index(j) for j in ("left_wrist", "right_wrist", "left_ankle", "right_ankle")]
+    assert np.nanmedian(error[:, sides]) < np.nanmedian(swapped[:, sides])

@@ -68,6 +68,10 @@ BUILTIN_EXPERTS: dict[str, ExpertEntry] = {
         "posekit.estimators.yolo_flip:YoloFlipPose",
         "the same YOLO-pose on the mirrored frame, people mirrored back (flip test), COCO-17",
     ),
+    "yolo-topdown-flip": ExpertEntry(
+        "posekit.estimators.yolo_flip:YoloTopDownFlip",
+        "yolo-topdown on each person crop mirrored, joints mirrored back (flip test), COCO-17",
+    ),
 }
 BUILTIN_EXPERTS["mediapipe-topdown"] = BUILTIN_EXPERTS["mediapipe"]
 """The design's name for the same expert (it always runs top-down)."""
