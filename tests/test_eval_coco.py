@@ -53,13 +53,21 @@ def write_clips(folder: Path, clips: list[SkeletonClip], layout=COCO17) -> Path:
     return folder
 
 
-def shards_from_labels(truth: GroundTruth, folder: Path, shift: float = 0.0, conf: float | None = None) -> Path:
-    """One 1-frame clip per labelled image (clip id = its file name), one track per labelled person."""
+def shards_from_labels(
+    truth: GroundTruth, folder: Path, shift: float = 0.0, conf: float | None = None, joints: list[int] | None = None
+) -> Path:
+    """One 1-frame clip per labelled image (clip id = its file name), one track per labelled person.
+
+    ``joints``: the labelled joint each predicted joint takes (a permutation; default: its own).
+    """
     clips = []
+    order = list(range(V)) if joints is None else joints
     for image in truth.images:
         people = np.flatnonzero(image.scored)
         c = None if conf is None else np.array([conf])
-        tracks = [one_track(k + 1, np.zeros(1), image.keypoints[p : p + 1] + shift, c) for k, p in enumerate(people)]
+        tracks = [
+            one_track(k + 1, np.zeros(1), image.keypoints[p : p + 1, order] + shift, c) for k, p in enumerate(people)
+        ]
         clips.append(
             SkeletonClip(image.clip, image.file_name, 640, 480, 30.0, np.zeros(1, np.int32), np.zeros(1), tracks)
         )
@@ -84,6 +92,20 @@ def test_a_shifted_prediction_lowers_ap_on_each_real_set(tmp_path, name):
     moved = score_shards(truth, shards_from_labels(truth, tmp_path / "b", shift=25.0)).overall
     assert moved["ap"] < exact["ap"] - 10 and moved["pckh"] <= exact["pckh"]
     assert moved["recall"] == 100.0
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_failure_classes_on_real_labels_sum_to_100_and_name_swapped_sides_and_joint_errors(tmp_path, name):
+    truth = load_ground_truth(SETS[name], SETS[name].parent)
+    exact = score_shards(truth, shards_from_labels(truth, tmp_path / "a"))
+    assert exact.failures["correct"] == pytest.approx(100.0) and exact.failures["joints"] > 0
+    mirrored = score_shards(truth, shards_from_labels(truth, tmp_path / "b", joints=COCO17.flip_permutation()))
+    f = mirrored.failures
+    assert f["correct"] == pytest.approx(mirrored.overall["pckh"])
+    assert f["swapped_sides"] > 25 and f["correct"] + f["swapped_sides"] == pytest.approx(100.0)
+    moved = score_shards(truth, shards_from_labels(truth, tmp_path / "c", shift=400.0)).failures
+    assert sum(v for k, v in moved.items() if k != "joints") == pytest.approx(100.0)
+    assert moved["correct"] < 5 and moved["missed_person"] + moved["wrong_person"] + moved["joint_error"] > 90
 
 
 def test_real_files_land_on_coco17_by_joint_meaning_with_their_head_length_and_area():

@@ -31,6 +31,7 @@ import numpy as np
 
 from posekit.core.errors import ConfigError
 from posekit.core.options import check_bounds
+from posekit.eval.failures import joint_failures
 from posekit.eval.gt_formats import GroundTruth, GtImage, load_ground_truth
 from posekit.eval.metrics import joint_errors, pck
 from posekit.eval.oks import Predictions, bootstrap_ap, oks_stats
@@ -75,6 +76,9 @@ class CocoResult:
             predicted), ``recall`` (% of labelled persons found), ``ref_persons``, ``matched``,
             ``pred_persons``, ``mean_c``.
         coverage: ``metric -> (persons, joints)`` each score covers.
+        failures: where the joints PCKh@alpha scores end up, % of them
+            (:func:`posekit.eval.failures.joint_failures`: correct, missed person, wrong person,
+            swapped sides, missing joint, joint error; ``joints`` the number scored).
         intervals: ``metric -> (low, high)`` 95 % bootstrap intervals (empty without bootstrap).
         warnings: one line per metric, image or joint a score leaves out.
         conf, error: ``(K,)`` C and per-pose MPJPE / head of matched aggregated poses (Fig. 3.7/3.8).
@@ -93,6 +97,7 @@ class CocoResult:
     images: int
     images_scored: int
     unmatched: list[str] = field(default_factory=list)
+    failures: dict[str, float] = field(default_factory=dict)
     layout: JointLayout = COCO17
     format: str = "coco"
     joints: tuple[str, ...] = COCO17.joints
@@ -332,6 +337,7 @@ def score_shards(
         images=len(truth.images),
         images_scored=len(scored),
         unmatched=unmatched[:10],
+        failures=joint_failures(m.ref, m.pred, m.matched, m.head, COCO17, options.pckh_alpha),
         layout=layout,
         format=truth.format,
         joints=truth.joints,

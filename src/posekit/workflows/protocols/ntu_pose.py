@@ -18,7 +18,6 @@ scoring; :func:`seconds_per_frame` times experts alone on the degraded frames, a
 from __future__ import annotations
 
 import tempfile
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -28,10 +27,10 @@ import numpy as np
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import ExpertSpec
 from posekit.eval.degrade import get_degradation
+from posekit.eval.failures import joint_failures
 from posekit.eval.reference import Matched
 from posekit.io.video import probe_video
 from posekit.refine.ssta import AggregationOptions
-from posekit.refine.ssta.fused import flip_index
 from posekit.skeleton.geometry import head_length
 from posekit.skeleton.layouts import JointLayout
 from posekit.workflows.extraction.driver import ExpertSet
@@ -43,10 +42,6 @@ OCCLUSION = 0.3
 """Fraction of each person box an occluder covers."""
 FUSED = "sst-a fused"
 """Row name of the fused mode in the protocol's tables."""
-WRONG_PERSON = 2.0
-"""A matched prediction whose median joint error exceeds this many head lengths is another person."""
-FAILURES = ("correct", "missed_person", "wrong_person", "swapped_sides", "missing_joint", "joint_error")
-"""Classes of :func:`failure_classes`, in the order they are tested."""
 
 
 def ntu_degradation(width: int, height: int, size: tuple[int, int] = INPUT_SIZE, occlusion: float = OCCLUSION) -> str:
@@ -114,40 +109,7 @@ def seconds_per_frame(video: Path, options: ProtocolOptions, frames: int = 10) -
 
 
 def failure_classes(m: Matched, layout: JointLayout, alpha: float = 0.5) -> dict[str, float]:
-    """Where each reference joint PCKh@``alpha`` scores ends up, % of those joints (they sum to 100).
-
-    Over the reference joints with a head length (the joints PCKh scores): ``correct`` within
-    ``alpha`` head lengths; ``missed_person`` no prediction matched the person;
-    ``wrong_person`` the matched prediction's median joint error exceeds :data:`WRONG_PERSON`
-    head lengths; ``swapped_sides`` the joint misses but the prediction's mirror joint (left
-    for right) is within the radius; ``missing_joint`` the prediction has no such joint;
-    ``joint_error`` any other miss. Also ``joints``, the number scored.
-    """
-    ref, pred = np.asarray(m.ref, np.float64), np.asarray(m.pred, np.float64)
-    head = head_length(ref, layout)
-    scored = np.isfinite(ref).all(-1) & np.isfinite(head)[:, None]
-    radius = (alpha * head)[:, None]
-    err = np.linalg.norm(pred - ref, axis=-1)
-    mirror = np.linalg.norm(pred[:, flip_index(layout)] - ref, axis=-1)
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        rel = np.where(scored, err, np.nan) / head[:, None]
-        person_err = np.nanmedian(rel, axis=1) if len(rel) else np.zeros(0)
-    matched = np.asarray(m.matched, bool)[:, None] & np.ones_like(scored)
-    classes = {
-        "correct": matched & (err <= radius),
-        "missed_person": ~matched,
-        "wrong_person": matched & (person_err > WRONG_PERSON)[:, None],
-        "swapped_sides": matched & (mirror <= radius),
-        "missing_joint": matched & ~np.isfinite(pred).all(-1),
-        "joint_error": np.ones_like(scored),
-    }
-    left = scored.copy()
-    total = int(scored.sum())
-    out: dict[str, float] = {}
-    for name in FAILURES:
-        hit = left & classes[name]
-        out[name] = 100.0 * hit.sum() / total if total else float("nan")
-        left &= ~hit
-    out["joints"] = float(total)
-    return out
+    """Where each reference joint PCKh@``alpha`` scores ends up (:func:`posekit.eval.failures.joint_failures`),
+    head lengths measured on the reference skeletons."""
+    ref = np.asarray(m.ref, np.float64)
+    return joint_failures(ref, m.pred, m.matched, head_length(ref, layout), layout, alpha)
