@@ -6,14 +6,17 @@ image a 1-frame clip named by its file) and ``posekit.eval.coco.score_shards`` o
 
 - each expert alone (``yolo``, ``yolo-topdown``, ``mediapipe``) at ``--imgsz`` 640 and 1280;
 - SST-A of the three (``--experts yolo,yolo-topdown,mediapipe``) at 640 and 1280;
+- SST-A of the three and the flip-test expert ``yolo-flip`` at the default input size, in the thesis
+  mode (``sst-a+flip``) and the fused mode (``fused+flip``);
 - ``default``: ``posekit extract`` without flags.
 
 Rows ``{set, method, ap, ap_low, ap_high, ar, pckh, pckh_low, pckh_high, pckh_persons, found,
-labelled, seconds_per_frame}`` go to ``bench/results/gt_table.json``: OKS AP / AR (%,
+labelled, seconds_per_frame, failures}`` go to ``bench/results/gt_table.json``: OKS AP / AR (%,
 pycocotools), PCKh@0.5 (%, with the persons it covers), 95 % bootstrap intervals (images for
 AP, persons for PCKh: the sets are a few images), persons found / labelled, and the median
 per-clip extraction time per frame over the clips after the first (which carries the model
-warm-up). No threshold
+warm-up), and where the joints PCKh scores end up (``posekit.eval.failures``: correct, missed
+person, wrong person, swapped sides, missing joint, joint error, % of them). No threshold
 is chosen from these numbers; the sets are too small for that.
 
 Run: ``python bench/gt_table.py [--data DIR] [--sets coco,mpii,crowdpose] [--bootstrap 200]``.
@@ -31,6 +34,7 @@ import tempfile
 from pathlib import Path
 
 from posekit.eval.coco import GtScoreOptions, score_shards
+from posekit.eval.failures import FAILURES
 from posekit.eval.reference import jsonable
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,6 +42,7 @@ GT_DEV = REPO.parent / "shared" / "data" / "gt-dev"
 SETS = {"coco": "test_coco.json", "mpii": "test_mpii.json", "crowdpose": "test_crowdpose.json"}
 EXPERT_SETS = {"yolo": "yolo", "yolo-topdown": "yolo-topdown", "mediapipe": "mediapipe"}
 SSTA = "yolo,yolo-topdown,mediapipe"
+SSTA_FLIP = "yolo,yolo-flip,yolo-topdown,mediapipe"
 
 
 def methods() -> list[tuple[str, list[str]]]:
@@ -46,6 +51,8 @@ def methods() -> list[tuple[str, list[str]]]:
     for name, experts in [*EXPERT_SETS.items(), ("sst-a", SSTA)]:
         for imgsz in (640, 1280):
             out.append((f"{name}@{imgsz}", ["--experts", experts, "--imgsz", str(imgsz)]))
+    out.append(("sst-a+flip", ["--experts", SSTA_FLIP, "--mode", "thesis"]))
+    out.append(("fused+flip", ["--experts", SSTA_FLIP, "--mode", "fused"]))
     out.append(("default", []))
     return out
 
@@ -82,6 +89,7 @@ def row(name: str, method: str, gt: Path, images: Path, shards: Path, seconds: f
         "labelled": int(r["ref_persons"]),
         "images": result.images_scored,
         "seconds_per_frame": seconds,
+        "failures": result.failures,
         "warnings": result.warnings,
     }
 
@@ -91,15 +99,18 @@ def markdown(rows: list[dict]) -> str:
         return "-" if v != v else f"{v:.1f}"
 
     lines = [
-        "| set | method | OKS AP [95 % CI] | AR | PCKh@0.5 [95 % CI] (persons) | found / labelled | s / frame |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| set | method | OKS AP [95 % CI] | AR | PCKh@0.5 [95 % CI] (persons) | found / labelled | s / frame "
+        "| missed person / wrong person / swapped / missing joint / joint error (% of joints) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for x in rows:
         lines.append(
             f"| {x['set']} | {x['method']} | {fmt(x['ap'])} [{fmt(x['ap_low'])}, {fmt(x['ap_high'])}] | "
             f"{fmt(x['ar'])} | "
             f"{fmt(x['pckh'])} [{fmt(x['pckh_low'])}, {fmt(x['pckh_high'])}] ({x['pckh_persons']}) | "
-            f"{x['found']} / {x['labelled']} | {x['seconds_per_frame']:.2f} |"
+            f"{x['found']} / {x['labelled']} | {x['seconds_per_frame']:.2f} | "
+            + " / ".join(fmt(x["failures"][k]) for k in FAILURES[1:])
+            + " |"
         )
     return "\n".join(lines)
 
