@@ -65,6 +65,25 @@ def test_variable_frame_rate_keeps_true_timestamps(tmp_path, sample_frames):
     assert [round(f.time, 2) for f in kept] == [0.0, 0.3, 0.7]
 
 
+def test_avi_frames_with_b_frames_get_increasing_times_from_the_frame_rate(tmp_path, sample_frames):
+    path = tmp_path / "bframes.avi"
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.height, stream.width = sample_frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for image in [*sample_frames, *sample_frames[::-1]]:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with av.open(str(path)) as container:
+        raw = [f.time for f in container.decode(video=0)]
+    assert np.any(np.diff(raw) < 0)  # FFmpeg's own times for this file are out of order
+    frames = list(iter_frames(path))
+    np.testing.assert_allclose([f.time for f in frames], np.arange(len(raw)) / 25)
+    assert [f.index for f in iter_frames(path, fps=12.5)] == list(range(0, len(raw), 2))
+
+
 @pytest.mark.parametrize(
     "content, match",
     [(b"", "not a readable video"), (b"this is a text file, not a video\n" * 20, "not a readable video")],

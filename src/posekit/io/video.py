@@ -212,7 +212,10 @@ def iter_frames(
     """Decode frames of ``path`` in order, upright, keeping one every ``1/fps`` seconds of stream time.
 
     ``time`` comes from each frame's presentation timestamp, so variable frame rate videos
-    keep their true timing; frames without a timestamp get one from the average rate. The
+    keep their true timing; frames without a timestamp, and every frame of an AVI file, get one
+    from the average rate (AVI stores no presentation times: FFmpeg derives them from the decode
+    order, so the frames of a video with B-frames, such as NTU RGB+D's H.264 AVIs, come out in
+    display order with their timestamps permuted, 0.033, 0.067, 0.133, 0.1, ...). The
     first frame's display matrix (:class:`Orientation`) is applied to every frame.
     Raises :class:`VideoError` when decoding breaks (corrupt or truncated data); given ``end``, a break after
     the first frame only ends the frames instead, and ``end`` says how far decoding got and why it stopped.
@@ -224,6 +227,7 @@ def iter_frames(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         rate = float(stream.average_rate or stream.guessed_rate or 25)
+        by_rate = "avi" in container.format.name.split(",")
         sampler = FrameSampler(fps)
         orientation: Orientation | None = None
         kept = 0
@@ -234,7 +238,7 @@ def iter_frames(
                 end.decoded += 1
                 if orientation is None:
                     orientation = Orientation.of_frame(frame, path)
-                t = float(frame.time) if frame.time is not None else index / rate
+                t = index / rate if by_rate or frame.time is None else float(frame.time)
                 start = t if start is None else start
                 t -= start
                 if not sampler.keep(t):
