@@ -5,9 +5,13 @@ runs as whole ``posekit extract`` processes, the variants in turn (A B C A B C .
 median frames/s and CPU seconds per frame are reported, each variant's ratio taken against the ``--threads 1`` run of
 the same repeat. Every variant's shards are compared with that run's: ``equal_output`` is byte equality of the
 skeleton shards, ``max_joint_diff_px`` the largest joint difference of the raw expert proposals. Peak RSS
-is the process's own (``ru_maxrss``); each setting is also run at two lengths to show it flat.
+is the process's own (``ru_maxrss``); each setting is also run at two lengths, ``--rss-repeats`` times, to show it
+flat (the peak of a run varies by a few % from run to run, so each repeat's growth is kept and the median reported).
+With ``--device cuda:N`` every run is on that GPU (the OpenVINO variant, a CPU runtime, is left out) and
+``--batch-size`` sets the frames per batch.
 
     python bench/extract_throughput.py [--video V] [--repeats 3] [--rss-frames 40,400] [--rss-frames-3-expert 40,200]
+        [--rss-repeats 3] [--device cuda:0 --batch-size 32]
 """
 
 from __future__ import annotations
@@ -91,9 +95,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rss-frames", default="40,400", help="Lengths the default setting's peak RSS is taken at.")
     parser.add_argument("--rss-frames-3-expert", default="40,200", help="The same for the 3-expert setting.")
+    parser.add_argument("--rss-repeats", type=int, default=3, help="Runs of each length for the RSS growth.")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda:N, for every run.")
+    parser.add_argument("--batch-size", type=int, default=None, help="Frames per batch (default: posekit's).")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "extract_throughput.json")
     args = parser.parse_args()
-    variants = {k: v for k, v in VARIANTS.items() if "openvino" not in k or installed("openvino")}
+    on_cpu = args.device == "cpu"
+    variants = {k: v for k, v in VARIANTS.items() if "openvino" not in k or (on_cpu and installed("openvino"))}
+    common = ["--device", args.device] + ([] if args.batch_size is None else ["--batch-size", str(args.batch_size)])
     load_before = os.getloadavg()
     rows, notes = [], {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,7 +111,7 @@ def main() -> None:
             for repeat in range(args.repeats):
                 for name, variant_args in variants.items():
                     out = Path(tmp) / setting / name
-                    runs[name].append(extract(args.video, out, setting_args + variant_args, frames))
+                    runs[name].append(extract(args.video, out, setting_args + variant_args + common, frames))
                     print(setting, name, repeat, {k: round(v, 2) for k, v in runs[name][-1].items()}, flush=True)
             base = Path(tmp) / setting / "torch"
             for name in variants:
@@ -128,10 +137,16 @@ def main() -> None:
             lengths = [int(n) for n in frames_list.split(",")]
             setting_args, _ = SETTINGS[setting]
             out = Path(tmp) / f"rss-{setting}"
-            rss = {n: extract(args.video, out, setting_args, n)["peak_rss_mb"] for n in lengths}
-            notes[f"{setting}_peak_rss_mb_by_frames"] = {str(n): round(v, 1) for n, v in rss.items()}
-            notes[f"{setting}_rss_growth"] = round(rss[lengths[-1]] / rss[lengths[0]] - 1, 4)
+            repeats = [
+                {n: extract(args.video, out, setting_args + common, n)["peak_rss_mb"] for n in lengths}
+                for _ in range(args.rss_repeats)
+            ]
+            growth = [rss[lengths[-1]] / rss[lengths[0]] - 1 for rss in repeats]
+            notes[f"{setting}_peak_rss_mb_by_frames"] = [{str(n): round(v, 1) for n, v in r.items()} for r in repeats]
+            notes[f"{setting}_rss_growth_per_repeat"] = [round(g, 4) for g in growth]
+            notes[f"{setting}_rss_growth"] = round(statistics.median(growth), 4)
             print(setting, notes[f"{setting}_peak_rss_mb_by_frames"], flush=True)
+    notes["device"] = args.device
     notes["load_average_before_after"] = [round(x, 2) for x in (*load_before, *os.getloadavg())]
     notes["cpus"] = os.cpu_count()
     args.out.parent.mkdir(parents=True, exist_ok=True)
