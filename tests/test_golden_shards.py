@@ -31,8 +31,15 @@ SETTINGS = {
     "yolo-1280": ["--experts", "yolo", "--imgsz", "1280"],
     "three-experts-1280": ["--experts", "yolo,yolo-topdown,mediapipe", "--imgsz", "1280", "--keep-proposals"],
 }
-FLOAT_TOLERANCE = 1e-3
-"""Largest difference allowed between a float of the run and of the golden shard (pixels, scores)."""
+PIXEL_TOLERANCE = 0.25
+"""Largest difference allowed between a joint or box coordinate of the run and of the golden shard (pixels).
+
+Package releases move the top-down experts' joints: on a fresh install (torch 2.14, ultralytics 8.4,
+numpy 2.4) MediaPipe's and yolo-topdown's joints on the sample clip moved by up to 0.074 px (boxes by
+6e-5 px); a joint moved by 0.5 px still fails."""
+SCORE_TOLERANCE = 0.01
+"""The same for every other float (joint and box scores, C: up to 0.002 apart across those releases)."""
+PIXEL_FIELDS = (".keypoints", ".boxes")
 
 
 def comparable_table(path: Path) -> pa.Table:
@@ -43,9 +50,11 @@ def comparable_table(path: Path) -> pa.Table:
 
 
 def first_difference(run: Any, golden: Any, where: str) -> str | None:
-    """Where two shard values first differ (floats beyond :data:`FLOAT_TOLERANCE`), or None."""
+    """Where two shard values first differ (floats beyond :data:`PIXEL_TOLERANCE` in joint and box fields,
+    :data:`SCORE_TOLERANCE` elsewhere), or None."""
     if isinstance(golden, float) and isinstance(run, float):
-        if math.isclose(run, golden, rel_tol=0.0, abs_tol=FLOAT_TOLERANCE) or (math.isnan(run) and math.isnan(golden)):
+        tolerance = PIXEL_TOLERANCE if any(f in where for f in PIXEL_FIELDS) else SCORE_TOLERANCE
+        if math.isclose(run, golden, rel_tol=0.0, abs_tol=tolerance) or (math.isnan(run) and math.isnan(golden)):
             return None
         return f"{where}: {run!r} != {golden!r}"
     if isinstance(golden, dict) and isinstance(run, dict):
@@ -70,13 +79,16 @@ def shard_difference(run: pa.Table, golden: pa.Table) -> str | None:
 
 def test_shard_difference_ignores_rounding_and_names_a_moved_joint() -> None:
     golden = pa.table({"clip_id": ["a"], "keypoints": [[[10.0, 20.0]]], "source": [[1]]})
-    rounded = pa.table({"clip_id": ["a"], "keypoints": [[[10.0001, 19.9999]]], "source": [[1]]})
+    rounded = pa.table({"clip_id": ["a"], "keypoints": [[[10.07, 19.93]]], "source": [[1]]})
     moved = pa.table({"clip_id": ["a"], "keypoints": [[[10.0, 20.5]]], "source": [[1]]})
     other_expert = pa.table({"clip_id": ["a"], "keypoints": [[[10.0, 20.0]]], "source": [[2]]})
     assert shard_difference(rounded, golden) is None
     assert shard_difference(moved, golden) == "rows[0].keypoints[0][1]: 20.5 != 20.0"
     assert shard_difference(other_expert, golden) == "rows[0].source[0]: 2 != 1"
     assert shard_difference(golden.drop_columns(["source"]), golden).startswith("schema")
+    scores = pa.table({"clip_id": ["a"], "joint_scores": [[0.9]]})
+    assert shard_difference(pa.table({"clip_id": ["a"], "joint_scores": [[0.898]]}), scores) is None
+    assert shard_difference(pa.table({"clip_id": ["a"], "joint_scores": [[0.85]]}), scores) is not None
 
 
 @pytest.mark.slow
