@@ -13,21 +13,34 @@ import numpy as np
 from posekit.estimators.base import CropPoses
 from posekit.estimators.yolo import YoloPose
 from posekit.estimators.yolo_topdown import YoloTopDown
+from posekit.skeleton.layouts import JointLayout
 from posekit.skeleton.records import PoseProposals
 
 
-def mirror_back(mirrored: PoseProposals, width: int) -> PoseProposals:
-    """Proposals found on a frame mirrored left-right (``width`` pixels), in the original frame's pixels.
+def mirror_boxes(boxes: np.ndarray, width: int) -> np.ndarray:
+    """``(N, 4)`` boxes ``x1 y1 x2 y2`` of an image ``width`` pixels wide, mirrored left-right (corners swap)."""
+    x1, y1, x2, y2 = boxes.T
+    return np.stack([width - x2, y1, width - x1, y2], axis=1).astype(np.float32)
 
-    x becomes ``width - x`` (pixel edges, as Ultralytics' coordinates), box corners swap, and left and
-    right joints swap (:meth:`~posekit.skeleton.layouts.JointLayout.flip_permutation`).
+
+def mirror_joints(
+    keypoints: np.ndarray, joint_scores: np.ndarray, width: int, layout: JointLayout
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, V, 2)`` pixel joints and their ``(N, V)`` scores found on a mirrored image, in the original's pixels.
+
+    x becomes ``width - x`` (pixel edges, as Ultralytics' coordinates) and left and right joints swap
+    (:meth:`~posekit.skeleton.layouts.JointLayout.flip_permutation`).
     """
-    perm = mirrored.layout.flip_permutation()
-    keypoints = mirrored.keypoints[:, perm].copy()
-    keypoints[..., 0] = width - keypoints[..., 0]
-    x1, y1, x2, y2 = mirrored.boxes.T
-    boxes = np.stack([width - x2, y1, width - x1, y2], axis=1).astype(np.float32)
-    return PoseProposals(keypoints, mirrored.joint_scores[:, perm], boxes, mirrored.scores, mirrored.layout)
+    perm = layout.flip_permutation()
+    out = keypoints[:, perm].copy()
+    out[..., 0] = width - out[..., 0]
+    return out, joint_scores[:, perm]
+
+
+def mirror_back(mirrored: PoseProposals, width: int) -> PoseProposals:
+    """Proposals found on a frame mirrored left-right (``width`` pixels), in the original frame's pixels."""
+    keypoints, joint_scores = mirror_joints(mirrored.keypoints, mirrored.joint_scores, width, mirrored.layout)
+    return PoseProposals(keypoints, joint_scores, mirror_boxes(mirrored.boxes, width), mirrored.scores, mirrored.layout)
 
 
 class YoloFlipPose(YoloPose):
@@ -53,10 +66,6 @@ class YoloTopDownFlip(YoloTopDown):
 
     def infer_crops(self, crops: np.ndarray, boxes: np.ndarray) -> CropPoses:
         width = crops.shape[2]
-        x1, y1, x2, y2 = boxes.T
-        mirrored_boxes = np.stack([width - x2, y1, width - x1, y2], axis=1).astype(np.float32)
-        found = super().infer_crops(np.ascontiguousarray(crops[:, :, ::-1]), mirrored_boxes)
-        perm = self.layout.flip_permutation()
-        keypoints = found.keypoints[:, perm].copy()
-        keypoints[..., 0] = width - keypoints[..., 0]
-        return CropPoses(keypoints, found.joint_scores[:, perm], found.scores)
+        found = super().infer_crops(np.ascontiguousarray(crops[:, :, ::-1]), mirror_boxes(boxes, width))
+        keypoints, joint_scores = mirror_joints(found.keypoints, found.joint_scores, width, self.layout)
+        return CropPoses(keypoints, joint_scores, found.scores)
