@@ -5,6 +5,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -68,6 +69,11 @@ def assert_clips_equal(a: SkeletonClip, b: SkeletonClip):
     for ta, tb in zip(a.tracks, b.tracks):
         for name in ("t", "keypoints", "joint_scores", "joint_source", "boxes", "box_scores", "confidence"):
             np.testing.assert_array_equal(getattr(ta, name), getattr(tb, name))
+        for name in ("keypoints_3d", "joint_scores_3d"):
+            if getattr(ta, name) is None:
+                assert getattr(tb, name) is None
+            else:
+                np.testing.assert_array_equal(getattr(ta, name), getattr(tb, name))
 
 
 def test_skeleton_round_trip_keeps_values_and_nan(tmp_path):
@@ -78,6 +84,39 @@ def test_skeleton_round_trip_keeps_values_and_nan(tmp_path):
     for a, b in zip(clips, back):
         assert_clips_equal(a, b)
     assert np.isnan(back[0].tracks[0].keypoints[0, 3]).all()
+
+
+def test_3d_round_trip_keeps_tracks_without_3d_as_none(tmp_path):
+    clip = make_clip("a.mp4", 12, 3, 4)
+    rng = np.random.default_rng(0)
+    for track in clip.tracks[::2]:
+        track.keypoints_3d = rng.normal(size=(len(track), 17, 3)).astype(np.float32)
+        track.keypoints_3d[0, 5] = np.nan
+        track.joint_scores_3d = rng.uniform(size=(len(track), 17)).astype(np.float32)
+    write(tmp_path, [clip, make_clip("b.mp4", 5, 1, 5)])
+    back = read_skeletons(tmp_path)
+    assert_clips_equal(clip, back[0])
+    assert back[0].has_3d and not back[1].has_3d
+    xyz = back[0].to_array(max_persons=3, coords="3d")
+    assert xyz.shape == (3, 12, 17, 3)
+    assert (~np.isnan(xyz).all(axis=(0, 1, 2))).sum() == 2
+
+
+def test_version_1_shards_still_read_without_3d(tmp_path):
+    (path,) = write(tmp_path, [make_clip("a.mp4", 6, 2)])
+    table = pq.read_table(path)
+    tracks = table.column("tracks").combine_chunks()
+    struct = tracks.values
+    fields = [f for f in struct.type if not f.name.endswith("_3d")]
+    old_struct = pa.StructArray.from_arrays([struct.field(f.name) for f in fields], fields=fields)
+    old_tracks = pa.ListArray.from_arrays(tracks.offsets, old_struct)
+    metadata = {**table.schema.metadata, b"posekit.schema_version": b"1"}
+    del metadata[b"posekit.coordinates_3d"]
+    old = table.set_column(table.schema.get_field_index("tracks"), "tracks", old_tracks)
+    pq.write_table(old.replace_schema_metadata(metadata), path)
+    (clip,) = read_skeletons(tmp_path)
+    assert len(clip.tracks) == 2 and not clip.has_3d
+    assert read_shard_info(path).schema_version == "1"
 
 
 def test_writer_cuts_shards_by_clip_count_and_never_overwrites(tmp_path):
@@ -94,7 +133,7 @@ def test_shard_metadata_describes_schema_layout_and_coordinates(tmp_path):
     info = read_shard_info(path)
     assert info.kind == "skeletons" and info.layout == COCO17 and info.experts == ("yolo",)
     md = pq.read_schema(path).metadata
-    assert md[b"posekit.schema_version"] == b"1"
+    assert md[b"posekit.schema_version"] == b"2"
     assert json.loads(md[b"posekit.layout"])["joints"][5] == "left_shoulder"
     assert b"pixels" in md[b"posekit.coordinates"]
     assert pq.ParquetFile(path).metadata.row_group(0).column(0).compression == "ZSTD"

@@ -5,7 +5,9 @@
 
 Both store keypoints as ``FixedSizeList<FixedSizeList<float32, 2>, V>`` (pixels, origin at
 the frame's top-left corner, x right, y down) with NaN for missing joints, so pyarrow,
-pandas, polars and DuckDB read them as plain nested arrays. See ``docs/shards.md``.
+pandas, polars and DuckDB read them as plain nested arrays. A skeleton track may also carry
+``keypoints_3d`` ``(n, V, 3)`` in the unit and axes the metadata's ``posekit.coordinates_3d``
+states (null when the track has no 3D). See ``docs/shards.md``.
 """
 
 from __future__ import annotations
@@ -19,43 +21,35 @@ from posekit import __version__
 from posekit.core.errors import ShardError
 from posekit.skeleton.layouts import JointLayout
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+READABLE_SCHEMA_VERSIONS = ("1", "2")
+"""Version 2 added the tracks' ``keypoints_3d`` / ``joint_scores_3d`` fields (a version-1 shard reads
+with no 3D) and dropped version 1's clip-level ``keypoints_3d`` column, which was never filled."""
 COORDINATES = "pixels; origin top-left of the frame; x right, y down; NaN = missing joint"
+COORDINATES_3D = "metres; camera axes x right, y down, z away; origin at the mid-hip; NaN = missing joint"
+"""What ``keypoints_3d`` holds unless a shard's metadata says otherwise (``ShardInfo.coordinates_3d``: an
+importer of camera-space 3D, NTU RGB+D's Kinect coordinates say, records its own convention)."""
 KINDS = ("skeletons", "proposals")
 
 
-def keypoints_type(num_joints: int) -> pa.DataType:
-    return pa.list_(pa.list_(pa.float32(), 2), num_joints)
-
-
-def keypoints_3d_type(num_joints: int) -> pa.DataType:
-    """The (empty for now) 3D slot of dataset shards: per track, ``(n, V, 3)`` metres."""
-    V = num_joints
-    return pa.list_(
-        pa.struct(
-            [
-                pa.field("track_id", pa.int32()),
-                pa.field("t", pa.list_(pa.int32())),
-                pa.field("keypoints", pa.list_(pa.list_(pa.list_(pa.float32(), 3), V))),
-            ]
-        )
-    )
+def keypoints_type(num_joints: int, dims: int = 2) -> pa.DataType:
+    """One pose: ``V`` joints of ``dims`` float32 coordinates (2: pixels, 3: ``keypoints_3d``)."""
+    return pa.list_(pa.list_(pa.float32(), dims), num_joints)
 
 
 OPTIONAL_COLUMNS: dict[str, str] = {
     "label": "class name after the dataset's label map (datasets built by posekit build-dataset)",
     "source_label": "the label as the annotations gave it, before the label map",
     "text": "a textual description of the action (PoseCap)",
-    "keypoints_3d": "3D skeletons per track (PoseCap slot; null until a 3D lifter fills it)",
 }
-"""Columns a skeletons shard may carry after ``tracks`` (schema version 1, additive): readers
-that do not know them ignore them. ``ShardInfo.columns`` names the ones a shard has."""
+"""String columns a skeletons shard may carry after ``tracks`` (additive): readers that do not know
+them ignore them. ``ShardInfo.columns`` names the ones a shard has."""
 
 
-def optional_column_type(name: str, num_joints: int) -> pa.DataType:
+def optional_column_type(name: str) -> pa.DataType:
     if name not in OPTIONAL_COLUMNS:
         raise ValueError(f"unknown optional column {name!r}; known: {', '.join(OPTIONAL_COLUMNS)}")
-    return keypoints_3d_type(num_joints) if name == "keypoints_3d" else pa.string()
+    return pa.string()
 
 
 def skeletons_schema(num_joints: int, columns: tuple[str, ...] = ()) -> pa.Schema:
@@ -72,6 +66,8 @@ def skeletons_schema(num_joints: int, columns: tuple[str, ...] = ()) -> pa.Schem
             pa.field("box_scores", pa.list_(pa.float32())),
             pa.field("confidence", pa.list_(pa.float32())),
             pa.field("normaliser", pa.list_(pa.int8())),
+            pa.field("keypoints_3d", pa.list_(keypoints_type(V, 3))),
+            pa.field("joint_scores_3d", pa.list_(pa.list_(pa.float32(), V))),
         ]
     )
     return pa.schema(
@@ -81,7 +77,7 @@ def skeletons_schema(num_joints: int, columns: tuple[str, ...] = ()) -> pa.Schem
             pa.field("frame_index", pa.list_(pa.int32())),
             pa.field("timestamp", pa.list_(pa.float64())),
             pa.field("tracks", pa.list_(track)),
-            *[pa.field(name, optional_column_type(name, V)) for name in OPTIONAL_COLUMNS if name in columns],
+            *[pa.field(name, optional_column_type(name)) for name in OPTIONAL_COLUMNS if name in columns],
         ]
     )
 
@@ -125,6 +121,7 @@ class ShardInfo:
     schema_version: str = SCHEMA_VERSION
     posekit_version: str = __version__
     coordinates: str = COORDINATES
+    coordinates_3d: str = COORDINATES_3D
     extra: str = "{}"
     columns: tuple[str, ...] = ()
 
@@ -136,6 +133,7 @@ class ShardInfo:
             b"posekit.layout": self.layout.to_json().encode(),
             b"posekit.experts": json.dumps(list(self.experts)).encode(),
             b"posekit.coordinates": self.coordinates.encode(),
+            b"posekit.coordinates_3d": self.coordinates_3d.encode(),
             b"posekit.extra": self.extra.encode(),
         }
         if self.columns:
@@ -148,8 +146,12 @@ class ShardInfo:
         if b"posekit.kind" not in md:
             raise ShardError(f"{where} is a Parquet file but not a posekit shard (no posekit metadata)")
         version = md[b"posekit.schema_version"].decode()
-        if version != SCHEMA_VERSION:
-            raise ShardError(f"{where} has shard schema version {version}; this posekit reads version {SCHEMA_VERSION}")
+        if version not in READABLE_SCHEMA_VERSIONS:
+            readable = ", ".join(READABLE_SCHEMA_VERSIONS)
+            raise ShardError(
+                f"{where} has shard schema version {version}; this posekit reads versions {readable}: "
+                "upgrade posekit to read it"
+            )
         return cls(
             kind=md[b"posekit.kind"].decode(),
             layout=JointLayout.from_json(md[b"posekit.layout"].decode()),
@@ -157,8 +159,9 @@ class ShardInfo:
             schema_version=version,
             posekit_version=md[b"posekit.version"].decode(),
             coordinates=md[b"posekit.coordinates"].decode(),
+            coordinates_3d=md.get(b"posekit.coordinates_3d", COORDINATES_3D.encode()).decode(),
             extra=md.get(b"posekit.extra", b"{}").decode(),
-            columns=tuple(json.loads(md.get(b"posekit.columns", b"[]").decode())),
+            columns=tuple(c for c in json.loads(md.get(b"posekit.columns", b"[]").decode()) if c in OPTIONAL_COLUMNS),
         )
 
     def schema(self) -> pa.Schema:

@@ -28,9 +28,21 @@ def _fixed(values: np.ndarray, dtype: pa.DataType) -> pa.Array:
     return arr
 
 
-def _lists(values: pa.Array, lengths: Sequence[int]) -> pa.Array:
+def _lists(values: pa.Array, lengths: Sequence[int], null: Sequence[bool] | None = None) -> pa.Array:
+    """Cut ``values`` into consecutive lists of ``lengths``; ``null`` marks entries stored as null."""
     offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), values)
+    mask = None if null is None or not any(null) else pa.array(null, pa.bool_())
+    return pa.ListArray.from_arrays(pa.array(offsets), values, mask=mask)
+
+
+def _tracks_3d(tracks: Sequence[SkeletonTrack], V: int) -> tuple[pa.Array, pa.Array]:
+    """The tracks' ``keypoints_3d`` and ``joint_scores_3d`` lists, null for a track without 3D."""
+    with_3d = [tr for tr in tracks if tr.keypoints_3d is not None]
+    n = [len(tr) if tr.keypoints_3d is not None else 0 for tr in tracks]
+    null = [tr.keypoints_3d is None for tr in tracks]
+    joints = _fixed(_cat([tr.keypoints_3d for tr in with_3d], (V, 3), np.float32), pa.float32())
+    scores = _fixed(_cat([tr.joint_scores_3d for tr in with_3d], (V,), np.float32), pa.float32())
+    return _lists(joints, n, null), _lists(scores, n, null)
 
 
 def _cat(arrays: list[np.ndarray], tail: tuple[int, ...], dtype) -> np.ndarray:
@@ -52,6 +64,7 @@ def skeletons_to_table(clips: Sequence[SkeletonClip], info: ShardInfo) -> pa.Tab
             _lists(pa.array(_cat([tr.box_scores for tr in tracks], (), np.float32)), n),
             _lists(pa.array(_cat([tr.confidence for tr in tracks], (), np.float32)), n),
             _lists(pa.array(_cat([tr.normaliser for tr in tracks], (), np.int8)), n),
+            *_tracks_3d(tracks, V),
         ],
         fields=list(info.schema().field("tracks").type.value_type),
     )
@@ -68,11 +81,7 @@ def skeletons_to_table(clips: Sequence[SkeletonClip], info: ShardInfo) -> pa.Tab
         _lists(track_struct, [len(c.tracks) for c in clips]),
     ]
     schema = info.schema()
-    for name in schema.names[len(columns) :]:
-        if name == "keypoints_3d":
-            columns.append(pa.nulls(len(clips), schema.field(name).type))
-        else:
-            columns.append(pa.array([getattr(c, name) for c in clips], pa.string()))
+    columns += [pa.array([getattr(c, name) for c in clips], pa.string()) for name in schema.names[len(columns) :]]
     return pa.Table.from_arrays(columns, schema=schema)
 
 
@@ -149,6 +158,8 @@ def table_to_skeletons(table: pa.Table, info: ShardInfo) -> list[SkeletonClip]:
     all_tracks = [
         SkeletonTrack(track_id=int(ids[k]), **{name: split[name][k] for name in shapes}) for k in range(len(ids))
     ]
+    if tracks.type.get_field_index("keypoints_3d") >= 0:  # schema version 2
+        _attach_3d(all_tracks, tracks, V)
     names = ["clip_id", "video_path", "width", "height", "fps"]
     names += [name for name in ("label", "source_label", "text") if name in table.column_names]
     scalars = {name: _column(table, name).to_pylist() for name in names}
@@ -163,6 +174,18 @@ def table_to_skeletons(table: pa.Table, info: ShardInfo) -> list[SkeletonClip]:
         )
         for i in range(table.num_rows)
     ]
+
+
+def _attach_3d(all_tracks: list[SkeletonTrack], tracks: pa.StructArray, V: int) -> None:
+    """Fill each track's ``keypoints_3d`` / ``joint_scores_3d`` from the struct's lists (None where null)."""
+    joints_col, scores_col = tracks.field("keypoints_3d"), tracks.field("joint_scores_3d")
+    offsets = _offsets(joints_col)
+    joints = _split(_values(joints_col, (V, 3)), offsets)
+    scores = _split(_values(scores_col, (V,)), offsets)
+    valid = joints_col.is_valid().to_numpy(zero_copy_only=False)
+    for k, track in enumerate(all_tracks):
+        if valid[k]:
+            track.keypoints_3d, track.joint_scores_3d = joints[k], scores[k]
 
 
 def table_to_proposals(table: pa.Table, info: ShardInfo) -> list[ExpertFrame]:

@@ -94,6 +94,10 @@ class SkeletonTrack:
         normaliser: ``(n,)`` int8 length that normalised C (eq. 3.4's ``D_normal``): 0 head-neck,
             1 shoulder width, 2 torso (``posekit.refine.ssta.NORMALISERS``); -1 when not aggregated
             (the default).
+        keypoints_3d: ``(n, V, 3)`` float32 3D joints in the shard's ``coordinates_3d`` convention
+            (by default metres, camera axes x right / y down / z away, origin at the mid-hip), NaN = missing
+            joint; None when the track has no 3D source.
+        joint_scores_3d: ``(n, V)`` float32 score of each 3D joint; None with ``keypoints_3d``.
     """
 
     track_id: int
@@ -105,10 +109,14 @@ class SkeletonTrack:
     box_scores: np.ndarray
     confidence: np.ndarray
     normaliser: np.ndarray | None = None
+    keypoints_3d: np.ndarray | None = None
+    joint_scores_3d: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.normaliser is None:
             self.normaliser = np.full(len(self.t), -1, np.int8)
+        if self.keypoints_3d is not None and self.joint_scores_3d is None:
+            self.joint_scores_3d = np.where(np.isnan(self.keypoints_3d[..., 0]), 0.0, 1.0).astype(np.float32)
 
     def __len__(self) -> int:
         return len(self.t)
@@ -143,21 +151,34 @@ class SkeletonClip:
     def num_frames(self) -> int:
         return len(self.frame_index)
 
-    def to_array(self, max_persons: int = 2, with_scores: bool = False) -> np.ndarray:
+    @property
+    def has_3d(self) -> bool:
+        """Whether any track carries ``keypoints_3d``."""
+        return any(tr.keypoints_3d is not None for tr in self.tracks)
+
+    def to_array(self, max_persons: int = 2, with_scores: bool = False, coords: str = "2d") -> np.ndarray:
         """``(C, T, V, M)`` float32 array of the ``M = max_persons`` most present tracks.
 
-        ``C`` is ``x, y`` pixels (plus the joint score with ``with_scores``); NaN where a
-        person is absent or a joint missing. Normalisation belongs to the training reader.
+        ``coords="2d"``: ``C`` is ``x, y`` pixels; ``"3d"``: ``x, y, z`` of ``keypoints_3d`` (NaN for a
+        track without 3D); plus the joint score with ``with_scores``. NaN where a person is absent or a
+        joint missing. Normalisation belongs to the training reader.
         """
+        if coords not in ("2d", "3d"):
+            raise ValueError(f"coords must be '2d' or '3d', not {coords!r}")
         V = self.tracks[0].keypoints.shape[1] if self.tracks else 0
-        C = 3 if with_scores else 2
-        out = np.full((C, self.num_frames, V, max_persons), np.nan, np.float32)
+        D = 3 if coords == "3d" else 2
+        out = np.full((D + int(with_scores), self.num_frames, V, max_persons), np.nan, np.float32)
         ranked = sorted(self.tracks, key=lambda tr: -tr.presence)[:max_persons]
         for m, track in enumerate(ranked):
+            joints, scores = (
+                (track.keypoints_3d, track.joint_scores_3d) if coords == "3d" else (track.keypoints, track.joint_scores)
+            )
+            if joints is None:
+                continue
             person = out[..., m]
-            person[0:2, track.t] = track.keypoints.transpose(2, 0, 1)
+            person[0:D, track.t] = joints.transpose(2, 0, 1)
             if with_scores:
-                person[2, track.t] = track.joint_scores
+                person[D, track.t] = scores
         return out
 
 

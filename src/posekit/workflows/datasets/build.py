@@ -13,7 +13,7 @@ Stages, each restartable:
    ``min_pose_frames`` of their frames are dropped (thesis 3.5: "at least one human pose over
    50% of frames"); the label map merges classes; the official split is kept or a stratified
    one made; ``OUT/<split>/skeletons-*.parquet`` are written with ``label`` and
-   ``source_label`` columns (PoseCap adds ``text`` and an empty ``keypoints_3d`` slot), then
+   ``source_label`` columns (PoseCap adds ``text``; 3D travels in the tracks' ``keypoints_3d``), then
    ``dataset.json`` (the commit point), ``README.md`` (the dataset card, with the Hugging Face
    metadata that makes ``datasets.load_dataset(OUT)`` give named splits and ``ClassLabel``
    labels) and ``histograms.png``.
@@ -65,7 +65,7 @@ HF_SPLITS = {"val": "validation"}
 @dataclass(frozen=True)
 class BuildOptions:
     """What decides the assembled dataset (recorded in ``dataset.json``); ``kind`` and ``captions`` come from the
-    command (``posecap`` adds ``text`` and ``keypoints_3d`` columns, from the captions file or label templates)."""
+    command (``posecap`` adds a ``text`` column, from the captions file or label templates)."""
 
     kind: Literal["posetics", "posecap"] = field(default="posetics", metadata={"cli": False})
     min_pose_frames: float = field(
@@ -117,7 +117,7 @@ class BuildOptions:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        extra = ("text", "keypoints_3d") if self.kind == "posecap" else ()
+        extra = ("text",) if self.kind == "posecap" else ()
         return ("label", "source_label", *extra)
 
 
