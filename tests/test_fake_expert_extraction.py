@@ -46,3 +46,29 @@ def test_extraction_runs_entry_point_experts_end_to_end(plugin_experts, short_cl
     assert experts == {"fake-detector", "fake-topdown"}
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["settings"]["experts"] == ["fake-detector", "fake-topdown"]
+
+
+def test_refine_aggregate_keeps_the_person_filters_of_the_run(plugin_experts, short_clip, tmp_path):
+    from typer.testing import CliRunner
+
+    from posekit.cli.app import app
+    from posekit.refine.tracks import TrackFilterOptions
+
+    options = ExtractOptions(
+        experts=tuple(parse_experts("fake-detector,fake-topdown")),
+        keep_proposals=True,
+        tracks=TrackFilterOptions(max_persons=1),
+    )
+    run_extraction(short_clip, tmp_path / "one", options, progress=False)
+    assert len(read_skeletons(tmp_path / "one")[0].tracks) == 1
+    args = ["refine", "aggregate", "--proposals", str(tmp_path / "one" / "proposals")]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "again")])
+    assert result.exit_code == 0, result.output
+    (again,) = read_skeletons(tmp_path / "again")
+    assert [t.track_id for t in again.tracks] == [t.track_id for t in read_skeletons(tmp_path / "one")[0].tracks]
+    manifest = json.loads((tmp_path / "again" / "manifest.json").read_text())
+    assert manifest["settings"]["tracks"] == {"min_track_frames": 1, "max_persons": 1}
+    assert manifest["entries"][0]["dropped"]["beyond_max_persons"] == 6
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "both"), "--max-persons", "2"])
+    assert result.exit_code == 0, result.output
+    assert len(read_skeletons(tmp_path / "both")[0].tracks) == 2

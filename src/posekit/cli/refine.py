@@ -10,9 +10,9 @@ import typer
 from posekit.cli.common import console, friendly_errors, setup_logging
 from posekit.cli.options import Group, with_options
 from posekit.core.errors import ConfigError
-from posekit.refine.tracks import AggregationOptions
+from posekit.refine.tracks import AggregationOptions, TrackFilterOptions
 from posekit.workflows.extraction.driver import ExtractOptions
-from posekit.workflows.extraction.reaggregate import aggregate_proposal_shards
+from posekit.workflows.extraction.reaggregate import aggregate_proposal_shards, run_track_filters
 from posekit.workflows.selftrain.self_train import SelfTrainOptions
 
 refine_app = typer.Typer(
@@ -135,10 +135,12 @@ def self_train_command(
 @with_options(
     ssta=Group(AggregationOptions, panel="SST-A (thesis 3.3.2)"),
     scoring=Group(ExtractOptions, mode="values", only=("min_joint_score",)),
+    person_filters=Group(TrackFilterOptions, mode="given", panel="Person filters (default: the run's own)"),
 )
 def aggregate_command(
     ssta: AggregationOptions,
     scoring: dict[str, Any],
+    person_filters: dict[str, Any],
     proposals: Annotated[
         Path, typer.Option(help="Proposals shards (OUT/proposals of posekit extract --keep-proposals).")
     ],
@@ -147,10 +149,14 @@ def aggregate_command(
 ) -> None:
     """Aggregate every clip's expert proposals with SST-A into skeleton shards.
 
+    The person filters (--min-track-frames, --max-persons) are those the extraction run recorded; a filter
+    flag given here overrides the run's value.
+
     Example: posekit refine aggregate --proposals shards/proposals --out shards-g006 --gamma 0.06
     """
     setup_logging()
-    summary = aggregate_proposal_shards(proposals, out, ssta, scoring["min_joint_score"], overwrite)
+    tracks = run_track_filters(proposals, person_filters)
+    summary = aggregate_proposal_shards(proposals, out, ssta, scoring["min_joint_score"], overwrite, tracks=tracks)
     console.print(
         f"aggregated {summary.done} clip(s) ({summary.skipped} already done): "
         f"{summary.tracks} tracks, {summary.person_frames} poses kept -> {out}"

@@ -1,4 +1,8 @@
-"""Re-run SST-A from proposal shards alone: a new gamma or mode never re-runs a model."""
+"""Re-run SST-A from proposal shards alone: a new gamma or mode never re-runs a model.
+
+The person filters (``--min-track-frames``, ``--max-persons``) are those the extraction run recorded in its
+manifest, so re-aggregating a run that kept one person keeps one person; a filter flag given again overrides it.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,45 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from posekit.core.errors import ConfigError, ShardError
-from posekit.io.manifest import ManifestEntry, RunManifest
+from posekit.core.options import recorded_settings
+from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import list_shards, read_proposals, read_shard_info
 from posekit.io.sink import ShardSink, prepare_output
-from posekit.refine.tracks import AggregationOptions, skeleton_tracks
+from posekit.refine.tracks import AggregationOptions, TrackFilterOptions, filter_tracks, skeleton_tracks
 from posekit.skeleton.records import ExpertFrame, PoseProposals, SkeletonClip
 
 log = logging.getLogger(__name__)
 
 
+def run_track_filters(proposals: Path, given: dict[str, Any]) -> TrackFilterOptions:
+    """The person filters recorded by the extraction run that wrote ``proposals`` (its manifest, in ``proposals``
+    or the folder above, as ``posekit extract --keep-proposals`` lays them out), with the fields ``given`` on the
+    command line over them; the defaults when no run manifest is found."""
+    recorded: dict[str, Any] = {}
+    for folder in (Path(proposals), Path(proposals).parent):
+        manifest = folder / MANIFEST_NAME
+        if manifest.is_file():
+            recorded = RunManifest.read(manifest).settings.get("tracks", {})
+            break
+    return TrackFilterOptions(**{**recorded, **given})
+
+
 def clip_from_proposals(
-    frames: list[ExpertFrame], info: ShardInfo, options: AggregationOptions, min_joint_score: float
+    frames: list[ExpertFrame],
+    info: ShardInfo,
+    options: AggregationOptions,
+    min_joint_score: float,
+    tracks: TrackFilterOptions | None = None,
 ) -> tuple[SkeletonClip, dict[str, int]]:
-    """One clip's skeletons from its expert frames (every expert, every frame ``t``), and its person-frames
-    left out by reason (``posekit.refine.tracks.DROP_REASONS``)."""
+    """One clip's skeletons from its expert frames (every expert, every frame ``t``), with the person filters
+    ``tracks`` applied as extraction applies them, and its person-frames left out by reason
+    (``posekit.refine.tracks.DROP_REASONS``, ``TRACK_DROP_REASONS``)."""
     T = max(f.t for f in frames) + 1
     empty = PoseProposals.empty(info.layout)
     per_expert = {name: [empty] * T for name in info.experts}
@@ -39,6 +63,7 @@ def clip_from_proposals(
         frame_index[f.t], timestamp[f.t] = f.frame_index, f.timestamp
     first = frames[0]
     refined = skeleton_tracks(list(per_expert.values()), info.layout, options, min_joint_score)
+    refined = filter_tracks(refined, tracks or TrackFilterOptions())
     clip = SkeletonClip(
         clip_id=first.clip_id,
         video_path=first.video_path,
@@ -68,9 +93,11 @@ def aggregate_proposal_shards(
     min_joint_score: float = 0.3,
     overwrite: bool = False,
     shard_clips: int = 64,
+    tracks: TrackFilterOptions | None = None,
 ) -> AggregateSummary:
     """SST-A over every clip of the proposal shards under ``proposals`` into skeleton shards in ``out``.
 
+    ``tracks``: the person filters (None: those the extraction run recorded, :func:`run_track_filters`).
     Resumable like extraction: clips already written to ``out`` are skipped.
     """
     shards = list_shards(proposals, "proposals")
@@ -79,8 +106,14 @@ def aggregate_proposal_shards(
     info = read_shard_info(shards[0])
     if Path(proposals).resolve().is_relative_to(Path(out).resolve()):
         raise ConfigError(f"--out {out} holds the proposals being read; write the new skeletons to another folder")
+    tracks = tracks or run_track_filters(proposals, {})
     prepare_output(out, overwrite)
-    settings = {"proposals": str(Path(proposals).resolve()), "min_joint_score": min_joint_score, **options.settings()}
+    settings = {
+        "proposals": str(Path(proposals).resolve()),
+        "min_joint_score": min_joint_score,
+        **options.settings(),
+        "tracks": recorded_settings(tracks),
+    }
     manifest = RunManifest.open(out, settings)
     sink = ShardSink(out, info.layout, info.experts, manifest, shard_clips)
     summary = AggregateSummary()
@@ -97,7 +130,7 @@ def aggregate_proposal_shards(
                     summary.skipped += 1
                     continue
                 written.add(clip_id)
-                clip, dropped = clip_from_proposals(frames, info, options, min_joint_score)
+                clip, dropped = clip_from_proposals(frames, info, options, min_joint_score, tracks)
                 entry = ManifestEntry(
                     clip_id, clip.video_path, "done", frames=clip.num_frames, tracks=len(clip.tracks), dropped=dropped
                 )
