@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from posekit.core.boxes import box_iou
 from posekit.core.errors import ConfigError, PosekitError
 from posekit.core.options import check_bounds
 from posekit.estimators.base import check_device
@@ -306,16 +307,6 @@ def validate(weights: Path, dataset: PseudoLabelDataset, options: SelfTrainOptio
             exist_ok=True,
         )
     return _metrics(res.results_dict)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(N, M)`` IoU of boxes ``a`` ``(N, 4)`` and ``b`` ``(M, 4)``, xyxy pixels."""
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=-1)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=-1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=-1)
-    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
 
 
 def match_detections(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
