@@ -1,4 +1,4 @@
-"""Seeded degradations of RGB frames for the degradation protocol (DESIGN.md, thesis 3.6.1).
+"""Seeded degradations of RGB frames for the degradation protocol (docs/design.md, thesis 3.6.1).
 
 The thesis built NTU-Pose by lowering the resolution of clean videos and adding partial
 occlusions; here the same idea is a small set of pure functions on ``(H, W, 3)`` uint8 RGB

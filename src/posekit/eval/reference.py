@@ -1,4 +1,4 @@
-"""Reference poses and per-frame scoring against them (DESIGN.md "Quality is measured").
+"""Reference poses and per-frame scoring against them (docs/design.md "Quality and performance are measured").
 
 Two kinds of reference are scored the same way here:
 

@@ -315,7 +315,7 @@ def build_dataset(
 ) -> BuildResult:
     """Build (or extract one part of) a dataset from a labelled ``collection`` into ``out``.
 
-    ``extract_options`` (:class:`posekit.pipeline.ExtractOptions`) is needed unless ``shards``
+    ``extract_options`` (:class:`posekit.workflows.extraction.driver.ExtractOptions`) is needed unless ``shards``
     (existing skeletons shards) is given or ``assemble_only``; ``backend`` is the extraction
     backend (:class:`posekit.workflows.extraction.ray_backend.RayBackend`; default: this process).
     """

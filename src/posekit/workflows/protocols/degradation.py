@@ -1,4 +1,4 @@
-"""The degradation protocol (DESIGN.md "Quality is measured"; the thesis' NTU-Pose, 3.6.1).
+"""The degradation protocol (docs/design.md "Quality and performance are measured"; the thesis' NTU-Pose, 3.6.1).
 
 For one video (its first ``max_frames`` frames):
 
