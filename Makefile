@@ -1,4 +1,5 @@
-# posekit: `make demo` runs the pipeline on the bundled clip, `make test` runs the test suite.
+# posekit: `make demo` runs the pipeline on the bundled clip, `make test` runs the test suite,
+# `make check` is the fast inner loop (lint, import contract, the tests that run no real model).
 # Both create the virtual environment in .venv on first use (and refresh it when pyproject.toml changes).
 
 PYTHON ?= python3
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.posekit-installed
 DEMO_OUT := demo-out
 export YOLO_OFFLINE := 1
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test check lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +24,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+check: lint
+	POSEKIT_FAST_TIER=1 $(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

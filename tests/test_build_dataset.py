@@ -218,6 +218,7 @@ def real_build(tmp_path_factory: pytest.TempPathFactory, sample_clip: Path) -> d
     return {"root": root, "out": out, "first": first, "second": second, "written": written}
 
 
+@pytest.mark.slow
 def test_real_build_from_labelled_videos(real_build: dict) -> None:
     first, out = real_build["first"], real_build["out"]
     assert first.exit_code == 1, first.output  # built, but one listed video is absent
@@ -238,6 +239,7 @@ def test_real_build_from_labelled_videos(real_build: dict) -> None:
     assert len(pq.ParquetDataset(sorted(map(str, out.glob("*/skeletons-*.parquet")))).read(columns=["label"])) == 6
 
 
+@pytest.mark.slow
 def test_rerun_resumes_without_extracting_and_writes_identical_shards(real_build: dict) -> None:
     second, out = real_build["second"], real_build["out"]
     assert second.exit_code == 1, second.output
@@ -248,6 +250,7 @@ def test_rerun_resumes_without_extracting_and_writes_identical_shards(real_build
     assert len(again) == 4 and again == real_build["written"]  # 3 clips per split, --shard-clips 2
 
 
+@pytest.mark.slow
 def test_real_dataset_plugs_into_unik_training_duckdb_and_every_export(real_build: dict, tmp_path: Path) -> None:
     duckdb = pytest.importorskip("duckdb")
     out = real_build["out"]

@@ -63,6 +63,7 @@ def test_mediapipe_rejects_a_weights_path(tmp_path):
         build_estimator(ExpertSpec("mediapipe", tmp_path / "x.tflite"), CONFIG)
 
 
+@pytest.mark.slow
 def test_yolo_finds_the_small_pedestrians_of_the_sample_at_1280(yolo, yolo_on_sample):
     assert yolo.layout is COCO17 and not yolo.needs_boxes
     for props in yolo_on_sample:
@@ -75,11 +76,13 @@ def test_yolo_finds_the_small_pedestrians_of_the_sample_at_1280(yolo, yolo_on_sa
         assert ((x2 > x1) & (y2 > y1)).all() and ((props.scores > 0) & (props.scores <= 1)).all()
 
 
+@pytest.mark.slow
 def test_yolo_is_batched_and_matches_single_frame_calls(yolo, yolo_on_sample, sample_frames):
     single = yolo.predict(sample_frames[1:2])[0]
     np.testing.assert_allclose(single.boxes, yolo_on_sample[1].boxes, atol=1.0)
 
 
+@pytest.mark.slow
 def test_mediapipe_top_down_places_joints_inside_the_given_person_box(yolo_on_sample, sample_frames):
     mp = build_estimator("mediapipe", CONFIG)
     boxes = yolo_on_sample[0].boxes
@@ -112,6 +115,7 @@ def test_empty_proposals_have_consistent_shapes():
     assert len(empty) == 0 and empty.keypoints.shape == (0, 17, 2) and empty.track_ids.shape == (0,)
 
 
+@pytest.mark.slow
 def test_yolo_topdown_agrees_with_the_full_frame_pass_on_upscaled_crops(yolo_on_sample, sample_frames):
     topdown = build_estimator("yolo-topdown", EstimatorConfig())
     boxes = yolo_on_sample[0].boxes

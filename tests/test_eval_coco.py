@@ -305,6 +305,7 @@ def test_export_coco_results_is_a_pycocotools_results_list_with_the_files_image_
     assert lonely.exit_code == 2 and "--results and --gt go together" in lonely.output
 
 
+@pytest.mark.slow
 def test_two_real_images_extracted_with_yolo_are_scored_end_to_end(tmp_path):
     from posekit.estimators.registry import parse_experts
     from posekit.workflows.extraction.driver import ExtractOptions, run_extraction

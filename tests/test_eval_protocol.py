@@ -184,6 +184,7 @@ def cli() -> typer.Typer:
     return root
 
 
+@pytest.mark.slow
 def test_eval_degrade_scores_every_expert_and_sst_a_mode_against_the_clean_reference(people_clip, tmp_path):
     out = tmp_path / "eval out"
     args = ["eval", "degrade", str(people_clip), "--out", str(out), "--imgsz", "320", "--max-frames", "4"]
@@ -203,6 +204,7 @@ def test_eval_degrade_scores_every_expert_and_sst_a_mode_against_the_clean_refer
     assert (out / "plots" / "ssta-thesis_c_vs_error.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_eval_degrade_without_any_person_is_a_one_line_error(tmp_path):
     blank = write_clip(tmp_path / "blank.mp4", [np.full((64, 64, 3), 90, np.uint8)] * 2)
     args = ["eval", "degrade", str(blank), "--out", str(tmp_path / "o"), "--experts", "yolo,yolo-topdown"]

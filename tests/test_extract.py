@@ -32,6 +32,7 @@ def extracted(tmp_path_factory, short_clip):
     return out, result.output
 
 
+@pytest.mark.slow
 def test_extract_writes_tracked_skeletons_and_a_manifest(extracted, short_clip):
     out, output = extracted
     (clip,) = read_skeletons(out)
@@ -51,6 +52,7 @@ def test_extract_writes_tracked_skeletons_and_a_manifest(extracted, short_clip):
     assert "videos done" in output and "person tracks" in output
 
 
+@pytest.mark.slow
 def test_rerun_skips_finished_clips(extracted, short_clip):
     out, _ = extracted
     before = (out / "skeletons-00000.parquet").read_bytes()
@@ -61,12 +63,14 @@ def test_rerun_skips_finished_clips(extracted, short_clip):
     assert "already done" in result.output
 
 
+@pytest.mark.slow
 def test_same_input_and_settings_give_byte_identical_shards(extracted, short_clip, tmp_path):
     out, _ = extracted
     run_extraction(short_clip, tmp_path, options(), progress=False)
     assert (tmp_path / "skeletons-00000.parquet").read_bytes() == (out / "skeletons-00000.parquet").read_bytes()
 
 
+@pytest.mark.slow
 def test_rerun_with_other_settings_is_refused(extracted, short_clip):
     out, _ = extracted
     result = runner.invoke(app, ["extract", str(short_clip), "--out", str(out), "--fps", "5", *FAST])
@@ -74,6 +78,7 @@ def test_rerun_with_other_settings_is_refused(extracted, short_clip):
     assert "other settings (fps differ)" in result.output and "--overwrite" in result.output
 
 
+@pytest.mark.slow
 def test_inspect_and_viz_read_the_shards(extracted, short_clip, tmp_path):
     out, _ = extracted
     result = runner.invoke(app, ["inspect", str(out), "--plot", str(tmp_path / "h.png")])
@@ -89,6 +94,7 @@ def test_inspect_and_viz_read_the_shards(extracted, short_clip, tmp_path):
     assert result.exit_code == 2 and "no clip 'nope.mp4'" in result.output
 
 
+@pytest.mark.slow
 def test_several_experts_keep_every_proposal_with_track_ids(short_clip, tmp_path):
     summary = run_extraction(
         short_clip, tmp_path, options("yolo,mediapipe", max_frames=3, keep_proposals=True), progress=False
@@ -105,6 +111,7 @@ def test_several_experts_keep_every_proposal_with_track_ids(short_clip, tmp_path
     assert clip.num_frames == 3
 
 
+@pytest.mark.slow
 def test_mediapipe_alone_uses_the_bundled_detector_for_boxes(short_clip, tmp_path):
     summary = run_extraction(short_clip, tmp_path, options("mediapipe", max_frames=2), progress=False)
     (clip,) = read_skeletons(tmp_path)
@@ -130,6 +137,7 @@ def bad_inputs(tmp_path_factory, sample_frames):
     return root
 
 
+@pytest.mark.slow
 def test_bad_videos_fail_alone_with_one_line_each_and_exit_code_1(bad_inputs, tmp_path):
     out = tmp_path / "out"
     result = runner.invoke(app, ["extract", str(bad_inputs), "--out", str(out), *FAST])
@@ -146,6 +154,7 @@ def test_bad_videos_fail_alone_with_one_line_each_and_exit_code_1(bad_inputs, tm
     assert [c.clip_id for c in read_skeletons(out)] == ["good.mp4", "truncated.avi"]
 
 
+@pytest.mark.slow
 def test_unreadable_folder_is_reported_and_the_rest_goes_on(tmp_path, sample_frames, monkeypatch):
     root = tmp_path / "in"
     (root / "locked").mkdir(parents=True)
@@ -181,6 +190,7 @@ def test_config_errors_exit_2_before_touching_videos(short_clip, tmp_path):
         run_extraction(tmp_path / "absent", tmp_path / "o4", options(), progress=False)
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_without_losing_or_repeating_clips(tmp_path, sample_frames, monkeypatch):
     root = tmp_path / "in"
     root.mkdir()
@@ -204,6 +214,7 @@ def test_interrupted_run_resumes_without_losing_or_repeating_clips(tmp_path, sam
     assert sorted(c.clip_id for c in read_skeletons(out)) == ["a.mp4", "b.mp4", "c.mp4"]
 
 
+@pytest.mark.slow
 def test_overwrite_starts_again(extracted, short_clip, tmp_path):
     out = tmp_path / "copy"
     shutil.copytree(extracted[0], out)
@@ -215,6 +226,7 @@ def test_overwrite_starts_again(extracted, short_clip, tmp_path):
     assert clip.num_frames == 2
 
 
+@pytest.mark.slow
 def test_a_second_one_stage_expert_is_matched_to_tracks_without_failing(sample_clip, tmp_path):
     from posekit.estimators.yolo import bundled_yolo_weights
 
@@ -226,6 +238,7 @@ def test_a_second_one_stage_expert_is_matched_to_tracks_without_failing(sample_c
     assert len(clip.tracks) >= 2
 
 
+@pytest.mark.slow
 def test_shards_left_by_a_run_killed_before_its_manifest_save_are_redone_once(short_clip, tmp_path):
     out = tmp_path / "out"
     run_extraction(short_clip, out, options(max_frames=2, keep_proposals=True), progress=False)
@@ -237,6 +250,7 @@ def test_shards_left_by_a_run_killed_before_its_manifest_save_are_redone_once(sh
     assert len(read_skeletons(out)) == 1
 
 
+@pytest.mark.slow
 def test_another_file_with_a_done_clip_id_fails_instead_of_being_skipped(short_clip, tmp_path):
     out = tmp_path / "out"
     run_extraction(short_clip, out, options(max_frames=2), progress=False)

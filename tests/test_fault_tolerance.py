@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from posekit.cli.app import app
@@ -39,6 +40,7 @@ def assert_each_clip_once(out: Path, expected: list[str]) -> None:
     assert not list(out.glob(".*tmp*"))
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_way_resumes_with_every_clip_once(tmp_path, sample_frames):
     root = tmp_path / "in"
     root.mkdir()
@@ -92,6 +94,7 @@ def fill(folder: Path) -> Path:
     return filler
 
 
+@pytest.mark.slow
 def test_a_full_disk_stops_the_run_with_one_message_and_the_rerun_completes(tmp_path, sample_frames, monkeypatch):
     root = tmp_path / "in"
     root.mkdir()
@@ -128,6 +131,7 @@ def test_a_full_disk_stops_the_run_with_one_message_and_the_rerun_completes(tmp_
         assert_each_clip_once(out, ["a.mp4", "b.mp4", "c.mp4", "d.mp4"])
 
 
+@pytest.mark.slow
 def test_the_same_input_listed_twice_is_extracted_once(tmp_path, sample_frames):
     root = tmp_path / "in"
     (root / "sub").mkdir(parents=True)
@@ -151,6 +155,7 @@ def test_the_same_input_listed_twice_is_extracted_once(tmp_path, sample_frames):
     assert sorted(c.clip_id for c in read_skeletons(out)) == ["a.mp4", "sub/b.mp4"]
 
 
+@pytest.mark.slow
 def test_retry_failed_redoes_only_the_failed_clips(tmp_path, sample_frames):
     root = tmp_path / "in"
     root.mkdir()

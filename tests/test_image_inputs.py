@@ -86,6 +86,7 @@ def test_fps_and_max_frames_sample_a_folder_of_frames_by_its_frame_rate(frame_ro
     assert [f.index for f in iter_input_frames(frame_root / "street", info, max_frames=3)] == [0, 1, 2]
 
 
+@pytest.mark.slow
 def test_extract_turns_a_folder_of_frames_into_one_tracked_clip(extracted_frames):
     out, output = extracted_frames
     (clip,) = read_skeletons(out)
@@ -100,6 +101,7 @@ def test_extract_turns_a_folder_of_frames_into_one_tracked_clip(extracted_frames
     assert "ms/frame" in output
 
 
+@pytest.mark.slow
 def test_rerun_on_a_folder_of_frames_resumes_with_the_new_clip_only(tmp_path, frame_root, clip_frames):
     root = tmp_path / "in"
     shutil.copytree(frame_root, root)
@@ -122,6 +124,7 @@ def test_coco_images_are_one_clip_each_named_by_their_file_name():
     assert len(clips) == 4
 
 
+@pytest.mark.slow
 def test_a_single_image_is_a_one_frame_clip_at_its_stored_size(tmp_path):
     out = tmp_path / "out"
     summary = run_extraction(COCO_IMAGE, out, options(), progress=False)
@@ -134,6 +137,7 @@ def test_a_single_image_is_a_one_frame_clip_at_its_stored_size(tmp_path):
     assert entry["frame_files"] == ["000000000785.jpg"]
 
 
+@pytest.mark.slow
 def test_mixed_sizes_fail_that_clip_naming_the_file_and_the_others_go_on(tmp_path, clip_frames):
     root = tmp_path / "in"
     for i, image in enumerate(clip_frames[:3]):
@@ -148,6 +152,7 @@ def test_mixed_sizes_fail_that_clip_naming_the_file_and_the_others_go_on(tmp_pat
     assert entries["mixed"]["status"] == "failed" and entries[COCO_IMAGE.name]["status"] == "done"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content", [b"", b"not a jpeg at all\n" * 40])
 def test_an_unreadable_image_fails_its_clip_with_one_line_naming_it(tmp_path, clip_frames, content):
     root = tmp_path / "in"
@@ -164,6 +169,7 @@ def test_an_unreadable_image_fails_its_clip_with_one_line_naming_it(tmp_path, cl
     assert manifest["counts"]["failed"] == 2
 
 
+@pytest.mark.slow
 def test_a_jpg_beside_videos_is_extracted_as_its_own_clip(tmp_path, short_clip, clip_frames):
     root = tmp_path / "in"
     (root / "videos").mkdir(parents=True)
@@ -205,6 +211,7 @@ def test_a_folder_whose_images_vanished_is_a_video_error(tmp_path):
         probe_input(tmp_path / "empty-seq", 30.0)
 
 
+@pytest.mark.slow
 def test_a_manifest_from_before_image_inputs_still_resumes(tmp_path, short_clip):
     out = tmp_path / "out"
     run_extraction(short_clip, out, options(max_frames=2), progress=False)

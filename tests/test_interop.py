@@ -124,6 +124,7 @@ def test_pycocotools_reads_the_coco_export(built: Path, tmp_path: Path) -> None:
     assert len(coco.getAnnIds()) > 0
 
 
+@pytest.mark.slow
 def test_mmaction2_pose_dataset_and_stgcn_pipeline_take_the_pyskl_pickle(built: Path, tmp_path: Path) -> None:
     pytest.importorskip("mmaction")
     import mmaction.datasets.transforms  # noqa: F401  (registers the pipeline steps)

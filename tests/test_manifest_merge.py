@@ -46,6 +46,7 @@ def merged_entries(out: Path) -> dict[str, dict]:
     return {e["clip_id"]: e for e in json.loads((out / "manifest.json").read_text())["entries"]}
 
 
+@pytest.mark.slow
 def test_merge_names_the_failed_clip_and_a_retry_on_the_merged_folder_completes_it(parts, sample_frames):
     root, out = parts  # changed in place: the other tests copy it and do not depend on broken.mp4
     result = runner.invoke(app, ["manifest", "merge", str(out), "--inputs", str(root)])
@@ -65,6 +66,7 @@ def test_merge_names_the_failed_clip_and_a_retry_on_the_merged_folder_completes_
     assert sorted(c.clip_id for c in read_skeletons(out)) == sorted([*GOOD, "broken.mp4"])
 
 
+@pytest.mark.slow
 def test_a_missing_part_and_its_clips_are_named(parts, tmp_path):
     root, out = copy(parts, tmp_path)
     lost = sorted(c.clip_id for c in read_skeletons(out / "part-00001-of-00002"))
@@ -77,6 +79,7 @@ def test_a_missing_part_and_its_clips_are_named(parts, tmp_path):
     assert "rerun parts 1" in result.output
 
 
+@pytest.mark.slow
 def test_a_clip_done_in_two_parts_is_reported(parts, tmp_path):
     _, out = copy(parts, tmp_path)
     first, second = out / "part-00000-of-00002", out / "part-00001-of-00002"
@@ -90,6 +93,7 @@ def test_a_clip_done_in_two_parts_is_reported(parts, tmp_path):
     assert f"duplicate: {entry['clip_id']} done in part-00000-of-00002, part-00001-of-00002" in result.output
 
 
+@pytest.mark.slow
 def test_parts_of_other_settings_or_splits_are_refused(parts, tmp_path):
     _, out = copy(parts, tmp_path)
     path = out / "part-00001-of-00002" / "manifest.json"

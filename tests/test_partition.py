@@ -53,6 +53,7 @@ def test_bad_partition_flags_name_the_fix(index, count, message):
         Partition.from_options(index, count)
 
 
+@pytest.mark.slow
 def test_parts_extracted_separately_cover_the_inputs_once(tmp_path, sample_frames):
     root = tmp_path / "in"
     root.mkdir()

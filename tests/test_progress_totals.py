@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 
+import pytest
+
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import parse_experts
 from posekit.io.video import VideoInput
@@ -24,6 +26,7 @@ def test_the_total_is_the_declared_frames_thinned_by_fps_and_capped_by_max_frame
     assert expected_frames(video, _options(fps=5, max_frames=1000)) == math.ceil(795 / 2)
 
 
+@pytest.mark.slow
 def test_the_clip_bar_shows_frames_done_of_the_total(short_clip, tmp_path, capsys):
     summary = run_extraction(short_clip, tmp_path / "out", _options(max_frames=4, batch_size=2), progress=True)
     assert summary.done == 1 and summary.frames == 4

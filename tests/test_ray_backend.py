@@ -43,6 +43,7 @@ def manifest_entries(out: Path) -> dict[str, dict]:
     return {e["clip_id"]: e for e in json.loads((out / "manifest.json").read_text())["entries"]}
 
 
+@pytest.mark.slow
 def test_ray_output_equals_single_process(trace_dir, tmp_path, sample_frames):
     root = tmp_path / "in"
     root.mkdir()
@@ -77,6 +78,7 @@ def test_ray_output_equals_single_process(trace_dir, tmp_path, sample_frames):
     assert a == b and a["broken.mp4"]["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_retried_then_the_clip_is_recorded_failed_and_the_job_goes_on(
     trace_dir, tmp_path, sample_frames
 ):

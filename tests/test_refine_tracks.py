@@ -57,6 +57,7 @@ def test_several_experts_are_aggregated_and_filtered_by_gamma():
     assert len(everything.t) == 4 and np.isfinite(everything.confidence).all()
 
 
+@pytest.mark.slow
 def test_refine_aggregate_reproduces_extraction_from_proposals_and_refilters(short_clip, tmp_path):
     from typer.testing import CliRunner
 

@@ -41,6 +41,7 @@ def truncated_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_truncated_video_is_done_from_its_readable_frames_with_a_note(truncated_clip, tmp_path):
     code, output = extract(str(truncated_clip), "--out", str(tmp_path))
     assert code == 0, output
@@ -53,6 +54,7 @@ def test_a_truncated_video_is_done_from_its_readable_frames_with_a_note(truncate
     assert clip.num_frames == 13 and len(clip.tracks) >= 1
 
 
+@pytest.mark.slow
 def test_strict_fails_a_truncated_video_with_one_line(truncated_clip, tmp_path):
     code, output = extract(str(truncated_clip), "--out", str(tmp_path), "--strict")
     assert code == 1, output
@@ -61,6 +63,7 @@ def test_strict_fails_a_truncated_video_with_one_line(truncated_clip, tmp_path):
     assert "ntu cut.avi: truncated (decoded 13 of the 103 frames" in entry["reason"] and "--strict" in entry["reason"]
 
 
+@pytest.mark.slow
 def test_max_frames_does_not_hide_truncation_the_end_is_checked_by_packets(truncated_clip, sample_clip, tmp_path):
     code, output = extract(str(truncated_clip), "--out", str(tmp_path / "cut"), "--max-frames", "3")
     assert code == 0, output
@@ -75,6 +78,7 @@ def test_max_frames_does_not_hide_truncation_the_end_is_checked_by_packets(trunc
     assert entry["truncated"] == {} and manifest(tmp_path / "whole")["truncated"] == 0
 
 
+@pytest.mark.slow
 def test_a_folder_made_before_strict_existed_resumes_and_strict_is_a_resume_setting(sample_clip, tmp_path):
     out = tmp_path / "out"
     code, output = extract(str(sample_clip), "--out", str(out), "--max-frames", "2")
@@ -95,6 +99,7 @@ def five_fps_clip(tmp_path_factory: pytest.TempPathFactory, sample_clip: Path) -
     return write_clip(tmp_path_factory.mktemp("five") / "five fps.mp4", read_frames(sample_clip, 20), fps=5)
 
 
+@pytest.mark.slow
 def test_flags_that_do_nothing_say_so_once_and_the_manifest_records_what_ran(five_fps_clip, tmp_path):
     args = ["--out", str(tmp_path), "--gamma", "0.3", "--mode", "robust", "--imgsz", "100", "--fps", "3"]
     code, output = extract(str(five_fps_clip), *args)
@@ -113,6 +118,7 @@ def test_flags_that_do_nothing_say_so_once_and_the_manifest_records_what_ran(fiv
     assert entry["fps"] == clip.fps == expected and 2.8 < expected < 3.1
 
 
+@pytest.mark.slow
 def test_fps_at_or_above_the_clips_rate_says_it_takes_every_frame(sample_clip, tmp_path):
     code, output = extract(str(sample_clip), "--out", str(tmp_path), "--fps", "30", "--max-frames", "3")
     assert code == 0, output
@@ -136,6 +142,7 @@ def person_runs(tmp_path_factory: pytest.TempPathFactory, sample_clip: Path) -> 
     return root / "all", root / "main"
 
 
+@pytest.mark.slow
 def test_conf_is_the_person_score_threshold(person_runs):
     every, _ = person_runs
     assert manifest(every)["settings"]["min_box_score"] == 0.3
@@ -143,6 +150,7 @@ def test_conf_is_the_person_score_threshold(person_runs):
     assert min(float(track.box_scores.min()) for track in clip.tracks) >= 0.3
 
 
+@pytest.mark.slow
 def test_min_track_frames_and_max_persons_keep_the_main_persons_and_count_what_they_drop(person_runs):
     every, main = person_runs
     (all_clip,) = read_skeletons(every)
@@ -161,6 +169,7 @@ def test_min_track_frames_and_max_persons_keep_the_main_persons_and_count_what_t
     assert "short_track" not in manifest(every)["entries"][0]["dropped"]
 
 
+@pytest.mark.slow
 def test_person_filters_are_resume_settings(person_runs, sample_clip):
     _, main = person_runs
     filters = ["--min-track-frames", "5", "--max-persons", "2"]
@@ -170,6 +179,7 @@ def test_person_filters_are_resume_settings(person_runs, sample_clip):
     assert code == 2 and "tracks differ" in output
 
 
+@pytest.mark.slow
 def test_filter_tracks_ranks_by_box_area_times_frames_and_leaves_defaults_untouched(person_runs):
     every, _ = person_runs
     (clip,) = read_skeletons(every)
@@ -197,6 +207,7 @@ def test_val_fraction_gives_round_clips_times_fraction_and_every_class_only_when
     assert Counter(stratified_split(labels, 0.5, seed=0).values())["val"] == 4
 
 
+@pytest.mark.slow
 def test_pyskl_of_plain_shards_names_its_split_all_and_refuses_unlabelled_clips(person_runs, tmp_path):
     every, _ = person_runs
     refused = runner.invoke(app, ["export", "pyskl", str(every), "--out", str(tmp_path / "x.pkl")])

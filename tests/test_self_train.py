@@ -94,12 +94,14 @@ def test_head_levels_outside_train_strides_keep_their_weights_in_every_learning_
         freeze_list(23, ("loc", "cls"), (8, 16, 32), (8, 64))
 
 
+@pytest.mark.slow
 def test_train_strides_the_model_lacks_are_refused_before_anything_is_written(ssta_shards, short_clip, tmp_path):
     with pytest.raises(ConfigError, match="--train-strides"):
         self_train(ssta_shards, tmp_path / "run", videos=short_clip.parent, options=replace(TINY, train_strides=(64,)))
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_one_tiny_epoch_trains_offline_only_box_and_class_branches(trained):
     out, result, attempts = trained
     assert attempts == []  # no download, font fetch or AMP-check model
@@ -129,6 +131,7 @@ def test_one_tiny_epoch_trains_offline_only_box_and_class_branches(trained):
     assert not list(out.glob(".*tmp*"))
 
 
+@pytest.mark.slow
 def test_refined_student_is_usable_at_once_as_an_expert(trained, sample_frames):
     _, result, _ = trained
     expert = build_estimator(f"yolo:{result.weights}", EstimatorConfig(imgsz=320))
@@ -143,6 +146,7 @@ def test_refined_student_is_usable_at_once_as_an_expert(trained, sample_frames):
     assert bundled.min_score == 0.1 and bundled.nms_iou == 0.7  # models without calibration: as before
 
 
+@pytest.mark.slow
 def test_run_card_holds_the_person_threshold_calibrated_on_the_validation_split(trained):
     _, result, _ = trained
     card = result.card
@@ -158,6 +162,7 @@ def test_run_card_holds_the_person_threshold_calibrated_on_the_validation_split(
     assert load_yolo(result.weights).ckpt["posekit"]["person_threshold"] == card["student"]["person_threshold"]
 
 
+@pytest.mark.slow
 def test_rerun_of_a_complete_run_returns_it_and_other_settings_are_refused(trained, ssta_shards, short_clip):
     out, result, _ = trained
     again = self_train(ssta_shards, out, videos=short_clip.parent, options=TINY, progress=False)
@@ -167,6 +172,7 @@ def test_rerun_of_a_complete_run_returns_it_and_other_settings_are_refused(train
         self_train(ssta_shards, out, options=other, progress=False)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_from_its_checkpoint(ssta_shards, short_clip, tmp_path, monkeypatch, no_network):
     import posekit.workflows.selftrain.self_train as st
 
@@ -201,6 +207,7 @@ def test_killed_run_resumes_from_its_checkpoint(ssta_shards, short_clip, tmp_pat
     assert not Path("runs").exists() or not any(Path("runs").rglob("last.pt"))
 
 
+@pytest.mark.slow
 def test_cli_self_train_spelling_and_its_errors(trained, ssta_shards, short_clip, tmp_path):
     out, _, _ = trained
     runner = CliRunner()

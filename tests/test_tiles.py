@@ -59,6 +59,7 @@ def test_people_of_one_pass_that_overlap_are_both_kept():
     assert len(merge_passes(PoseProposals.empty(COCO17), twice, np.array([0, 1]), 1.0, 96)) == 1
 
 
+@pytest.mark.slow
 def test_the_tile_pass_finds_the_street_people_the_whole_frame_misses_at_640(sample_frames):
     frame = sample_frames[:1]
     whole = build_estimator(ExpertSpec("yolo"), EstimatorConfig(imgsz=640, tiles=1)).predict(frame)[0]

@@ -19,6 +19,7 @@ def test_tracker_keeps_ids_of_people_moving_smoothly():
         np.testing.assert_array_equal(ids, ids0[::-1])
 
 
+@pytest.mark.slow
 def test_tracker_gives_real_pedestrians_stable_ids(sample_frames):
     yolo = build_estimator("yolo", EstimatorConfig(imgsz=1280))
     tracker = PersonTracker(fps=10)

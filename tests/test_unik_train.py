@@ -54,6 +54,7 @@ def _rows(out: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.slow
 def test_unik_learns_the_synthetic_actions_well_above_chance(synthetic: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = _run(
@@ -77,6 +78,7 @@ def test_unik_learns_the_synthetic_actions_well_above_chance(synthetic: Path, tm
     assert ckpt["classes"] == list(ACTIONS) and ckpt["epoch"] >= 1
 
 
+@pytest.mark.slow
 def test_resume_after_a_kill_mid_epoch_ends_like_an_uninterrupted_run(synthetic: Path, tmp_path: Path) -> None:
     whole = _run(synthetic, tmp_path / "whole", epochs=3, **TINY)
     steps_per_epoch = -(-200 // TINY["batch_size"])
@@ -157,6 +159,7 @@ def test_learning_rate_warms_up_then_decays_tenfold_at_each_step() -> None:
     assert lr_at(cfg, 45.0) == pytest.approx(0.001)
 
 
+@pytest.mark.slow
 def test_torchrun_two_gloo_processes_train_checkpoint_and_resume(synthetic: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     flags = ["--data", str(synthetic), "--out", str(out), "--epochs", "2", "--channels", "8,16", "--window", "24",

@@ -179,6 +179,7 @@ def test_rotation_agrees_with_opencv_autorotation(tmp_path, upright_portrait):
     assert np.abs(ours.astype(int) - reference[..., ::-1]).mean() < 2
 
 
+@pytest.mark.slow
 def test_extraction_of_a_rotated_video_writes_upright_sizes(tmp_path, upright_portrait):
     from posekit.estimators.registry import parse_experts
     from posekit.io.shards import read_skeletons

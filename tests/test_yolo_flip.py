@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from posekit.core.boxes import box_iou
 from posekit.estimators.base import EstimatorConfig
@@ -25,6 +26,7 @@ def test_mirror_back_moves_pixels_and_swaps_sides():
     assert back.boxes.tolist() == [[65, 40, 95, 90]]
 
 
+@pytest.mark.slow
 def test_flip_expert_finds_the_same_people_with_joints_on_the_same_side(sample_frames):
     config = EstimatorConfig(imgsz=1280, tiles=1)
     (plain,) = build_estimator(ExpertSpec("yolo"), config).predict(sample_frames[:1])
@@ -42,6 +44,7 @@ def test_flip_expert_finds_the_same_people_with_joints_on_the_same_side(sample_f
     assert np.nanmedian(error[:, sides]) < np.nanmedian((swapped / heights[:, None])[:, sides])
 
 
+@pytest.mark.slow
 def test_topdown_flip_expert_places_each_side_where_the_unmirrored_crop_does(sample_frames):
     (found,) = build_estimator(ExpertSpec("yolo"), EstimatorConfig(imgsz=1280, tiles=1)).predict(sample_frames[:1])
     boxes = found.boxes

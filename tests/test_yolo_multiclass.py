@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from posekit.estimators.base import EstimatorConfig
@@ -13,6 +14,7 @@ from posekit.estimators.yolo import bundled_yolo_weights, load_yolo
 from posekit.workflows.selftrain.self_train import anchor_student
 
 
+@pytest.mark.slow
 def test_anchor_student_copies_the_person_class_into_every_anchor(tmp_path: Path):
     path = anchor_student(bundled_yolo_weights(), 4, tmp_path / "student.pt")
     student, base = load_yolo(path).model, load_yolo(None).model
@@ -28,6 +30,7 @@ def test_anchor_student_copies_the_person_class_into_every_anchor(tmp_path: Path
             torch.testing.assert_close(p.float(), old[name].float(), atol=1e-3, rtol=1e-3)
 
 
+@pytest.mark.slow
 def test_every_anchor_class_is_a_person_and_nms_is_class_agnostic(tmp_path: Path, sample_frames):
     path = anchor_student(bundled_yolo_weights(), 3, tmp_path / "student.pt")
     config = EstimatorConfig(imgsz=1280)
