@@ -219,40 +219,37 @@ def test_a_crafted_pyskl_pickle_cannot_run_code(tmp_path, monkeypatch):
 
 def test_kinetics_skeleton_json_imports_in_pixels_with_persons_ranked_by_score(tmp_path):
     rng = np.random.default_rng(2)
-    folder = tmp_path / "kinetics_val"
-    folder.mkdir()
+    train, val = tmp_path / "kinetics_train", tmp_path / "kinetics_val"
+    train.mkdir(), val.mkdir()
     kp = rng.uniform(0.1, 0.9, (2, 6, 18, 2))
     sc = rng.uniform(0.2, 0.5, (2, 6, 18))
     sc[0] += 0.4
     sc[1, 4:] = 0
     kp[0, 2, 5] = 0
     sc[0, 2, 5] = 0
-    write_stgcn_json(folder / "vid_a.json", kp, sc, "dancing", 1)
-    write_stgcn_json(folder / "vid_b.json", kp[:1], sc[:1], "abseiling", 0)
-    (folder / "vid_c.json").write_text("{not json")
-    labels = tmp_path / "kinetics_val_label.json"
+    write_stgcn_json(val / "vid_a.json", kp[::-1], sc[::-1], "dancing", 1)
+    write_stgcn_json(train / "vid_b.json", kp[:1], sc[:1], "abseiling", 0)
+    (val / "vid_c.json").write_text("{not json")
+    entries = {"vid_a": ("dancing", 1), "vid_b": ("abseiling", 0), "vid_c": ("abseiling", 0)}
+    labels = tmp_path / "labels.json"
     labels.write_text(
-        json.dumps(
-            {
-                "vid_a": {"has_skeleton": True, "label": "dancing", "label_index": 1},
-                "vid_b": {"has_skeleton": True, "label": "abseiling", "label_index": 0},
-                "vid_c": {"has_skeleton": True, "label": "abseiling", "label_index": 0},
-            }
-        )
+        json.dumps({v: {"has_skeleton": True, "label": n, "label_index": i} for v, (n, i) in entries.items()})
     )
     out = tmp_path / "k"
-    result = runner.invoke(
-        app, ["import", "kinetics-skeleton", str(folder), "--labels", str(labels), "--out", str(out)]
-    )
+    args = ["import", "kinetics-skeleton", str(train), str(val), "--labels", str(labels), "--labels", str(labels)]
+    result = runner.invoke(app, [*args, "--out", str(out)])
     assert result.exit_code == 1 and "vid_c" in result.output
     doc = json.loads((out / "dataset.json").read_text())
-    assert doc["classes"] == ["abseiling", "dancing"] and doc["counts"] == {"val": {"abseiling": 1, "dancing": 1}}
+    assert doc["classes"] == ["abseiling", "dancing"]
+    assert doc["counts"] == {"train": {"abseiling": 1}, "val": {"dancing": 1}}
     clip = _clips(out / "val")["vid_a"]
     assert (clip.width, clip.height) == (340, 256) and [len(t) for t in clip.tracks] == [6, 4]
     expected = np.round(kp[0], 3) * (340, 256)
     expected[2, 5] = np.nan
     np.testing.assert_allclose(clip.tracks[0].keypoints, expected, rtol=1e-5)
     assert OPENPOSE18.joints[1] == "neck" and _inspect(out / "val")["layout"] == "openpose18"
+    one = runner.invoke(app, ["import", "kinetics-skeleton", str(train), "--out", str(tmp_path / "two")])
+    assert one.exit_code == 2 and "--labels" in one.output
 
 
 def test_smarthome_json_imports_lcrnet_poses_completed_to_17_under_each_protocol(tmp_path):

@@ -87,17 +87,22 @@ def pyskl_command(
 @friendly_errors
 @with_options(options=KineticsSkeletonImportOptions)
 def kinetics_skeleton_command(
-    folder: Annotated[Path, typer.Argument(help="Folder of ST-GCN per-video JSON (kinetics_train/ or _val/).")],
-    labels: Annotated[Path, typer.Option("--labels", help="Its label file (kinetics_train_label.json).")],
+    folders: Annotated[
+        list[Path], typer.Argument(help="Folders of ST-GCN per-video JSON (kinetics_train/ kinetics_val/).")
+    ],
+    labels: Annotated[
+        list[Path], typer.Option("--labels", help="Label file of each folder, in order (kinetics_train_label.json).")
+    ],
     out: _OUT,
     options: KineticsSkeletonImportOptions,
 ) -> None:
     """ST-GCN's Kinetics-skeleton: OpenPose-18 JSON with [0, 1] coordinates and scores, one split per folder.
 
-    Example: posekit import kinetics-skeleton kinetics_val/ --labels kinetics_val_label.json --out k400-val/
+    Example: posekit import kinetics-skeleton kinetics_train/ kinetics_val/ --labels kinetics_train_label.json
+    --labels kinetics_val_label.json --out k400-skeleton/
     """
     setup_logging()
-    _report(import_kinetics_skeleton(folder, labels, out, options))
+    _report(import_kinetics_skeleton(folders, labels, out, options))
 
 
 @import_app.command("smarthome", no_args_is_help=True)

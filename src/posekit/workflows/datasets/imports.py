@@ -102,7 +102,7 @@ class KineticsSkeletonImportOptions:
     )
     split: str | None = field(
         default=None,
-        metadata={"help": "Split name of DIR (default: train, or val for a folder named like kinetics_val)."},
+        metadata={"help": "Split of a single DIR (default: val for a folder named like kinetics_val, else train)."},
     )
     layout: str = field(default="openpose18", metadata={"help": "Joint layout of the shards (coco17 converts)."})
 
@@ -456,29 +456,39 @@ def import_pyskl(pickle_path: Path, out: Path, options: PysklImportOptions) -> I
 
 
 def import_kinetics_skeleton(
-    folder: Path, labels_path: Path, out: Path, options: KineticsSkeletonImportOptions
+    folders: list[Path], label_files: list[Path], out: Path, options: KineticsSkeletonImportOptions
 ) -> ImportResult:
-    """Import one folder of ST-GCN Kinetics-skeleton JSON labelled by its label file as one split."""
-    files = _files(folder, ".json", "DIR")
-    try:
-        labels = kinetics_skeleton.read_labels(Path(labels_path))
-    except InputFileError as exc:
-        raise ConfigError(str(exc)) from None
-    names = {index: label for label, index, _ in labels.values()}
+    """Import folders of ST-GCN Kinetics-skeleton JSON, each labelled by its label file (paired in order) and
+    written as one split (``kinetics_train`` -> train, ``kinetics_val`` -> val, or ``options.split``)."""
+    folders, label_files = [Path(f) for f in folders], [Path(f) for f in label_files]
+    if len(folders) != len(label_files):
+        raise ConfigError(f"{len(folders)} folder(s) but {len(label_files)} --labels file(s); give one per folder")
+    if options.split is not None and len(folders) > 1:
+        raise ConfigError("--split names the split of a single folder; with several, each folder's name gives it")
+    splits = [options.split or ("val" if "val" in f.name.lower() else "train") for f in folders]
+    if len(set(splits)) != len(splits):
+        raise ConfigError(f"folders {', '.join(map(str, folders))} would share a split; import them one at a time")
+    files = [_files(folder, ".json", "DIR") for folder in folders]
+    labels = []
+    for path in label_files:
+        try:
+            labels.append(kinetics_skeleton.read_labels(path))
+        except InputFileError as exc:
+            raise ConfigError(str(exc)) from None
+    names = {index: label for found in labels for label, index, _ in found.values()}
     classes = [names.get(i, f"class_{i}") for i in range(max(names, default=-1) + 1)]
-    split = options.split or ("val" if "val" in Path(folder).name.lower() else "train")
     width, height = options.frame_size
     plan = _Plan(
         kind="kinetics-skeleton",
-        command=f"posekit import kinetics-skeleton --split {split}",
+        command="posekit import kinetics-skeleton",
         format="ST-GCN Kinetics-skeleton JSON (OpenPose-18)",
-        source=Path(folder),
+        source=folders[0].parent,
         classes=classes,
-        split_names=[split],
+        split_names=splits,
         layout=get_layout("openpose18"),
         target=get_layout(options.layout),
         experts=("openpose",),
-        split_rule=f"every video of {Path(folder).name} in {split}/, labels from {Path(labels_path).name}",
+        split_rule=", ".join(f"{f.name} -> {s}/ (labels {lf.name})" for f, s, lf in zip(folders, splits, label_files)),
         notes=[
             f"Coordinates: [0, 1] scaled to {width} x {height} pixels; a joint at (0, 0) with score 0 is missing.",
             "Persons: ranked per frame by summed joint score (as ST-GCN's loader), rank m in track m.",
@@ -487,25 +497,26 @@ def import_kinetics_skeleton(
     )
 
     def items() -> Iterator[Item]:
-        for path in files:
-            entry = labels.get(path.stem)
-            if entry is None:
-                yield Dropped(path.stem, "", "label", f"not in --labels {Path(labels_path).name}")
-                continue
-            label, index, has_skeleton = entry
-            if not has_skeleton:
-                yield Dropped(path.stem, label, "empty", "the label file says it has no skeleton")
-                continue
-            try:
-                clip = kinetics_skeleton.kinetics_clip(path, (width, height))
-            except InputFileError as exc:
-                yield _read_error(path, label, exc)
-                continue
-            if not clip.tracks:
-                yield Dropped(path.stem, label, "empty", "no person in any frame")
-                continue
-            clip.label = classes[index]
-            yield split, clip
+        for split, paths, found, label_file in zip(splits, files, labels, label_files):
+            for path in paths:
+                entry = found.get(path.stem)
+                if entry is None:
+                    yield Dropped(path.stem, "", "label", f"not in --labels {label_file.name}")
+                    continue
+                label, index, has_skeleton = entry
+                if not has_skeleton:
+                    yield Dropped(path.stem, label, "empty", "the label file says it has no skeleton")
+                    continue
+                try:
+                    clip = kinetics_skeleton.kinetics_clip(path, (width, height))
+                except InputFileError as exc:
+                    yield _read_error(path, label, exc)
+                    continue
+                if not clip.tracks:
+                    yield Dropped(path.stem, label, "empty", "no person in any frame")
+                    continue
+                clip.label = classes[index]
+                yield split, clip
 
     return _run(plan, items(), out)
 
