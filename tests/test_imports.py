@@ -105,6 +105,31 @@ def test_ntu_import_keeps_the_two_most_moving_bodies_in_the_official_split(ntu_d
     assert "posekit import ntu --benchmark xsub" in (out / "README.md").read_text()
 
 
+def test_mmaction2_takes_the_3d_pyskl_export_of_an_ntu_import(ntu_dir, tmp_path):
+    pytest.importorskip("mmaction")
+    import mmaction.datasets.transforms  # noqa: F401  (registers the pipeline steps)
+    from mmaction.datasets import PoseDataset
+    from mmengine.registry import init_default_scope
+
+    folder, missing, _ = ntu_dir
+    runner.invoke(app, ["import", "ntu", str(folder), "--out", str(tmp_path / "ntu"), "--missing", str(missing)])
+    pkl = tmp_path / "ntu3d.pkl"
+    result = runner.invoke(app, ["export", "pyskl", str(tmp_path / "ntu"), "--out", str(pkl), "--coords", "3d"])
+    assert result.exit_code == 0, result.output
+    init_default_scope("mmaction")
+    pipeline = [
+        {"type": "PreNormalize3D"},
+        {"type": "GenSkeFeat", "dataset": "nturgb+d", "feats": ["j"]},
+        {"type": "UniformSampleFrames", "clip_len": 16},
+        {"type": "PoseDecode"},
+        {"type": "FormatGCNInput", "num_person": 2},
+        {"type": "PackActionInputs"},
+    ]
+    data = PoseDataset(str(pkl), pipeline, split="train", data_prefix={"video": "v"})
+    assert len(data) == 1 and tuple(data[0]["inputs"].shape) == (1, 2, 16, 25, 3)
+    assert np.isfinite(data[0]["inputs"].numpy()).all()
+
+
 def test_ntu_benchmarks_follow_the_published_training_lists():
     s = NtuSample.parse("S018C002P045R001A100")
     assert s is not None and (s.setup, s.camera, s.performer, s.action) == (18, 2, 45, 100)
