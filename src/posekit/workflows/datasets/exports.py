@@ -46,7 +46,7 @@ from posekit.io.samples import DATASET_JSON, LabelMap, normalise_screen, resolve
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import iter_skeleton_clips, list_shards, read_shard_info
 from posekit.skeleton.convert import convert_keypoints
-from posekit.skeleton.layouts import LAYOUTS, JointLayout, get_layout
+from posekit.skeleton.layouts import JointLayout, check_layout_option, get_layout
 from posekit.skeleton.records import SkeletonClip
 
 FORMATS = ("pyskl", "ntu", "coco")
@@ -92,16 +92,17 @@ def _layout_of(split: Split) -> JointLayout:
 
 
 def person_arrays(
-    clip: SkeletonClip, src: JointLayout, dst: JointLayout, max_persons: int | None = None
+    clip: SkeletonClip, src: JointLayout, dst: JointLayout, max_persons: int | None = None, coords: str = "2d"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(M, T, V, 2)`` float32 pixels and ``(M, T, V)`` float32 scores of the clip's tracks by
-    presence (all tracks when ``max_persons`` is None; at least one, all zero, without any);
-    missing joints are 0 with score 0."""
+    """``(M, T, V, 2)`` float32 pixels (``coords="3d"``: ``(M, T, V, 3)`` of ``keypoints_3d``) and ``(M, T, V)``
+    float32 scores of the clip's tracks by presence (all tracks when ``max_persons`` is None; at least one,
+    all zero, without any); missing joints are 0 with score 0."""
     M = max(1, len(clip.tracks) if max_persons is None else max_persons)
-    arr = clip.to_array(max_persons=M, with_scores=True).transpose(3, 1, 2, 0)  # (M, T, V, 3)
+    D = 3 if coords == "3d" else 2
+    arr = clip.to_array(max_persons=M, with_scores=True, coords=coords).transpose(3, 1, 2, 0)  # (M, T, V, D + 1)
     if arr.shape[2] == 0:
-        arr = np.full((M, clip.num_frames, src.num_joints, 3), np.nan, np.float32)
-    kp, sc = convert_keypoints(arr[..., :2], arr[..., 2], src, dst)
+        arr = np.full((M, clip.num_frames, src.num_joints, D + 1), np.nan, np.float32)
+    kp, sc = convert_keypoints(arr[..., :D], arr[..., D], src, dst)
     missing = np.isnan(kp).any(-1) | np.isnan(sc)
     kp = np.where(missing[..., None], 0.0, kp).astype(np.float32)
     sc = np.where(missing, 0.0, sc).astype(np.float32)
@@ -114,15 +115,10 @@ def _atomic_write_bytes(path: Path, payload: bytes) -> None:
     os.replace(tmp, path)
 
 
-PYSKL_GRAPHS = {"coco17": "coco"}
+PYSKL_GRAPHS = {"coco17": "coco", "ntu25": "nturgb+d", "openpose18": "openpose"}
 """posekit layouts that MMAction2 / pyskl skeleton graphs know, and their ``layout=`` / ``dataset=`` name."""
 BOX_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 """The ``box_thr`` values of MMAction2's ``PoseDataset``: ``valid`` counts frames per threshold."""
-
-
-def _layout_name(value: str | None, flag: str) -> None:
-    if value is not None and value not in LAYOUTS:
-        raise ConfigError(f"{flag} {value!r} is not a joint layout; layouts: {', '.join(LAYOUTS)}")
 
 
 @dataclass(frozen=True)
@@ -144,10 +140,14 @@ class PysklOptions:
     allow_unlabelled: bool = field(
         default=False, metadata={"help": "Export clips without a class as label -1 (training on them fails)."}
     )
+    coords: Literal["2d", "3d"] = field(
+        default="2d",
+        metadata={"help": "2d: keypoint (M, T, V, 2) pixels; 3d: (M, T, V, 3) of keypoints_3d, no keypoint_score."},
+    )
 
     def __post_init__(self) -> None:
         check_bounds(self)
-        _layout_name(self.layout, "--layout")
+        check_layout_option(self.layout, "--layout")
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ class NtuOptions:
 
     def __post_init__(self) -> None:
         check_bounds(self)
-        _layout_name(self.layout, "--layout")
+        check_layout_option(self.layout, "--layout")
 
 
 def unlabelled_clips(split: Split) -> list[str]:
@@ -226,11 +226,13 @@ PLAIN_SPLIT = "all"
 
 
 def export_pyskl(data: Path, out: Path, options: PysklOptions | None = None) -> Path:
-    """Write the MMAction2 / pyskl 2D skeleton pickle of ``data`` to ``out`` (a ``.pkl`` file).
+    """Write the MMAction2 / pyskl skeleton pickle of ``data`` to ``out`` (a ``.pkl`` file).
 
     Per clip: ``frame_dir`` (the file stem), ``filename`` (the clip's relative path, which their video loaders
     join to ``data_prefix``; split lists name clips by it, as ``PoseDataset`` then does), ``label``,
-    ``img_shape``, ``original_shape``, ``total_frames``, ``keypoint`` ``(M, T, V, 2)`` float32 pixels,
+    ``img_shape``, ``original_shape``, ``total_frames``, ``keypoint`` ``(M, T, V, 2)`` float32 pixels (with
+    ``coords="3d"``: ``(M, T, V, 3)`` of ``keypoints_3d`` and no ``keypoint_score``, as their 3D pickles,
+    which MMAction2's NTU pipeline refuses with scores),
     ``keypoint_score`` ``(M, T, V)``, ``box_score`` ``(M, T)`` and ``valid`` (frames with a box scored at
     least each of :data:`BOX_THRESHOLDS`, for ``valid_ratio``); ``layout`` records the joints and the graph name.
     """
@@ -252,7 +254,7 @@ def export_pyskl(data: Path, out: Path, options: PysklOptions | None = None) -> 
                     f"layout {dst.name} is not one MMAction2/pyskl skeleton graphs know "
                     f"({', '.join(PYSKL_GRAPHS)}); pass --layout coco17 to convert, or --any-layout to keep it"
                 )
-            kp, sc = person_arrays(clip, info.layout, dst, options.max_persons)
+            kp, sc = person_arrays(clip, info.layout, dst, options.max_persons, options.coords)
             boxes = box_score_array(clip, options.max_persons)
             names.append(clip.clip_id)
             annotations.append(
@@ -264,7 +266,7 @@ def export_pyskl(data: Path, out: Path, options: PysklOptions | None = None) -> 
                     "original_shape": (int(clip.height), int(clip.width)),
                     "total_frames": int(clip.num_frames),
                     "keypoint": kp,
-                    "keypoint_score": sc,
+                    **({} if options.coords == "3d" else {"keypoint_score": sc}),
                     "box_score": boxes,
                     "valid": {thr: int((boxes >= thr).any(0).sum()) for thr in BOX_THRESHOLDS},
                 }
