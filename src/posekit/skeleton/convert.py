@@ -82,9 +82,9 @@ def convert_keypoints(
     src: JointLayout | str,
     dst: JointLayout | str,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Map ``(..., V_src, 2)`` pixel keypoints and ``(..., V_src)`` scores to layout ``dst``.
+    """Map ``(..., V_src, D)`` keypoints (``D = 2`` pixels or 3 metres) and ``(..., V_src)`` scores to layout ``dst``.
 
-    Returns ``(..., V_dst, 2)`` float32 keypoints (NaN where the source cannot give the
+    Returns ``(..., V_dst, D)`` float32 keypoints (NaN where the source cannot give the
     joint or one of its ingredients is missing) and ``(..., V_dst)`` scores (NaN likewise).
     """
     src_name = src if isinstance(src, str) else src.name

@@ -14,6 +14,7 @@ from posekit.io.manifest import ManifestEntry, RunManifest
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import list_shards, read_proposals, read_shard_info
 from posekit.io.sink import ShardSink, prepare_output
+from posekit.refine.pose3d import expert_3d_source
 from posekit.refine.tracks import AggregationOptions, skeleton_tracks
 from posekit.skeleton.records import ExpertFrame, PoseProposals, SkeletonClip
 
@@ -24,7 +25,8 @@ def clip_from_proposals(
     frames: list[ExpertFrame], info: ShardInfo, options: AggregationOptions, min_joint_score: float
 ) -> tuple[SkeletonClip, dict[str, int]]:
     """One clip's skeletons from its expert frames (every expert, every frame ``t``), and its person-frames
-    left out by reason (``posekit.refine.tracks.DROP_REASONS``)."""
+    left out by reason (``posekit.refine.tracks.DROP_REASONS``). Proposals of a ``--3d`` run carry their
+    experts' 3D, which the tracks keep (:func:`posekit.refine.pose3d.expert_3d_source`)."""
     T = max(f.t for f in frames) + 1
     empty = PoseProposals.empty(info.layout)
     per_expert = {name: [empty] * T for name in info.experts}
@@ -38,7 +40,8 @@ def clip_from_proposals(
         per_expert[f.expert][f.t] = f.proposals
         frame_index[f.t], timestamp[f.t] = f.frame_index, f.timestamp
     first = frames[0]
-    refined = skeleton_tracks(list(per_expert.values()), info.layout, options, min_joint_score)
+    proposals = list(per_expert.values())
+    refined = skeleton_tracks(proposals, info.layout, options, min_joint_score, expert_3d_source(proposals))
     clip = SkeletonClip(
         clip_id=first.clip_id,
         video_path=first.video_path,
