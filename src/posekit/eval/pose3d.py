@@ -36,7 +36,7 @@ from posekit.eval.gt_formats import ImageResolver
 from posekit.eval.reference import match_frame
 from posekit.io.shards import iter_skeleton_clips
 from posekit.skeleton.convert import conversion_matrix, convert_keypoints
-from posekit.skeleton.layouts import H36M17, MPI_INF_3DHP17, JointLayout
+from posekit.skeleton.layouts import COCO17, H36M17, MPI_INF_3DHP17, JointLayout
 
 GT3D_LAYOUTS = {layout.name: layout for layout in (H36M17, MPI_INF_3DHP17)}
 ROOT = "mid_hip"
@@ -275,3 +275,25 @@ def labelled_box_3d(gt: Gt3d, images: Path, expert: Estimator) -> list[np.ndarra
         (props,) = expert.predict([cv2.cvtColor(image, cv2.COLOR_BGR2RGB)], [box[None].astype(np.float32)])
         out.append(props.keypoints_3d[0] if props.keypoints_3d is not None else None)
     return out
+
+
+BODY_JOINTS = frozenset(COCO17.joints[5:])
+"""The 12 limb joints: bones between two of them (limbs, shoulder and hip widths, torso sides) keep their length."""
+
+
+def body_bones(layout: JointLayout) -> list[tuple[int, int]]:
+    """The ``layout``'s bones whose two joints are both limb joints (12 in COCO-17)."""
+    return [(a, b) for a, b in layout.edges if {layout.joints[a], layout.joints[b]} <= BODY_JOINTS]
+
+
+def bone_length_spread(joints: np.ndarray, bones: list[tuple[int, int]]) -> np.ndarray:
+    """``(B,)`` coefficient of variation (std / mean) of each bone's length over a track's ``(n, V, 3)`` frames,
+    counted where both its joints are present; NaN for a bone seen on fewer than two frames."""
+    a, b = np.array(bones).T
+    lengths = np.linalg.norm(joints[:, a] - joints[:, b], axis=-1)
+    spread = np.full(len(bones), np.nan)
+    for k, column in enumerate(lengths.T):
+        found = column[np.isfinite(column)]
+        if len(found) >= 2:
+            spread[k] = found.std() / found.mean()
+    return spread

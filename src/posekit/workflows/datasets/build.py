@@ -474,6 +474,7 @@ def _assemble(
         "skeletons",
         first.layout,
         first.experts,
+        coordinates_3d=first.coordinates_3d,
         extra=json.dumps({"dataset": options.kind, "seed": options.seed}),
         columns=options.columns,
     )
@@ -545,6 +546,7 @@ def _assemble(
                 "shards": result.shards[name],
                 "frames": stats[name].frames,
                 "person_frames": stats[name].person_frames,
+                "person_frames_3d": stats[name].person_frames_3d,
             }
             for name in split_names
         },
@@ -552,6 +554,7 @@ def _assemble(
         "layout": json.loads(first.layout.to_json()),
         "experts": list(first.experts),
         "coordinates": info.coordinates,
+        "coordinates_3d": info.coordinates_3d if all_stats.person_frames_3d else None,
         "columns": list(options.columns),
         "filters": {"min_pose_frames": options.min_pose_frames, "rule": "at least one pose in this share of frames"},
         "label_map": {**class_map.describe(), "merged": class_map.merged(source_labels)},
@@ -569,6 +572,7 @@ def _assemble(
             "frames": all_stats.frames,
             "tracks": all_stats.tracks,
             "person_frames": all_stats.person_frames,
+            "person_frames_3d": all_stats.person_frames_3d,
             "missing_joint_rate": round(all_stats.missing_rate, 4) if all_stats.joints else None,
             "frames_with_person_rate": round(all_stats.frames_with_person_rate, 4) if all_stats.frames else None,
             "confidence_hist": all_stats.confidence_hist.tolist(),
@@ -668,6 +672,8 @@ def dataset_card(doc: dict, schema: pa.Schema | None = None) -> str:
         f"Shard columns: the skeletons schema of posekit (docs/shards.md) plus {', '.join(doc['columns'])}. "
         f"Coordinates: {doc['coordinates']}.",
         "",
+        _card_3d(doc),
+        "",
         "## How it was made",
         "",
         f"- Annotations: {doc['provenance']['annotations']['format']}.",
@@ -710,6 +716,19 @@ def dataset_card(doc: dict, schema: pa.Schema | None = None) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _card_3d(doc: dict) -> str:
+    """The card's line on 3D: where the tracks' ``keypoints_3d`` are, in what convention, or that there are none."""
+    stats = doc["stats"]
+    with_3d, poses = stats.get("person_frames_3d", 0), stats["person_frames"]
+    if not with_3d:
+        return "3D: none (the skeletons were extracted without `--3d`); `keypoints_3d` is null in every track."
+    return (
+        f"3D: the tracks' `keypoints_3d` (n, V, 3) and `joint_scores_3d` hold 3D joints beside the 2D ones on "
+        f"{with_3d} of {poses} person-frames ({poses - with_3d} without: no 3D pose on that person's box); "
+        f"coordinates: {doc['coordinates_3d']}."
+    )
 
 
 def load_dataset_json(path: Path) -> dict:
