@@ -91,7 +91,8 @@ def main() -> None:
             f"{r['joints']:>7}"
         )
     for p in pooled:
-        print(f"{p['set']:<18} {'all':<26} {p['method']:<14} {p['mpjpe']:>9.1f} {p['pa_mpjpe']:>12.1f} {p['joints']:>7}")
+        errors = f"{p['mpjpe']:>9.1f} {p['pa_mpjpe']:>12.1f}"
+        print(f"{p['set']:<18} {'all':<26} {p['method']:<14} {errors} {p['joints']:>7}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(jsonable({"rows": rows, "pooled": pooled}), indent=2) + "\n")
 
