@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from posekit.cli.evaluate import eval_app
 from posekit.eval.pose3d import (
     Gt3dOptions,
+    body_bones,
+    bone_length_spread,
     load_gt3d,
     procrustes_aligned,
     score_3d,
@@ -166,3 +168,18 @@ def test_gt3d_without_predictions_is_one_line_and_exit_2(tmp_path: Path):
     (tmp_path / "bad.npz").write_bytes(b"not a file")
     result = CliRunner().invoke(eval_app, ["--gt3d", str(tmp_path / "bad.npz"), "--shards", str(tmp_path)])
     assert result.exit_code == 2 and "body3d" in result.output and "Traceback" not in result.output
+
+
+def test_bone_length_spread_is_the_coefficient_of_variation_of_each_limb_bone():
+    bones = body_bones(COCO17)
+    assert len(bones) == 12
+    forearm = bones.index((COCO17.index("left_wrist"), COCO17.index("left_elbow")))
+    joints = np.zeros((4, 17, 3))
+    joints[:, COCO17.index("left_wrist"), 0] = [0.2, 0.3, 0.2, 0.3]
+    joints[2, COCO17.index("right_ankle")] = np.nan
+    spread = bone_length_spread(joints, bones)
+    assert spread[forearm] == pytest.approx(0.05 / 0.25)
+    shin = bones.index((COCO17.index("right_ankle"), COCO17.index("right_knee")))
+    assert np.isnan(spread[shin])  # every length 0: no spread defined
+    one_frame = bone_length_spread(joints[:1], bones)
+    assert np.isnan(one_frame).all()

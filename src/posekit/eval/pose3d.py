@@ -288,12 +288,12 @@ def body_bones(layout: JointLayout) -> list[tuple[int, int]]:
 
 def bone_length_spread(joints: np.ndarray, bones: list[tuple[int, int]]) -> np.ndarray:
     """``(B,)`` coefficient of variation (std / mean) of each bone's length over a track's ``(n, V, 3)`` frames,
-    counted where both its joints are present; NaN for a bone seen on fewer than two frames."""
+    counted where both its joints are present; NaN for a bone seen on fewer than two frames or of length 0."""
     a, b = np.array(bones).T
     lengths = np.linalg.norm(joints[:, a] - joints[:, b], axis=-1)
     spread = np.full(len(bones), np.nan)
     for k, column in enumerate(lengths.T):
         found = column[np.isfinite(column)]
-        if len(found) >= 2:
+        if len(found) >= 2 and found.mean() > 0:
             spread[k] = found.std() / found.mean()
     return spread
