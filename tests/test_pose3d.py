@@ -156,18 +156,35 @@ def test_mediapipe_fills_the_3d_of_every_pose_it_posed_on_a_real_frame(tmp_path:
 
     video = SHARED_DATA / "videos" / "ntu-S001C001P001R001A001_rgb.avi"
     options = ExtractOptions(
-        experts=(ExpertSpec("yolo"), ExpertSpec("mediapipe")), max_frames=2, layout="posetics17", pose_3d=True
+        experts=(ExpertSpec("yolo"), ExpertSpec("mediapipe")),
+        max_frames=2,
+        layout="posetics17",
+        pose_3d=True,
+        keep_proposals=True,
     )
     run_extraction(video, tmp_path, options, progress=False)
     (clip, info), *_ = list(iter_skeleton_clips(tmp_path))
+    posed = {
+        (f.t, int(tid))
+        for f in read_proposals(tmp_path / "proposals")
+        if f.expert == "mediapipe"
+        for tid, joints in zip(f.proposals.track_ids, f.proposals.keypoints)
+        if np.isfinite(joints).any()
+    }
+    with_3d = {
+        (int(t), track.track_id)
+        for track in clip.tracks
+        for t, joints in zip(track.t, track.keypoints_3d)
+        if np.isfinite(joints).all()
+    }
+    kept = {(int(t), track.track_id) for track in clip.tracks for t in track.t}
+    assert posed and posed & kept == with_3d
     main = max(clip.tracks, key=len)
-    assert main.keypoints_3d.shape == (len(main), 17, 3)
-    assert np.isfinite(main.keypoints_3d).all()
     joints = main.keypoints_3d
+    assert joints.shape == (len(main), 17, 3) and info.coordinates_3d.startswith("metres")
     np.testing.assert_allclose(joints[:, POSETICS17.index("mid_hip")], 0.0, atol=1e-4)
     assert (joints[:, POSETICS17.index("nose"), 1] < -0.3).all()
     shoulders = np.linalg.norm(
         joints[:, POSETICS17.index("left_shoulder")] - joints[:, POSETICS17.index("right_shoulder")], axis=-1
     )
     assert ((shoulders > 0.2) & (shoulders < 0.6)).all()
-    assert info.coordinates_3d.startswith("metres")
