@@ -46,7 +46,7 @@ from posekit.io.samples import DATASET_JSON, LabelMap, normalise_screen, resolve
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import iter_skeleton_clips, list_shards, read_shard_info
 from posekit.skeleton.convert import convert_keypoints
-from posekit.skeleton.layouts import LAYOUTS, JointLayout, get_layout
+from posekit.skeleton.layouts import JointLayout, check_layout_option, get_layout
 from posekit.skeleton.records import SkeletonClip
 
 FORMATS = ("pyskl", "ntu", "coco")
@@ -120,11 +120,6 @@ BOX_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 """The ``box_thr`` values of MMAction2's ``PoseDataset``: ``valid`` counts frames per threshold."""
 
 
-def _layout_name(value: str | None, flag: str) -> None:
-    if value is not None and value not in LAYOUTS:
-        raise ConfigError(f"{flag} {value!r} is not a joint layout; layouts: {', '.join(LAYOUTS)}")
-
-
 @dataclass(frozen=True)
 class PysklOptions:
     """How ``posekit export pyskl`` writes the MMAction2 / pyskl 2D skeleton pickle."""
@@ -147,7 +142,7 @@ class PysklOptions:
 
     def __post_init__(self) -> None:
         check_bounds(self)
-        _layout_name(self.layout, "--layout")
+        check_layout_option(self.layout, "--layout")
 
 
 @dataclass(frozen=True)
@@ -170,7 +165,7 @@ class NtuOptions:
 
     def __post_init__(self) -> None:
         check_bounds(self)
-        _layout_name(self.layout, "--layout")
+        check_layout_option(self.layout, "--layout")
 
 
 def unlabelled_clips(split: Split) -> list[str]:
