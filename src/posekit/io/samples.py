@@ -164,26 +164,28 @@ def has_bone_tree(layout: JointLayout) -> bool:
 def item_layout(requested: JointLayout | str | None, stored: JointLayout, where: Path | str) -> JointLayout:
     """The layout of the items read from shards stored in ``stored`` (found at ``where``).
 
-    ``requested``: a layout or its name (the joints are converted to it), None (the shards' own) or ``"auto"``
-    (the shards' own when its bones form a tree rooted at its centre, as in ``ntu25`` or ``posetics17``;
-    otherwise Posetics-17, the thesis' 17 joints). Raises a one-line :class:`ConfigError` for a layout posekit
-    does not know, since its joints could be neither converted nor checked.
+    ``requested``: a layout, its name or a layout file (the joints are converted to it), None (the shards' own)
+    or ``"auto"`` (the shards' own when its bones form a tree rooted at its centre, as in ``ntu25`` or
+    ``posetics17``; otherwise Posetics-17, the thesis' 17 joints). Shards in a layout posekit does not know
+    need their layout file as ``requested``; otherwise a one-line :class:`ConfigError`, since their joints could
+    be neither converted nor checked.
     """
-    if stored.name not in LAYOUTS:
+    if isinstance(requested, str) and requested not in ("auto", stored.name):
+        try:
+            requested = get_layout(requested)
+        except ConfigError as exc:
+            raise ConfigError(f"--layout: {exc}") from None
+    declared = isinstance(requested, JointLayout) and (requested.name, requested.joints) == (stored.name, stored.joints)
+    if stored.name not in LAYOUTS and not declared:
         raise ConfigError(
             f"{where}: the shards' joint layout {stored.name!r} is not one posekit knows ({', '.join(LAYOUTS)}); "
-            "describe it in a layout file and register it, or convert the shards to a known layout"
+            f"pass its layout file (--layout {stored.name}.yaml: name, joints, bones, center) or convert the shards"
         )
     if isinstance(requested, JointLayout):
         return requested
     if requested is None or requested == stored.name:
         return stored
-    if requested == "auto":
-        return stored if has_bone_tree(stored) else POSETICS17
-    try:
-        return get_layout(requested)
-    except KeyError as exc:
-        raise ConfigError(f"--layout: {exc.args[0]}") from None
+    return stored if has_bone_tree(stored) else POSETICS17
 
 
 def clip_joints(
