@@ -1,0 +1,47 @@
+"""``posekit export ntu --normalise unik``: the UNIK authors' data_gen files, equal to what the loader feeds."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from posekit.cli.export import export_app
+from posekit.core.errors import ConfigError
+from posekit.io.torch_dataset import SkeletonShardDataset
+from posekit.skeleton.normalise import UNIK_CENTRE
+from posekit.testing.synthetic import write_synthetic_dataset
+from posekit.workflows.datasets.exports import NtuOptions
+
+
+@pytest.fixture(scope="module")
+def ntu(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ntu")
+    write_synthetic_dataset(out, {"train": 2, "val": 1}, ("waving", "jumping"), (10, 20), "ntu25", 3, with_3d=True)
+    return out
+
+
+def test_unik_export_writes_data_joint_and_label_pkl_equal_to_the_loaders_items(ntu: Path, tmp_path: Path) -> None:
+    out = tmp_path / "npy"
+    res = CliRunner().invoke(export_app, ["ntu", str(ntu), "--out", str(out), "--normalise", "unik",
+                                          "--frames", "30", "--coords", "3d"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    for split, n in (("train", 4), ("val", 2)):
+        data = np.load(out / f"{split}_data_joint.npy")
+        assert data.shape == (n, 3, 30, 25, 2) and data.dtype == np.float32
+        names, labels = pickle.loads((out / f"{split}_label.pkl").read_bytes())
+        assert labels == np.load(out / f"{split}_label.npy").tolist() and len(names) == n
+        loader = SkeletonShardDataset(ntu / split, window=None, coords="3d", normalise="unik", normalise_frames=30)
+        assert names == loader.clip_ids
+        for i in range(n):
+            np.testing.assert_allclose(data[i], loader[i][0].numpy(), atol=1e-6)
+        np.testing.assert_allclose(data[:, :, 0, UNIK_CENTRE, 0], 0.0, atol=1e-6)
+
+
+def test_unik_export_of_2d_keypoints_needs_coordinates_only() -> None:
+    with pytest.raises(ConfigError, match="--channels 2"):
+        NtuOptions(normalise="unik")
+    assert NtuOptions(normalise="unik", channels=2).num_channels == 2
