@@ -27,7 +27,7 @@ def ntu(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_unik_export_writes_data_joint_and_label_pkl_equal_to_the_loaders_items(ntu: Path, tmp_path: Path) -> None:
     out = tmp_path / "npy"
     res = CliRunner().invoke(export_app, ["ntu", str(ntu), "--out", str(out), "--normalise", "unik",
-                                          "--frames", "30", "--coords", "3d"])  # fmt: skip
+                                          "--frames", "30"])  # fmt: skip
     assert res.exit_code == 0, res.output
     for split, n in (("train", 4), ("val", 2)):
         data = np.load(out / f"{split}_data_joint.npy")
@@ -43,5 +43,5 @@ def test_unik_export_writes_data_joint_and_label_pkl_equal_to_the_loaders_items(
 
 def test_unik_export_of_2d_keypoints_needs_coordinates_only() -> None:
     with pytest.raises(ConfigError, match="--channels 2"):
-        NtuOptions(normalise="unik")
+        NtuOptions(normalise="unik", coords="screen")
     assert NtuOptions(normalise="unik", channels=2).num_channels == 2

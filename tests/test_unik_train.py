@@ -129,9 +129,7 @@ def test_config_files_mirror_the_flags_and_flags_win(tmp_path: Path) -> None:
     )
     from_yaml = resolve_config({"epochs": None}, tmp_path / "run.yaml")
     from_toml = resolve_config({}, tmp_path / "run.toml")
-    from_flags = resolve_config(
-        {"data": "d/", "preset": "penn", "lr_steps": "5,7", "batch_size": 4, "stream": "bone"}
-    )
+    from_flags = resolve_config({"data": "d/", "preset": "penn", "lr_steps": "5,7", "batch_size": 4, "stream": "bone"})
     assert from_yaml == from_toml == from_flags
     assert from_yaml.epochs == PRESETS["penn"]["epochs"] == 30
     assert from_yaml.lr_steps == (5, 7) and from_yaml.window == 150

@@ -30,6 +30,7 @@ folder name says nothing about train or val, and pyskl configs name the split th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -174,9 +175,12 @@ class NtuOptions:
     channels: int = field(
         default=3, metadata={"help": "2D: 3 = x, y, score; 2 = x, y (3D: always x, y, z).", "min": 2, "max": 3}
     )
-    coords: Literal["screen", "pixels", "3d"] = field(
-        default="screen",
-        metadata={"help": "screen ([-1, 1] keeping the aspect ratio, thesis 3.7.1), pixels, or 3d (keypoints_3d)."},
+    coords: Literal["auto", "screen", "pixels", "3d"] = field(
+        default="auto",
+        metadata={
+            "help": "screen ([-1, 1] keeping the aspect ratio, thesis 3.7.1), pixels, 3d (keypoints_3d), or auto "
+            "(3d when the clips carry 3D joints, as NTU imports do, else screen)."
+        },
     )
     pad: Literal["zero", "loop"] = field(default="zero", metadata={"help": "Short clips: zero or loop (replay)."})
     normalise: Literal["none", "unik"] = field(
@@ -194,7 +198,8 @@ class NtuOptions:
         check_bounds(self)
         if self.layout != "auto":
             check_layout_option(self.layout, "--layout")
-        if self.normalise == "unik" and (self.coords == "pixels" or (self.coords == "screen" and self.channels == 3)):
+        two_d = self.coords in ("screen", "pixels")
+        if self.normalise == "unik" and two_d and (self.coords == "pixels" or self.channels == 3):
             raise ConfigError(
                 "--normalise unik writes coordinates only, as the authors' data_gen: use --coords 3d, "
                 "or --coords screen --channels 2"
@@ -361,6 +366,9 @@ def export_ntu(data: Path, out_dir: Path, options: NtuOptions | None = None) -> 
         _refuse_unlabelled(splits)
     stored = _layout_of(splits[0])
     dst = item_layout(options.layout, stored, data)
+    if options.coords == "auto":
+        first = next(splits[0].clips(), None)
+        options = dataclasses.replace(options, coords="3d" if first is not None and first[0].has_3d else "screen")
     lengths = {
         split.name: [
             n
