@@ -30,14 +30,6 @@ ACTIONS = ("waving", "squatting", "jumping")
 TINY = {"channels": "8,16", "window": 16, "batch_size": 8, "workers": 0, "log_every": 0, "epochs": 1}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def ntu(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """NTU-shaped: 25 Kinect joints with 3D, 3 actions, 6 training and 2 validation clips each."""
