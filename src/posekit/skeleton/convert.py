@@ -56,17 +56,17 @@ _MEANINGS: dict[str, dict[str, list[tuple[str, float]]]] = {
         "chest": [("spine_mid", 1.0)],
         "mid_hip": [("spine_base", 1.0)],
     },
-    "penn13": {
-        "mouth": [("head", 0.5), ("left_shoulder", 0.25), ("right_shoulder", 0.25)],
-    },
+    "penn13": {"mouth": [("head", 0.5), ("left_shoulder", 0.25), ("right_shoulder", 0.25)]},
+    "lcrnet13": {"mouth": [("head", 0.5), ("left_shoulder", 0.25), ("right_shoulder", 0.25)]},
 }
 """Per source layout: target joint -> weights of that layout's own joints, taken before names.
 
 NTU-25 to the 17 main joints (thesis 3.7.3, table 3.3): the Posetics neck, chest and mid-hip are
 Kinect's spine shoulder, spine mid and spine base; the Kinect head fills the nose and the
-mouth is half-way between the head and Kinect's (upper) neck. Penn-13 completed to 17 as the
-authors complete their 13-joint poses: nose = head, mouth = half-way between the head and the
-neck (mid-shoulders); neck, chest and mid-hip interpolate as for every layout.
+mouth is half-way between the head and Kinect's (upper) neck. Penn-13 and LCRNet-13 (Toyota
+Smarthome's poses) are completed to 17 as the authors complete their 13-joint poses: nose = head,
+mouth half-way between the head and the neck (mid-shoulders); neck, chest and mid-hip interpolate
+as for every layout.
 """
 
 

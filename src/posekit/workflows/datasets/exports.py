@@ -105,16 +105,17 @@ def _layout_of(split: Split) -> JointLayout:
 
 
 def person_arrays(
-    clip: SkeletonClip, src: JointLayout, dst: JointLayout, max_persons: int | None = None
+    clip: SkeletonClip, src: JointLayout, dst: JointLayout, max_persons: int | None = None, coords: str = "2d"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(M, T, V, 2)`` float32 pixels and ``(M, T, V)`` float32 scores of the clip's tracks by
-    presence (all tracks when ``max_persons`` is None; at least one, all zero, without any);
-    missing joints are 0 with score 0."""
+    """``(M, T, V, 2)`` float32 pixels (``coords="3d"``: ``(M, T, V, 3)`` of ``keypoints_3d``) and ``(M, T, V)``
+    float32 scores of the clip's tracks by presence (all tracks when ``max_persons`` is None; at least one,
+    all zero, without any); missing joints are 0 with score 0."""
     M = max(1, len(clip.tracks) if max_persons is None else max_persons)
-    arr = clip.to_array(max_persons=M, with_scores=True).transpose(3, 1, 2, 0)  # (M, T, V, 3)
+    D = 3 if coords == "3d" else 2
+    arr = clip.to_array(max_persons=M, with_scores=True, coords=coords).transpose(3, 1, 2, 0)  # (M, T, V, D + 1)
     if arr.shape[2] == 0:
-        arr = np.full((M, clip.num_frames, src.num_joints, 3), np.nan, np.float32)
-    kp, sc = convert_keypoints(arr[..., :2], arr[..., 2], src, dst)
+        arr = np.full((M, clip.num_frames, src.num_joints, D + 1), np.nan, np.float32)
+    kp, sc = convert_keypoints(arr[..., :D], arr[..., D], src, dst)
     missing = np.isnan(kp).any(-1) | np.isnan(sc)
     kp = np.where(missing[..., None], 0.0, kp).astype(np.float32)
     sc = np.where(missing, 0.0, sc).astype(np.float32)
@@ -151,6 +152,9 @@ class PysklOptions:
     )
     allow_unlabelled: bool = field(
         default=False, metadata={"help": "Export clips without a class as label -1 (training on them fails)."}
+    )
+    coords: Literal["2d", "3d"] = field(
+        default="2d", metadata={"help": "2d: keypoint (M, T, V, 2) pixels; 3d: (M, T, V, 3) of keypoints_3d."}
     )
 
     def __post_init__(self) -> None:
@@ -264,11 +268,12 @@ PLAIN_SPLIT = "all"
 
 
 def export_pyskl(data: Path, out: Path, options: PysklOptions | None = None) -> Path:
-    """Write the MMAction2 / pyskl 2D skeleton pickle of ``data`` to ``out`` (a ``.pkl`` file).
+    """Write the MMAction2 / pyskl skeleton pickle of ``data`` to ``out`` (a ``.pkl`` file).
 
     Per clip: ``frame_dir`` (the file stem), ``filename`` (the clip's relative path, which their video loaders
     join to ``data_prefix``; split lists name clips by it, as ``PoseDataset`` then does), ``label``,
-    ``img_shape``, ``original_shape``, ``total_frames``, ``keypoint`` ``(M, T, V, 2)`` float32 pixels,
+    ``img_shape``, ``original_shape``, ``total_frames``, ``keypoint`` ``(M, T, V, 2)`` float32 pixels (with
+    ``coords="3d"``: ``(M, T, V, 3)`` of ``keypoints_3d``, their 3D pickles' shape),
     ``keypoint_score`` ``(M, T, V)``, ``box_score`` ``(M, T)`` and ``valid`` (frames with a box scored at
     least each of :data:`BOX_THRESHOLDS`, for ``valid_ratio``); ``layout`` records the joints and the graph name.
     """
@@ -290,7 +295,7 @@ def export_pyskl(data: Path, out: Path, options: PysklOptions | None = None) -> 
                     f"layout {dst.name} is not one MMAction2/pyskl skeleton graphs know "
                     f"({', '.join(PYSKL_GRAPHS)}); pass --layout coco17 to convert, or --any-layout to keep it"
                 )
-            kp, sc = person_arrays(clip, info.layout, dst, options.max_persons)
+            kp, sc = person_arrays(clip, info.layout, dst, options.max_persons, options.coords)
             boxes = box_score_array(clip, options.max_persons)
             names.append(clip.clip_id)
             annotations.append(
