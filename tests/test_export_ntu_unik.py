@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from posekit.cli.app import app
 from posekit.cli.export import export_app
 from posekit.core.errors import ConfigError
 from posekit.io.torch_dataset import SkeletonShardDataset
 from posekit.skeleton.normalise import UNIK_CENTRE
 from posekit.testing.synthetic import write_synthetic_dataset
 from posekit.workflows.datasets.exports import NtuOptions
+from tests.dataset_formats import ntu_body, ntu_frames, write_ntu_skeleton
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +47,26 @@ def test_unik_export_of_2d_keypoints_needs_coordinates_only() -> None:
     with pytest.raises(ConfigError, match="--channels 2"):
         NtuOptions(normalise="unik", coords="screen")
     assert NtuOptions(normalise="unik", channels=2).num_channels == 2
+
+
+def test_ntu_skeleton_files_import_then_export_as_the_authors_name_and_label_them(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    folder = tmp_path / "skeletons"
+    folder.mkdir()
+    one, two = ntu_body(rng, 0.0, 0.05, 20), ntu_body(rng, 0.7, 0.02, 20)
+    write_ntu_skeleton(folder / "S001C001P001R001A007.skeleton", ntu_frames([one, two], [range(0, 20), range(4, 20)]))
+    write_ntu_skeleton(folder / "S001C001P003R001A060.skeleton", ntu_frames([one], [range(5, 20)]))
+    runner = CliRunner()
+    assert runner.invoke(app, ["import", "ntu", str(folder), "--out", str(tmp_path / "ds")]).exit_code == 0
+    res = runner.invoke(app, ["export", "ntu", str(tmp_path / "ds"), "--out", str(tmp_path / "npy"),
+                              "--normalise", "unik", "--frames", "300"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    for split, name, label in (("train", "S001C001P001R001A007", 6), ("val", "S001C001P003R001A060", 59)):
+        assert pickle.loads((tmp_path / "npy" / f"{split}_label.pkl").read_bytes()) == ([f"{name}.skeleton"], [label])
+        data = np.load(tmp_path / "npy" / f"{split}_data_joint.npy")
+        assert data.shape == (1, 3, 300, 25, 2)
+        np.testing.assert_allclose(data[0, :, 0, UNIK_CENTRE, 0], 0.0, atol=1e-6)
+        assert (np.abs(data[0, ..., 0]).sum(axis=(0, 2)) > 0).all()  # the actor's frames replayed to 300
+    val = np.load(tmp_path / "npy" / "val_data_joint.npy")[0]
+    np.testing.assert_allclose(val[:, 15:30, :, 0], val[:, :15, :, 0], atol=0)  # started late: moved, replayed
+    assert (val[..., 1] == 0).all()
