@@ -143,7 +143,7 @@ def test_pyskl_refuses_a_layout_their_graphs_do_not_know_unless_asked(tmp_path: 
     with open(export_pyskl(tmp_path / "ds", tmp_path / "c.pkl", PysklOptions(layout="coco17")), "rb") as fh:
         converted = pickle.load(fh)
     assert converted["layout"]["graph"] == "coco" and converted["annotations"][0]["keypoint"].shape[2] == 17
-    with pytest.raises(ConfigError, match="--layout 'coco18' is not a joint layout"):
+    with pytest.raises(ConfigError, match="--layout: unknown joint layout 'coco18'"):
         PysklOptions(layout="coco18")
 
 

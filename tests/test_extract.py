@@ -170,7 +170,7 @@ def test_config_errors_exit_2_before_touching_videos(short_clip, tmp_path):
         (["--out", str(a_file)], "is a file"),
         (["--out", str(tmp_path / "o1"), "--experts", "openpose"], "unknown expert 'openpose'"),
         (["--out", str(tmp_path / "o2"), "--experts", f"yolo:{tmp_path / 'missing.pt'}"], "YOLO weights not found"),
-        (["--out", str(tmp_path / "o3"), "--layout", "openpose25"], "unknown layout"),
+        (["--out", str(tmp_path / "o3"), "--layout", "openpose25"], "unknown joint layout"),
     ]
     for args, message in cases:
         result = runner.invoke(app, ["extract", str(short_clip), *args, *FAST])

@@ -11,6 +11,7 @@ from posekit.cli.build_dataset import build_app
 from posekit.cli.evaluate import eval_app
 from posekit.cli.export import export_app
 from posekit.cli.extract import extract_command
+from posekit.cli.import_ import import_app
 from posekit.cli.inspect import inspect_command
 from posekit.cli.manifest import manifest_app
 from posekit.cli.refine import refine_app
@@ -44,6 +45,7 @@ predict_app.command("unik", no_args_is_help=True)(unik_predict)
 app.add_typer(predict_app, name="predict")
 app.add_typer(build_app, name="build-dataset")
 app.add_typer(export_app, name="export")
+app.add_typer(import_app, name="import")
 
 
 HELP_MIN_COLUMNS = 120

@@ -22,6 +22,10 @@ class ShardError(PosekitError):
     """A shard file is missing, unreadable or not a posekit shard."""
 
 
+class InputFileError(PosekitError):
+    """One file of a dataset being imported cannot be read (truncated, wrong format); other files go on."""
+
+
 def write_error(path: Path, exc: OSError, kept: str) -> PosekitError:
     """The one-line error for a failed write of ``path``: a full disk says what ``kept`` survives."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):

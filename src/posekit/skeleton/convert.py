@@ -5,6 +5,10 @@ a fixed linear combination of source joints (thesis 3.7.1 adds neck, chest, mid-
 face point by interpolation to obtain the 17 Posetics joints). A target joint is missing
 (NaN) when any source joint it depends on is missing, and its score is the lowest of
 theirs: an interpolated joint is never more certain than what it was made from.
+
+Where a source layout names a joint the same as the target but means another point (Kinect's
+``neck`` is the upper neck, Posetics' neck the mid-shoulder point), :data:`_MEANINGS` maps the
+target joint by meaning before any name is matched.
 """
 
 from __future__ import annotations
@@ -44,9 +48,34 @@ LCRNet-13 has one head point on the face: it fills both Posetics face slots (nos
 """
 
 
+_MEANINGS: dict[str, dict[str, list[tuple[str, float]]]] = {
+    "ntu25": {
+        "nose": [("head", 1.0)],
+        "mouth": [("head", 0.5), ("neck", 0.5)],
+        "neck": [("spine_shoulder", 1.0)],
+        "chest": [("spine_mid", 1.0)],
+        "mid_hip": [("spine_base", 1.0)],
+    },
+    "penn13": {"mouth": [("head", 0.5), ("left_shoulder", 0.25), ("right_shoulder", 0.25)]},
+    "lcrnet13": {"mouth": [("head", 0.5), ("left_shoulder", 0.25), ("right_shoulder", 0.25)]},
+}
+"""Per source layout: target joint -> weights of that layout's own joints, taken before names.
+
+NTU-25 to the 17 main joints (thesis 3.7.3, table 3.3): the Posetics neck, chest and mid-hip are
+Kinect's spine shoulder, spine mid and spine base; the Kinect head fills the nose and the
+mouth is half-way between the head and Kinect's (upper) neck. Penn-13 and LCRNet-13 (Toyota
+Smarthome's poses) are completed to 17 as the authors complete their 13-joint poses: nose = head,
+mouth half-way between the head and the neck (mid-shoulders); neck, chest and mid-hip interpolate
+as for every layout.
+"""
+
+
 def _resolve(joint: str, src: JointLayout, depth: int = 0) -> dict[int, float] | None:
     if depth > 4:
         return None
+    meaning = _MEANINGS.get(src.name, {}).get(joint)
+    if meaning is not None and depth == 0:
+        return {src.index(part): w for part, w in meaning}
     if joint in src.joints:
         return {src.index(joint): 1.0}
     recipes = ([_DERIVED[joint]] if joint in _DERIVED else []) + _FALLBACKS.get(joint, [])
@@ -63,10 +92,20 @@ def _resolve(joint: str, src: JointLayout, depth: int = 0) -> dict[int, float] |
     return None
 
 
+def conversion_matrix(src: JointLayout | str, dst: JointLayout | str) -> np.ndarray:
+    """``(V_dst, V_src)`` weights; a row of zeros marks a target joint the source cannot give.
+
+    Layouts are given as objects (a user layout read from a file or a shard) or built-in names.
+    """
+    return _conversion_matrix(_as_layout(src), _as_layout(dst))
+
+
+def _as_layout(layout: JointLayout | str) -> JointLayout:
+    return get_layout(layout) if isinstance(layout, str) else layout
+
+
 @cache
-def conversion_matrix(src_name: str, dst_name: str) -> np.ndarray:
-    """``(V_dst, V_src)`` weights; a row of zeros marks a target joint the source cannot give."""
-    src, dst = get_layout(src_name), get_layout(dst_name)
+def _conversion_matrix(src: JointLayout, dst: JointLayout) -> np.ndarray:
     W = np.zeros((dst.num_joints, src.num_joints), dtype=np.float64)
     for i, joint in enumerate(dst.joints):
         weights = _resolve(joint, src)
@@ -82,17 +121,16 @@ def convert_keypoints(
     src: JointLayout | str,
     dst: JointLayout | str,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Map ``(..., V_src, D)`` keypoints (``D = 2`` pixels or 3 metres) and ``(..., V_src)`` scores to layout ``dst``.
+    """Map ``(..., V_src, C)`` keypoints (C = 2 pixels or 3 metres) and ``(..., V_src)`` scores to layout ``dst``.
 
-    Returns ``(..., V_dst, D)`` float32 keypoints (NaN where the source cannot give the
+    Returns ``(..., V_dst, C)`` float32 keypoints (NaN where the source cannot give the
     joint or one of its ingredients is missing) and ``(..., V_dst)`` scores (NaN likewise).
     """
-    src_name = src if isinstance(src, str) else src.name
-    dst_name = dst if isinstance(dst, str) else dst.name
+    src, dst = _as_layout(src), _as_layout(dst)
     kpts = np.asarray(keypoints, dtype=np.float32)
-    if src_name == dst_name:
+    if src == dst:
         return kpts, None if scores is None else np.asarray(scores, dtype=np.float32)
-    W = conversion_matrix(src_name, dst_name)
+    W = conversion_matrix(src, dst)
     used = W != 0
     missing_src = np.isnan(kpts).any(axis=-1)
     out = np.einsum("ds,...sc->...dc", W, np.nan_to_num(kpts, nan=0.0)).astype(np.float32)

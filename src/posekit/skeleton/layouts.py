@@ -2,13 +2,20 @@
 
 Every array of keypoints in posekit is ``(..., V, 2)`` in pixels (origin at the top-left
 corner of the frame, x to the right, y down) and carries the name of its layout, so a
-consumer always knows what joint ``v`` is.
+consumer always knows what joint ``v`` is. Besides the built-in layouts, a user layout is a
+small JSON or YAML file (see :func:`load_layout_file`), accepted wherever a layout name is.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from posekit.core.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -237,14 +244,166 @@ MPI_INF_3DHP17 = _layout(
 ``neck`` lies at the base of the neck, about 7 cm above the shoulders' midpoint (``neck_base``, not the 2D layouts'
 ``neck``), its ``head`` is the head's centre (``head_centre``, not a face landmark)."""
 
+NTU25 = _layout(
+    "ntu25",
+    ("spine_base", "spine_mid", "neck", "head", "left_shoulder", "left_elbow", "left_wrist", "left_hand",
+     "right_shoulder", "right_elbow", "right_wrist", "right_hand", "left_hip", "left_knee", "left_ankle",
+     "left_foot", "right_hip", "right_knee", "right_ankle", "right_foot", "spine_shoulder", "left_hand_tip",
+     "left_thumb", "right_hand_tip", "right_thumb"),
+    [
+        ("spine_base", "spine_mid"),
+        ("spine_mid", "spine_shoulder"),
+        ("neck", "spine_shoulder"),
+        ("head", "neck"),
+        ("left_shoulder", "spine_shoulder"),
+        ("right_shoulder", "spine_shoulder"),
+        ("left_elbow", "left_shoulder"),
+        ("left_wrist", "left_elbow"),
+        ("left_hand", "left_wrist"),
+        ("right_elbow", "right_shoulder"),
+        ("right_wrist", "right_elbow"),
+        ("right_hand", "right_wrist"),
+        ("left_hip", "spine_base"),
+        ("left_knee", "left_hip"),
+        ("left_ankle", "left_knee"),
+        ("left_foot", "left_ankle"),
+        ("right_hip", "spine_base"),
+        ("right_knee", "right_hip"),
+        ("right_ankle", "right_knee"),
+        ("right_foot", "right_ankle"),
+        ("left_hand_tip", "left_thumb"),
+        ("left_thumb", "left_hand"),
+        ("right_hand_tip", "right_thumb"),
+        ("right_thumb", "right_hand"),
+    ],
+    center="spine_shoulder",
+)  # fmt: skip
+"""NTU RGB+D / Kinect v2 body joints in the Kinect SDK order (the ``.skeleton`` files' joints 1-25).
+
+The bones are the tree NTU-trained graph models use (child, parent), rooted at the spine
+shoulder; Kinect's ``neck`` is the upper neck between the spine shoulder and the head.
+"""
+
+OPENPOSE18 = _layout(
+    "openpose18",
+    ("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow", "left_wrist",
+     "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle", "right_eye", "left_eye",
+     "right_ear", "left_ear"),
+    [
+        ("nose", "neck"),
+        ("right_shoulder", "neck"),
+        ("left_shoulder", "neck"),
+        ("right_hip", "right_shoulder"),
+        ("left_hip", "left_shoulder"),
+        ("right_eye", "nose"),
+        ("left_eye", "nose"),
+        ("right_ear", "right_eye"),
+        ("left_ear", "left_eye"),
+        *_LIMBS,
+    ],
+    center="neck",
+)  # fmt: skip
+"""OpenPose COCO-18 order (ST-GCN's Kinetics-skeleton): the COCO keypoints plus the neck."""
+
+PENN13 = _layout(
+    "penn13",
+    ("head", *_BODY12),
+    [
+        ("head", "left_shoulder"),
+        ("right_shoulder", "left_shoulder"),
+        ("left_shoulder", "left_hip"),
+        ("right_hip", "left_hip"),
+        ("right_shoulder", "right_hip"),
+        *_LIMBS,
+    ],
+    center="left_hip",
+)
+"""Penn Action's 13 labelled joints: head, then the 12 body joints, left before right."""
+
 LAYOUTS: dict[str, JointLayout] = {
-    lay.name: lay for lay in (COCO17, POSETICS17, LCRNET13, BLAZEPOSE33, H36M17, MPI_INF_3DHP17)
+    lay.name: lay
+    for lay in (COCO17, POSETICS17, LCRNET13, BLAZEPOSE33, NTU25, OPENPOSE18, PENN13, H36M17, MPI_INF_3DHP17)
 }
+
+LAYOUT_FILE_SUFFIXES = (".json", ".yaml", ".yml")
 
 
 def get_layout(name: str) -> JointLayout:
-    """Look a layout up by name (``coco17``, ``posetics17``, ``lcrnet13``, ``blazepose33``, ``h36m17``, ...)."""
-    try:
+    """A built-in layout by name, or a user layout from a ``.json`` / ``.yaml`` file path."""
+    if name in LAYOUTS:
         return LAYOUTS[name]
-    except KeyError:
-        raise KeyError(f"unknown joint layout {name!r}; known layouts: {', '.join(LAYOUTS)}") from None
+    if Path(name).suffix.lower() in LAYOUT_FILE_SUFFIXES:
+        return load_layout_file(Path(name))
+    raise ConfigError(
+        f"unknown joint layout {name!r}; known layouts: {', '.join(LAYOUTS)}, or a layout file "
+        f"({', '.join(LAYOUT_FILE_SUFFIXES)})"
+    )
+
+
+def check_layout_option(value: str | None, flag: str) -> None:
+    """Raise the one-line error of ``flag`` when ``value`` is neither a built-in layout nor a valid layout file."""
+    if value is None:
+        return
+    try:
+        get_layout(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{flag}: {exc}") from None
+
+
+def load_layout_file(path: Path) -> JointLayout:
+    """Read a user layout: a JSON or YAML mapping with
+
+    ``name`` (str), ``joints`` (list of unique names), ``bones`` (list of ``[child, parent]``
+    joint names, the parent nearer to the centre), ``center`` (a joint name) and, optionally,
+    ``left_right`` (list of ``[left, right]`` joint names; default: the ``left_X``/``right_X``
+    names). Any problem is one :class:`ConfigError` line naming the file and the key.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"layout file {path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        spec = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"layout file {path}: not valid {path.suffix[1:].upper()} ({first})") from None
+    try:
+        return _layout_from_spec(spec)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"layout file {path}: {exc.args[0] if exc.args else exc}") from None
+
+
+def _layout_from_spec(spec: Any) -> JointLayout:
+    if not isinstance(spec, dict):
+        raise ValueError("expected a mapping with name, joints, bones, center (and optionally left_right)")
+    missing = [k for k in ("name", "joints", "bones", "center") if k not in spec]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}; a layout needs name, joints, bones and center")
+    name, joints = spec["name"], spec["joints"]
+    if not isinstance(name, str) or not name:
+        raise ValueError("name must be a non-empty string")
+    if name in LAYOUTS:
+        raise ValueError(f"name {name!r} is a built-in layout; give the user layout another name")
+    if not isinstance(joints, list) or not joints or not all(isinstance(j, str) and j for j in joints):
+        raise ValueError("joints must be a non-empty list of joint names")
+    if len(set(joints)) != len(joints):
+        raise ValueError(f"joint names repeat: {sorted({j for j in joints if joints.count(j) > 1})}")
+    names = tuple(joints)
+    bones = _name_pairs(spec["bones"], names, "bones")
+    pairs = _name_pairs(spec["left_right"], names, "left_right") if "left_right" in spec else None
+    center = spec["center"]
+    if center not in names:
+        raise ValueError(f"center {center!r} is not one of the joints")
+    layout = _layout(name, names, bones, center)
+    if pairs is not None:
+        layout = JointLayout(name, names, layout.edges, layout.center, _named_edges(names, pairs))
+    return layout
+
+
+def _name_pairs(value: Any, names: tuple[str, ...], key: str) -> list[tuple[str, str]]:
+    if not isinstance(value, list) or not all(isinstance(p, list | tuple) and len(p) == 2 for p in value):
+        raise ValueError(f"{key} must be a list of [joint, joint] pairs")
+    unknown = sorted({j for p in value for j in p if j not in names})
+    if unknown:
+        raise ValueError(f"{key} name joints that are not in joints: {unknown}")
+    return [(a, b) for a, b in value]

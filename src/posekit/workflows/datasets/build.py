@@ -30,6 +30,7 @@ import logging
 import math
 import shutil
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -467,9 +468,6 @@ def _assemble(
         split_of = stratified_split(kept, options.val_fraction, options.seed, options.val_every_class)
     split_names = sorted(set(split_of.values()), key=lambda s: (s != "train", s != "val", s))
     classes = list(class_map.classes) if class_map.classes else sorted(set(kept.values()))
-    # Pass 2: write, through a temporary folder, so a killed assembly leaves the old dataset.
-    staging = out / ".assembling"
-    shutil.rmtree(staging, ignore_errors=True)
     info = ShardInfo(
         "skeletons",
         first.layout,
@@ -478,84 +476,30 @@ def _assemble(
         extra=json.dumps({"dataset": options.kind, "seed": options.seed}),
         columns=options.columns,
     )
-    writers: dict[str, ShardWriter] = {}
-    for name in split_names:
-        (staging / name).mkdir(parents=True)
-        writers[name] = ShardWriter(
-            staging / name, info, options.shard_clips, 256 << 20, options.row_group_clips, compact=True
-        )
-    buffers: dict[str, list[SkeletonClip]] = {name: [] for name in split_names}
-    chunks: Counter[str] = Counter()
-    stats = {name: ShardStats(layout=first.layout.name, experts=first.experts) for name in split_names}
-    all_stats = ShardStats(layout=first.layout.name, experts=first.experts)
 
-    def drain(name: str) -> None:
-        buf = buffers[name]
-        rng = np.random.default_rng([options.seed, split_names.index(name), chunks[name]])
-        chunks[name] += 1
-        for k in rng.permutation(len(buf)):
-            writers[name].add([buf[k]])
-            if writers[name].should_flush:
-                writers[name].flush()
-        buffers[name] = []
+    def labelled() -> Iterator[tuple[str, SkeletonClip]]:
+        for shard, wanted in groups.items():
+            clips, _ = _read_clips(shard)
+            for clip in clips:
+                a_id = wanted.get(clip.clip_id)
+                if a_id is None or a_id not in kept:
+                    continue
+                a = annotated[a_id]
+                clip.label, clip.source_label = kept[a_id], a.label
+                if options.kind == "posecap":
+                    clip.text = _caption(a, clip, captions, options.seed)
+                yield split_of[a_id], clip
 
-    for shard, wanted in groups.items():
-        clips, _ = _read_clips(shard)
-        for clip in clips:
-            a_id = wanted.get(clip.clip_id)
-            if a_id is None or a_id not in kept:
-                continue
-            a = annotated[a_id]
-            clip.label, clip.source_label = kept[a_id], a.label
-            if options.kind == "posecap":
-                clip.text = _caption(a, clip, captions, options.seed)
-            name = split_of[a_id]
-            add_clip(stats[name], clip)
-            add_clip(all_stats, clip)
-            buffers[name].append(clip)
-            if len(buffers[name]) >= options.shuffle_clips:
-                drain(name)
-    for name in split_names:
-        drain(name)
-        writers[name].flush()
-    for name in split_names:
-        final = out / name
-        if final.exists():
-            shutil.rmtree(final)
-        (staging / name).rename(final)
-    shutil.rmtree(staging, ignore_errors=True)
-    counts = {name: Counter() for name in split_names}
-    for cid, label in kept.items():
-        counts[split_of[cid]][label] += 1
+    written = write_split_shards(out, labelled(), split_names, info, options)
     result.assembled = True
     result.classes = classes
-    result.counts = {name: {c: counts[name][c] for c in classes if counts[name][c]} for name in split_names}
-    result.shards = {name: sorted(p.name for p in (out / name).glob("skeletons-*.parquet")) for name in split_names}
+    result.counts = {
+        name: {c: written.counts[name][c] for c in classes if written.counts[name][c]} for name in split_names
+    }
+    result.shards = written.shards
     source_labels = [annotated[cid].label for cid in kept]
     doc = {
-        "name": out.name,
-        "kind": options.kind,
-        "posekit_version": __version__,
-        "classes": classes,
-        "num_classes": len(classes),
-        "num_clips": len(kept),
-        "splits": {
-            name: {
-                "folder": name,
-                "clips": sum(result.counts[name].values()),
-                "shards": result.shards[name],
-                "frames": stats[name].frames,
-                "person_frames": stats[name].person_frames,
-                "person_frames_3d": stats[name].person_frames_3d,
-            }
-            for name in split_names
-        },
-        "counts": result.counts,
-        "layout": json.loads(first.layout.to_json()),
-        "experts": list(first.experts),
-        "coordinates": info.coordinates,
-        "coordinates_3d": info.coordinates_3d if all_stats.person_frames_3d else None,
-        "columns": list(options.columns),
+        **dataset_doc(out, options.kind, classes, written, info, result.dropped),
         "filters": {"min_pose_frames": options.min_pose_frames, "rule": "at least one pose in this share of frames"},
         "label_map": {**class_map.describe(), "merged": class_map.merged(source_labels)},
         "split": {
@@ -568,6 +512,119 @@ def _assemble(
         else ("captions file " + str(options.captions) if captions is not None else "templates from label names"),
         "options": asdict(options),
         "provenance": provenance,
+    }
+    result.counts = doc["counts"]
+    finish_dataset(out, doc, written)
+    for d in result.dropped:
+        log.info("dropped %s (%s): %s", d.clip_id, d.stage, d.reason)
+
+
+@dataclass
+class WrittenSplits:
+    """What :func:`write_split_shards` wrote: per split, clips per class, shard file names and statistics."""
+
+    names: list[str]
+    counts: dict[str, Counter[str]]
+    shards: dict[str, list[str]]
+    stats: dict[str, ShardStats]
+    all_stats: ShardStats
+
+
+def write_split_shards(
+    out: Path,
+    clips: Iterable[tuple[str, SkeletonClip]],
+    split_names: list[str],
+    info: ShardInfo,
+    options: BuildOptions,
+) -> WrittenSplits:
+    """Write labelled ``(split, clip)`` pairs as ``OUT/<split>/skeletons-*.parquet`` (with ``info.columns``).
+
+    Clips are shuffled within windows of ``options.shuffle_clips`` (seeded, so the same input gives
+    byte-identical shards; 1 keeps the input order), cut into shards of ``options.shard_clips`` and row
+    groups of ``options.row_group_clips``. Everything is written under ``OUT/.assembling`` and each split
+    folder renamed into place at the end, so a killed run leaves the old dataset. Splits without a clip
+    are left out of the result (and of the dataset).
+    """
+    staging = out / ".assembling"
+    shutil.rmtree(staging, ignore_errors=True)
+    writers: dict[str, ShardWriter] = {}
+    for name in split_names:
+        (staging / name).mkdir(parents=True)
+        writers[name] = ShardWriter(
+            staging / name, info, options.shard_clips, 256 << 20, options.row_group_clips, compact=True
+        )
+    buffers: dict[str, list[SkeletonClip]] = {name: [] for name in split_names}
+    chunks: Counter[str] = Counter()
+    counts: dict[str, Counter[str]] = {name: Counter() for name in split_names}
+    stats = {name: ShardStats(layout=info.layout.name, experts=info.experts) for name in split_names}
+    all_stats = ShardStats(layout=info.layout.name, experts=info.experts)
+
+    def drain(name: str) -> None:
+        buf = buffers[name]
+        rng = np.random.default_rng([options.seed, split_names.index(name), chunks[name]])
+        chunks[name] += 1
+        for k in rng.permutation(len(buf)):
+            writers[name].add([buf[k]])
+            if writers[name].should_flush:
+                writers[name].flush()
+        buffers[name] = []
+
+    for name, clip in clips:
+        add_clip(stats[name], clip)
+        add_clip(all_stats, clip)
+        counts[name][clip.label] += 1
+        buffers[name].append(clip)
+        if len(buffers[name]) >= options.shuffle_clips:
+            drain(name)
+    for name in split_names:
+        drain(name)
+        writers[name].flush()
+    names = [name for name in split_names if counts[name]]
+    for name in names:
+        final = out / name
+        if final.exists():
+            shutil.rmtree(final)
+        (staging / name).rename(final)
+    shutil.rmtree(staging, ignore_errors=True)
+    return WrittenSplits(
+        names=names,
+        counts={name: counts[name] for name in names},
+        shards={name: sorted(p.name for p in (out / name).glob("skeletons-*.parquet")) for name in names},
+        stats={name: stats[name] for name in names},
+        all_stats=all_stats,
+    )
+
+
+def dataset_doc(
+    out: Path, kind: str, classes: list[str], written: WrittenSplits, info: ShardInfo, dropped: list[Dropped]
+) -> dict:
+    """The ``dataset.json`` entries every dataset has (builds and imports add how they were made)."""
+    all_stats = written.all_stats
+    counts = {name: {c: written.counts[name][c] for c in classes if written.counts[name][c]} for name in written.names}
+    return {
+        "name": out.name,
+        "kind": kind,
+        "posekit_version": __version__,
+        "classes": classes,
+        "num_classes": len(classes),
+        "num_clips": sum(sum(c.values()) for c in written.counts.values()),
+        "splits": {
+            name: {
+                "folder": name,
+                "clips": sum(written.counts[name].values()),
+                "shards": written.shards[name],
+                "frames": written.stats[name].frames,
+                "person_frames": written.stats[name].person_frames,
+                "person_frames_3d": written.stats[name].person_frames_3d,
+            }
+            for name in written.names
+        },
+        "counts": counts,
+        "layout": json.loads(info.layout.to_json()),
+        "experts": list(info.experts),
+        "coordinates": info.coordinates,
+        "coordinates_3d": info.coordinates_3d if all_stats.person_frames_3d else None,
+        "columns": list(info.columns),
         "stats": {
             "frames": all_stats.frames,
             "tracks": all_stats.tracks,
@@ -578,17 +635,20 @@ def _assemble(
             "confidence_hist": all_stats.confidence_hist.tolist(),
             "completeness_hist": all_stats.completeness_hist.tolist(),
         },
-        "dropped_counts": dict(Counter(d.stage for d in result.dropped)),
-        "dropped": [asdict(d) for d in result.dropped],
+        "dropped_counts": dict(Counter(d.stage for d in dropped)),
+        "dropped": [asdict(d) for d in dropped],
     }
-    plot_histograms(all_stats, out / "histograms.png", completeness=True)
-    schema = pq.read_schema(out / split_names[0] / result.shards[split_names[0]][0])
+
+
+def finish_dataset(out: Path, doc: dict, written: WrittenSplits) -> None:
+    """Write ``histograms.png``, the dataset card ``README.md`` and, last (the commit point), ``dataset.json``."""
+    plot_histograms(written.all_stats, out / "histograms.png", completeness=True)
+    first = written.names[0]
+    schema = pq.read_schema(out / first / written.shards[first][0])
     (out / "README.md").write_text(dataset_card(doc, schema), encoding="utf-8")
     tmp = out / f".{DATASET_JSON}.tmp"
     tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
     tmp.replace(out / DATASET_JSON)
-    for d in result.dropped:
-        log.info("dropped %s (%s): %s", d.clip_id, d.stage, d.reason)
 
 
 def _caption(a: AnnotatedClip, clip: SkeletonClip, captions: dict[str, str] | None, seed: int) -> str:
@@ -645,29 +705,61 @@ def hf_metadata(doc: dict, schema: pa.Schema) -> dict:
     }
 
 
+def _build_lines(doc: dict) -> tuple[str, list[str]]:
+    split = doc["split"]
+    split_detail = f" (val fraction {split['val_fraction']}, seed {split['seed']})" if split["val_fraction"] else ""
+    intro = f"Built by posekit {doc['posekit_version']} (`posekit build-dataset {doc['kind']}`) following the " + (
+        "Posetics recipe of thesis section 3.5" if doc["kind"] == "posetics" else "PoseCap recipe (thesis 6.3.1)"
+    )
+    made = [
+        f"- Annotations: {doc['provenance']['annotations']['format']}.",
+        f"- Filter: clips keep a pose in at least {doc['filters']['min_pose_frames']:.0%} of their frames.",
+        f"- Label map: {doc['label_map']['name']}"
+        + (f" ({len(doc['label_map']['merged'])} merged classes)" if doc["label_map"]["merged"] else "")
+        + ".",
+        f"- Split: {split['method']}{split_detail}.",
+    ]
+    return intro, made
+
+
+def _import_lines(doc: dict) -> tuple[str, list[str]]:
+    source = doc["import"]
+    intro = f"Imported by posekit {doc['posekit_version']} (`{source['command']}`) from {source['format']}"
+    made = [f"- Source: {source['source']}.", *[f"- {line}" for line in source["notes"]]]
+    made.append(f"- Split: {doc['split']['method']} ({doc['split']['rule']}).")
+    return intro, made
+
+
+def _card_3d(doc: dict) -> str:
+    """The card's line on 3D: how many person-frames carry ``keypoints_3d``, in what convention, or that none do."""
+    stats = doc["stats"]
+    with_3d, poses = stats.get("person_frames_3d", 0), stats["person_frames"]
+    if not with_3d:
+        return "3D: none; `keypoints_3d` is null in every track (`build-dataset --3d` extracts 3D joints)."
+    return (
+        f"3D: the tracks' `keypoints_3d` (n, V, 3) and `joint_scores_3d` hold 3D joints beside the 2D ones on "
+        f"{with_3d} of {poses} person-frames ({poses - with_3d} without); coordinates: {doc['coordinates_3d']}."
+    )
+
+
 def dataset_card(doc: dict, schema: pa.Schema | None = None) -> str:
     """The dataset's README: the Hugging Face YAML header (:func:`hf_metadata`, given the shards' schema),
     what it is, how it was made, per-class counts, histograms."""
     splits = list(doc["splits"])
-    split = doc["split"]
-    drops = doc["dropped_counts"]
-    dropped_detail = f" ({', '.join(f'{n} at {k}' for k, n in drops.items())})" if drops else ""
-    split_detail = f" (val fraction {split['val_fraction']}, seed {split['seed']})" if split["val_fraction"] else ""
     header = ["---", yaml.safe_dump(hf_metadata(doc, schema), sort_keys=False).rstrip(), "---", ""] if schema else []
+    intro, made = _import_lines(doc) if "import" in doc else _build_lines(doc)
     lines = [
         *header,
         f"# {doc['name']}: a {doc['kind']} skeleton dataset",
         "",
-        f"Built by posekit {doc['posekit_version']} (`posekit build-dataset {doc['kind']}`) following the "
-        + ("Posetics recipe of thesis section 3.5" if doc["kind"] == "posetics" else "PoseCap recipe (thesis 6.3.1)")
-        + f": {doc['num_clips']} clips, {doc['num_classes']} classes, layout `{doc['layout']['name']}` "
+        intro + f": {doc['num_clips']} clips, {doc['num_classes']} classes, layout `{doc['layout']['name']}` "
         f"({len(doc['layout']['joints'])} joints), experts {', '.join(doc['experts'])}.",
         "",
         "## Layout",
         "",
         *[f"- `{s}/`: {doc['splits'][s]['clips']} clips in {len(doc['splits'][s]['shards'])} shard(s)" for s in splits],
-        "- `dataset.json`: classes (index = position), counts, filters, label map, split, provenance, dropped clips",
-        "- `histograms.png`: SST-A confidence C and joint completeness per person-frame",
+        "- `dataset.json`: classes (index = position), counts, how it was made, dropped clips and files",
+        "- `histograms.png`: joint scores, SST-A confidence C (when aggregated), joint completeness per person-frame",
         "",
         f"Shard columns: the skeletons schema of posekit (docs/shards.md) plus {', '.join(doc['columns'])}. "
         f"Coordinates: {doc['coordinates']}.",
@@ -676,17 +768,14 @@ def dataset_card(doc: dict, schema: pa.Schema | None = None) -> str:
         "",
         "## How it was made",
         "",
-        f"- Annotations: {doc['provenance']['annotations']['format']}.",
-        f"- Filter: clips keep a pose in at least {doc['filters']['min_pose_frames']:.0%} of their frames.",
-        f"- Label map: {doc['label_map']['name']}"
-        + (f" ({len(doc['label_map']['merged'])} merged classes)" if doc["label_map"]["merged"] else "")
-        + ".",
-        f"- Split: {doc['split']['method']}{split_detail}.",
-        f"- Dropped: {sum(doc['dropped_counts'].values())}{dropped_detail}; each with its reason in dataset.json.",
+        *made,
     ]
+    drops = doc["dropped_counts"]
+    dropped_detail = f" ({', '.join(f'{n} at {k}' for k, n in drops.items())})" if drops else ""
+    lines.append(f"- Dropped: {sum(drops.values())}{dropped_detail}; each with its reason in dataset.json.")
     if doc.get("text"):
         lines.append(f"- Text: {doc['text']}.")
-    if doc["label_map"]["merged"]:
+    if doc.get("label_map", {}).get("merged"):
         lines += ["", "## Merged classes", "", "| class | from |", "| --- | --- |"]
         lines += [f"| {t} | {', '.join(s)} |" for t, s in doc["label_map"]["merged"].items()]
     lines += ["", "## Clips per class", "", "| class | " + " | ".join(splits) + " |", "|---" * (len(splits) + 1) + "|"]
@@ -716,19 +805,6 @@ def dataset_card(doc: dict, schema: pa.Schema | None = None) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def _card_3d(doc: dict) -> str:
-    """The card's line on 3D: where the tracks' ``keypoints_3d`` are, in what convention, or that there are none."""
-    stats = doc["stats"]
-    with_3d, poses = stats.get("person_frames_3d", 0), stats["person_frames"]
-    if not with_3d:
-        return "3D: none (the skeletons were extracted without `--3d`); `keypoints_3d` is null in every track."
-    return (
-        f"3D: the tracks' `keypoints_3d` (n, V, 3) and `joint_scores_3d` hold 3D joints beside the 2D ones on "
-        f"{with_3d} of {poses} person-frames ({poses - with_3d} without: no 3D pose on that person's box); "
-        f"coordinates: {doc['coordinates_3d']}."
-    )
 
 
 def load_dataset_json(path: Path) -> dict:

@@ -45,7 +45,7 @@ from posekit.io.video import (
 from posekit.refine.pose3d import expert_3d_source
 from posekit.refine.tracking import PersonTracker, TrackerConfig, match_boxes
 from posekit.refine.tracks import AggregationOptions, TrackFilterOptions, filter_tracks, skeleton_tracks
-from posekit.skeleton.layouts import LAYOUTS, JointLayout, get_layout
+from posekit.skeleton.layouts import LAYOUTS, JointLayout, check_layout_option, get_layout
 from posekit.skeleton.records import ExpertFrame, PoseProposals, SkeletonClip
 from posekit.workflows.extraction.partition import Partition
 
@@ -77,7 +77,10 @@ class ExtractOptions:
 
     experts: tuple[ExpertSpec, ...] = field(metadata={"cli": False})
     estimator: EstimatorConfig = field(default_factory=EstimatorConfig, metadata={"run_only": ("device",)})
-    layout: str = field(default="coco17", metadata={"help": f"Joint layout of the shards: {', '.join(LAYOUTS)}."})
+    layout: str = field(
+        default="coco17",
+        metadata={"help": f"Joint layout of the shards: {', '.join(LAYOUTS)}, or a layout file (.json/.yaml)."},
+    )
     batch_size: int = field(default=8, metadata={"help": "Frames per inference batch.", "min": 1, "resume": False})
     fps: float | None = field(
         default=None, metadata={"help": "Sample frames at this rate (default: all).", "min": 0, "min_open": True}
@@ -114,8 +117,7 @@ class ExtractOptions:
     )
 
     def __post_init__(self) -> None:
-        if self.layout not in LAYOUTS:
-            raise ConfigError(f"unknown layout {self.layout!r}; known layouts: {', '.join(LAYOUTS)}")
+        check_layout_option(self.layout, "--layout")
         if not self.experts:
             raise ConfigError("no experts given; name at least one, e.g. yolo")
         if self.pose_3d and not any(getattr(expert_class(s.name), "gives_3d", False) for s in self.experts):
