@@ -343,3 +343,22 @@ def test_ray_flags_need_the_ray_backend(real_build: dict, tmp_path: Path) -> Non
     res = runner.invoke(app, [*args, "--out", str(tmp_path / "ds"), "--workers", "2", "--no-progress"])
     assert res.exit_code == 2
     assert "--workers only apply with --backend ray" in res.output
+
+
+def test_a_posetics_dataset_with_3d_trains_a_3d_unik_for_one_epoch(tmp_path: Path) -> None:
+    import torch
+
+    from posekit.testing.synthetic import write_synthetic_dataset
+
+    data = tmp_path / "posetics3d"
+    write_synthetic_dataset(
+        data, {"train": 4, "val": 2}, actions=("waving", "squatting"), frames=(24, 32), with_3d=True
+    )
+    doc = json.loads((data / "dataset.json").read_text())
+    assert doc["kind"] == "posetics" and doc["stats"]["person_frames_3d"] == doc["stats"]["person_frames"] > 0
+    tiny = ["--channels", "8,16", "--window", "16", "--batch-size", "4", "--workers", "0", "--log-every", "0"]
+    args = ["train", "unik", "--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1", "--coords", "3d"]
+    result = runner.invoke(app, [*args, *tiny])
+    assert result.exit_code == 0, result.output
+    checkpoint = torch.load(tmp_path / "run" / "last.pt", map_location="cpu", weights_only=True)
+    assert (checkpoint["model_args"]["in_channels"], checkpoint["model_args"]["num_joints"]) == (3, 17)
