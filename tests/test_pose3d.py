@@ -15,7 +15,7 @@ from posekit.io.shards import ShardWriter, iter_skeleton_clips, read_proposals
 from posekit.refine.pose3d import ExpertWorld3D, expert_3d_source
 from posekit.refine.tracks import AggregationOptions, skeleton_tracks
 from posekit.skeleton.layouts import BLAZEPOSE33, COCO17, POSETICS17
-from posekit.skeleton.records import ExpertFrame, PoseProposals
+from posekit.skeleton.records import ExpertFrame, PoseProposals, SkeletonClip
 from posekit.workflows.extraction.driver import ExtractOptions
 from posekit.workflows.extraction.reaggregate import clip_from_proposals
 from tests.conftest import SHARED_DATA
@@ -188,3 +188,22 @@ def test_mediapipe_fills_the_3d_of_every_pose_it_posed_on_a_real_frame(tmp_path:
         joints[:, POSETICS17.index("left_shoulder")] - joints[:, POSETICS17.index("right_shoulder")], axis=-1
     )
     assert ((shoulders > 0.2) & (shoulders < 0.6)).all()
+
+
+def test_inspect_counts_the_person_frames_with_3d(tmp_path: Path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from posekit.cli.app import app
+
+    flat, with_3d = two_experts(np.random.default_rng(6))
+    refined = skeleton_tracks([flat, with_3d], COCO17, AggregationOptions(gamma=0.0), 0.0, ExpertWorld3D(1))
+    clip = SkeletonClip("clip.mp4", "clip.mp4", 100, 200, 10.0, np.arange(3), np.arange(3) / 10, refined.tracks)
+    writer = ShardWriter(tmp_path, ShardInfo("skeletons", COCO17, ("yolo", "mediapipe")))
+    writer.add([clip])
+    writer.flush()
+    result = CliRunner().invoke(app, ["inspect", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["person_frames"], doc["person_frames_3d"]) == (3, 2)
