@@ -108,6 +108,44 @@ def test_posecap_has_text_video_path_and_no_3d_without_a_3d_source(tmp_path: Pat
     assert all(p.endswith(".mp4.mp4") for p in table.column("video_path").to_pylist())
     doc = json.loads((tmp_path / "cap" / "dataset.json").read_text())
     assert doc["kind"] == "posecap" and "captions file" in doc["text"]
+    assert doc["stats"]["person_frames_3d"] == 0 and doc["coordinates_3d"] is None
+    assert "3D: none" in (tmp_path / "cap" / "README.md").read_text()
+
+
+def _clip_3d(clip_id: str, T: int, without_3d: int) -> object:
+    """A clip of ``T`` posed frames whose person has 3D joints on all but the last ``without_3d`` frames."""
+    clip = _posed_clip(clip_id, T, T)
+    track = clip.tracks[0]
+    joints = np.random.default_rng(len(clip_id) + T).normal(size=(T, 17, 3)).astype(np.float32)
+    joints[T - without_3d :] = np.nan
+    track.keypoints_3d = joints
+    track.joint_scores_3d = np.where(np.isnan(joints[..., 0]), 0.0, 0.9).astype(np.float32)
+    return clip
+
+
+@pytest.mark.parametrize("kind", ["posetics", "posecap"])
+def test_build_writes_3d_beside_2d_and_counts_the_poses_with_3d(tmp_path: Path, kind: str) -> None:
+    clips = [_clip_3d(f"c{i:02d}.mp4", 10, i % 3) for i in range(12)]
+    source = _write(tmp_path / "src3d", clips, layout=COCO17, per_shard=5)
+    col = read_collection(_annotations(tmp_path), None)
+    build_dataset(col, tmp_path / "ds", BuildOptions(kind=kind, val_fraction=0.25), shards=source)
+    built = {c.clip_id: c for c in read_skeletons(tmp_path / "ds" / "train") + read_skeletons(tmp_path / "ds" / "val")}
+    for clip in clips:
+        np.testing.assert_array_equal(built[clip.clip_id].tracks[0].keypoints_3d, clip.tracks[0].keypoints_3d)
+        np.testing.assert_array_equal(built[clip.clip_id].tracks[0].keypoints, clip.tracks[0].keypoints)
+    doc = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    with_3d = sum(10 - i % 3 for i in range(12))
+    assert doc["stats"]["person_frames"] == 120 and doc["stats"]["person_frames_3d"] == with_3d
+    assert sum(split["person_frames_3d"] for split in doc["splits"].values()) == with_3d
+    assert doc["coordinates_3d"].startswith("metres")
+    card = (tmp_path / "ds" / "README.md").read_text()
+    assert f"on {with_3d} of 120 person-frames" in card and "keypoints_3d" in card
+
+
+def test_build_dataset_3d_flag_reaches_the_extraction(tmp_path: Path) -> None:
+    args = ["build-dataset", "posetics", "--annotations", str(_annotations(tmp_path)), "--out", str(tmp_path / "o")]
+    result = runner.invoke(app, [*args, "--3d", "--experts", "yolo"])
+    assert result.exit_code == 2 and "--3d needs an expert that estimates 3D" in result.output
 
 
 def test_label_map_merges_and_unknown_targets_and_empty_results_are_clear(tmp_path: Path, shards: Path) -> None:
@@ -308,3 +346,22 @@ def test_ray_flags_need_the_ray_backend(real_build: dict, tmp_path: Path) -> Non
     res = runner.invoke(app, [*args, "--out", str(tmp_path / "ds"), "--workers", "2", "--no-progress"])
     assert res.exit_code == 2
     assert "--workers only apply with --backend ray" in res.output
+
+
+def test_a_posetics_dataset_with_3d_trains_a_3d_unik_for_one_epoch(tmp_path: Path) -> None:
+    import torch
+
+    from posekit.testing.synthetic import write_synthetic_dataset
+
+    data = tmp_path / "posetics3d"
+    write_synthetic_dataset(
+        data, {"train": 4, "val": 2}, actions=("waving", "squatting"), frames=(24, 32), with_3d=True
+    )
+    doc = json.loads((data / "dataset.json").read_text())
+    assert doc["kind"] == "posetics" and doc["stats"]["person_frames_3d"] == doc["stats"]["person_frames"] > 0
+    tiny = ["--channels", "8,16", "--window", "16", "--batch-size", "4", "--workers", "0", "--log-every", "0"]
+    args = ["train", "unik", "--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1", "--coords", "3d"]
+    result = runner.invoke(app, [*args, *tiny])
+    assert result.exit_code == 0, result.output
+    checkpoint = torch.load(tmp_path / "run" / "last.pt", map_location="cpu", weights_only=True)
+    assert (checkpoint["model_args"]["in_channels"], checkpoint["model_args"]["num_joints"]) == (3, 17)

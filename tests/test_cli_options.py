@@ -120,13 +120,16 @@ def _default_texts(group: Group) -> list[tuple[str, str]]:
     out = []
     for flag in flags_of(group):
         default = flag.parameter.default
-        if default in (None, "") or flag.parameter.annotation.__metadata__[0].hidden:
+        option = flag.parameter.annotation.__metadata__[0]
+        if default in (None, "") or option.hidden:
             continue
+        declared = next(d for d in (option.default, *option.param_decls) if isinstance(d, str) and d.startswith("--"))
+        name = declared.split("/")[0].removeprefix("--")
         if isinstance(default, bool):
-            text = flag.param.replace("_", "-") if default else "no-" + flag.param.replace("_", "-")
+            text = name if default else "no-" + name
         else:
             text = str(getattr(default, "value", default))
-        out.append((flag.param, f"[default: {text}]"))
+        out.append((name, f"[default: {text}]"))
     return out
 
 

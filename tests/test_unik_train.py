@@ -125,17 +125,15 @@ def test_pretrained_backbone_gets_a_new_classifier_and_linear_probe_freezes_it(s
 
 
 def test_config_files_mirror_the_flags_and_flags_win(tmp_path: Path) -> None:
-    (tmp_path / "run.yaml").write_text("data: d/\npreset: penn-action\nlr-steps: [5, 7]\nbatch_size: 4\nstream: bone\n")
+    (tmp_path / "run.yaml").write_text("data: d/\npreset: penn\nlr-steps: [5, 7]\nbatch_size: 4\nstream: bone\n")
     (tmp_path / "run.toml").write_text(
-        'data = "d/"\npreset = "penn-action"\nlr_steps = [5, 7]\nbatch-size = 4\nstream = "bone"\n'
+        'data = "d/"\npreset = "penn"\nlr_steps = [5, 7]\nbatch-size = 4\nstream = "bone"\n'
     )
     from_yaml = resolve_config({"epochs": None}, tmp_path / "run.yaml")
     from_toml = resolve_config({}, tmp_path / "run.toml")
-    from_flags = resolve_config(
-        {"data": "d/", "preset": "penn-action", "lr_steps": "5,7", "batch_size": 4, "stream": "bone"}
-    )
+    from_flags = resolve_config({"data": "d/", "preset": "penn", "lr_steps": "5,7", "batch_size": 4, "stream": "bone"})
     assert from_yaml == from_toml == from_flags
-    assert from_yaml.epochs == PRESETS["penn-action"]["epochs"] == 30
+    assert from_yaml.epochs == PRESETS["penn"]["epochs"] == 30
     assert from_yaml.lr_steps == (5, 7) and from_yaml.window == 150
     assert resolve_config({"batch_size": 9}, tmp_path / "run.yaml").batch_size == 9
     defaults = resolve_config({"data": "d/"})

@@ -156,7 +156,7 @@ _DOCS = {
     + "\n\nExample: posekit build-dataset posetics --videos kinetics/ --annotations k400.csv --out posetics/ "
     "--experts yolo --imgsz 1280 --device cuda:0",
     "posecap": "Build a PoseCap-style dataset (thesis 6.3.1): posetics plus a text column (from --captions or "
-    "label templates), the video path and an empty 3D slot."
+    "label templates) and the video path; with --3d (and the mediapipe expert) each track's 3D beside its 2D."
     + _COMMON_DOC
     + "\n\nExample: posekit build-dataset posecap --videos k700/ --annotations k700.csv --captions captions.csv "
     "--out posecap/",

@@ -15,6 +15,7 @@ from posekit.core.errors import ConfigError
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import EXPERTS, parse_experts
 from posekit.eval.coco import GtScoreOptions
+from posekit.eval.pose3d import Gt3dOptions
 from posekit.eval.reference import jsonable
 from posekit.io.outputs import check_output_dir, check_output_file
 from posekit.refine.ssta import DEFAULT_GAMMA
@@ -43,6 +44,15 @@ ShardsOption = Annotated[Path | None, typer.Option(help="Skeletons shards (a fil
 PlotsOption = Annotated[
     Path | None, typer.Option(help="Write the C histogram and C-vs-error plots (thesis Fig. 3.7/3.8) here.")
 ]
+Gt3dOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--gt3d",
+        help="3D labels (MMPose body3d .npz: imgname, S, part, center, scale; Human3.6M or MPI-INF-3DHP 17 joints): "
+        "MPJPE and PA-MPJPE in mm of the shards' 3D (--shards, from extract --3d over the images), or of mediapipe "
+        "alone on each labelled box (--images without --shards).",
+    ),
+]
 JsonOption = Annotated[Path | None, typer.Option("--json", help="Also write the scores as JSON to this file.")]
 GammaOption = Annotated[
     float, typer.Option(min=0.0, max=1.0, help="Gamma drawn in the plots (eq. 3.3; the thesis picks 0.18).")
@@ -65,6 +75,58 @@ _SCORE_KEYS = (
 
 def _fmt(value: float, digits: int) -> str:
     return "-" if value != value else f"{value:.{digits}f}"
+
+
+def _score_gt3d(
+    gt3d: Path, shards: Path | None, images: Path | None, json_out: Path | None, options: Gt3dOptions
+) -> None:
+    from posekit.estimators.registry import build_estimator
+    from posekit.eval.pose3d import labelled_box_3d, load_gt3d, score_3d, tracked_3d
+
+    if json_out is not None:
+        check_output_file(json_out, "--json")
+    if shards is None and images is None:
+        raise ConfigError("--gt3d needs --shards DIR (extract --3d over the images) or --images DIR (mediapipe alone)")
+    gt = load_gt3d(gt3d, options, images if shards is not None else None)
+    if shards is not None:
+        pred, layout, source = *tracked_3d(gt, shards), f"tracked 3D of {shards}"
+    else:
+        expert = build_estimator("mediapipe", EstimatorConfig())
+        pred, layout, source = (
+            labelled_box_3d(gt, images, expert),
+            expert.layout,
+            "mediapipe alone on the labelled boxes",
+        )
+    score = score_3d(pred, gt, layout)
+    table = Table(title=f"{source} vs {gt3d} ({gt.layout.name}, S in {gt.unit})")
+    for column in ("image", "person", "MPJPE mm", "PA-MPJPE mm", "joints"):
+        table.add_column(column, justify="left" if column == "image" else "right")
+    for i, name in enumerate(gt.images):
+        status = score.status[i]
+        table.add_row(name, status, _fmt(score.mpjpe[i], 1), _fmt(score.pa_mpjpe[i], 1), str(score.joints[i]))
+    overall = score.overall()
+    table.add_row(
+        "all",
+        f"{overall['scored']} of {overall['persons']}",
+        _fmt(overall["mpjpe"], 1),
+        _fmt(overall["pa_mpjpe"], 1),
+        str(overall["joints"]),
+    )
+    console.print(table)
+    console.print(f"joints scored (root-aligned on the mid-hip, root left out): {', '.join(score.joint_names)}")
+    if json_out is not None:
+        per_person = [
+            {
+                "image": name,
+                "status": score.status[i],
+                "mpjpe_mm": score.mpjpe[i],
+                "pa_mpjpe_mm": score.pa_mpjpe[i],
+                "joints": int(score.joints[i]),
+            }
+            for i, name in enumerate(gt.images)
+        ]
+        doc = {"source": source, "layout": gt.layout.name, "joints": score.joint_names, "overall": overall}
+        json_out.write_text(json.dumps(jsonable({**doc, "persons": per_person}), indent=2) + "\n")
 
 
 def _score_gt(
@@ -119,24 +181,35 @@ def _score_gt(
 
 @eval_app.callback()
 @friendly_errors
-@with_options(score=GtScoreOptions)
+@with_options(score=GtScoreOptions, gt3d_options=Gt3dOptions)
 def eval_callback(
     ctx: typer.Context,
     score: GtScoreOptions,
+    gt3d_options: Gt3dOptions,
     gt: GtOption = None,
+    gt3d: Gt3dOption = None,
     shards: ShardsOption = None,
     images: ImagesOption = None,
     plots: PlotsOption = None,
     json_out: JsonOption = None,
     gamma: GammaOption = DEFAULT_GAMMA,
 ) -> None:
-    """Score shards against COCO ground truth (--gt/--shards here), or run a subcommand.
+    """Score shards against COCO ground truth (--gt/--shards here) or 3D labels (--gt3d), or run a subcommand.
 
     Example: posekit eval --gt coco.json --shards shards/ --plots plots/
+    Example: posekit eval --gt3d test_3dhp.npz --shards shards/   (shards of posekit extract IMAGES --3d)
     """
     if ctx.invoked_subcommand is not None:
-        if gt is not None or shards is not None:
-            raise ConfigError(f"--gt/--shards belong to 'posekit eval' alone, not to 'eval {ctx.invoked_subcommand}'")
+        if gt is not None or shards is not None or gt3d is not None:
+            raise ConfigError(
+                f"--gt/--gt3d/--shards belong to 'posekit eval' alone, not to 'eval {ctx.invoked_subcommand}'"
+            )
+        return
+    if gt3d is not None:
+        if gt is not None:
+            raise ConfigError("give --gt (2D keypoints) or --gt3d (3D labels), not both")
+        setup_logging()
+        _score_gt3d(gt3d, shards, images, json_out, gt3d_options)
         return
     if gt is None and shards is None:
         typer.echo(ctx.get_help())

@@ -65,6 +65,7 @@ def stats_json(shards: Path, stats: ShardStats, clips: bool) -> dict[str, Any]:
         "frames": stats.frames,
         "person_tracks": stats.tracks,
         "person_frames": stats.person_frames,
+        "person_frames_3d": stats.person_frames_3d,
         "frames_with_person_rate": _number(stats.frames_with_person_rate),
         "missing_joint_rate": _number(stats.missing_rate),
         "histogram_bins": [round(float(b), 6) for b in HISTOGRAM_BINS],
@@ -98,6 +99,7 @@ def print_tables(shards: Path, stats: ShardStats, clips: bool) -> None:
         ("frames", stats.frames),
         ("person tracks", stats.tracks),
         ("person-frames", stats.person_frames),
+        ("person-frames with 3D", stats.person_frames_3d),
         ("frames with a person", f"{stats.frames_with_person_rate:.1%}"),
         ("missing-joint rate", f"{stats.missing_rate:.1%}"),
     ]:

@@ -148,6 +148,8 @@ def _flag(field: dataclasses.Field, annotation: Any, cls: type, group: Group, de
     flag = flag_name(field)
     names = [flag, *field.metadata.get("aliases", ())]
     param = flag.lstrip("-").replace("-", "_")
+    if not param.isidentifier():  # a flag such as --3d: the field's name is the parameter
+        param = field.name
     convert: Callable[[Any], Any] = _identity
     choices = literal_choices(annotation)
     item = _tuple_item(annotation)

@@ -44,9 +44,39 @@ def unik_train(
     train(resolve_config(overrides, config))
 
 
+CONFUSION_TABLE_CLASSES = 60
+"""Confusion matrices of up to this many classes are printed as a terminal table (larger ones: --out's PNG)."""
+
+
+def _class_tables(metrics: dict[str, Any], classes: tuple[str, ...], title: str) -> None:
+    """Print the per-class accuracy table and, for up to :data:`CONFUSION_TABLE_CLASSES` classes, the confusion
+    matrix (rows: true class, columns: predicted class, by class number)."""
+    cm = metrics["confusion"]
+    per_class = Table(title=f"{title}: per class (mean class accuracy {metrics['mean_class']:.2%})")
+    for col in ("#", "class", "clips", "accuracy"):
+        per_class.add_column(col, justify="left" if col == "class" else "right")
+    for k, name in enumerate(classes):
+        acc = metrics["per_class"][name]
+        per_class.add_row(str(k), name, str(sum(cm[k])), "-" if acc != acc else f"{acc:.1%}")
+    console.print(per_class)
+    if len(classes) > CONFUSION_TABLE_CLASSES:
+        console.print(f"{len(classes)} classes: the confusion matrix is written as a PNG with --out")
+        return
+    matrix = Table(title=f"{title}: confusion (rows true, columns predicted)")
+    matrix.add_column("true \\ predicted")
+    for k in range(len(classes)):
+        matrix.add_column(str(k), justify="right")
+    for k, row in enumerate(cm):
+        matrix.add_row(f"{k} {classes[k]}", *(str(v) if v else "." for v in row))
+    console.print(matrix)
+
+
 @friendly_errors
 def unik_eval(
-    data: Annotated[Path, typer.Option(help="Labelled skeletons shards (labels.json beside them).")],
+    data: Annotated[
+        Path,
+        typer.Option(help="A labelled dataset (its val split is scored) or a split folder of skeletons shards."),
+    ],
     ckpt: Annotated[
         list[Path], typer.Option(help="A UNIK checkpoint; repeat it (joint, bone...) to fuse their scores.")
     ],
@@ -62,9 +92,18 @@ def unik_eval(
     device: Annotated[str, typer.Option()] = "cpu",
     workers: Annotated[int, typer.Option()] = 0,
 ) -> None:
-    """Top-1/top-5 and per-class accuracy of UNIK checkpoints; late fusion of their scores."""
-    from posekit.workflows.unik.evaluate import EvalResult, evaluate_checkpoint, fuse_runs, fused_metrics, load_scores
+    """Top-1, top-5, mean class accuracy, per-class accuracy and the confusion matrix of UNIK checkpoints (all
+    frames of each clip, as the runs validated); late fusion of their scores."""
+    from posekit.workflows.unik.evaluate import (
+        EvalResult,
+        eval_split,
+        evaluate_checkpoint,
+        fuse_runs,
+        fused_metrics,
+        load_scores,
+    )
 
+    data = eval_split(data)
     results: list[EvalResult] = []
     for k, path in enumerate(ckpt):
         res = evaluate_checkpoint(
@@ -75,11 +114,13 @@ def unik_eval(
             res.write(out if len(ckpt) == 1 and not scores else out / f"run{k}-{res.metrics['stream']}")
     runs = [r.as_scores() for r in results] + [load_scores(p) for p in scores or []]
     table = Table(title=f"UNIK on {data}")
-    for col in ("run", "stream", "clips", "top-1", "top-5"):
+    for col in ("run", "stream", "clips", "top-1", "top-5", "mean class"):
         table.add_column(col)
     for path, res in zip(ckpt, results):
         m = res.metrics
-        table.add_row(str(path), m["stream"], str(m["num_samples"]), f"{m['top1']:.2%}", f"{m['top5']:.2%}")
+        table.add_row(str(path), m["stream"], str(m["num_samples"]), f"{m['top1']:.2%}", f"{m['top5']:.2%}",
+                      f"{m['mean_class']:.2%}")  # fmt: skip
+    shown = (results[-1].metrics, results[-1].classes, str(ckpt[-1]))
     if len(runs) > 1:
         w = [float(v) for v in weights.split(",")] if weights else None
         if w is not None and len(w) != len(runs):
@@ -87,12 +128,14 @@ def unik_eval(
         fused = fuse_runs(runs, w)
         fm = fused_metrics(fused)
         table.add_row("fused", "+".join(r.metrics["stream"] for r in results), str(fm["num_samples"]),
-                      f"{fm['top1']:.2%}", f"{fm['top5']:.2%}")  # fmt: skip
+                      f"{fm['top1']:.2%}", f"{fm['top5']:.2%}", f"{fm['mean_class']:.2%}")  # fmt: skip
+        shown = (fm, tuple(fused["classes"].tolist()), "fused")
         if out is not None:
             EvalResult(
                 fm, fused["clip_ids"].tolist(), fused["scores"], fused["labels"], tuple(fused["classes"].tolist())
             ).write(out / "fused")
     console.print(table)
+    _class_tables(*shown)
 
 
 @friendly_errors

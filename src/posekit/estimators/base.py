@@ -252,11 +252,16 @@ class CropPoses(NamedTuple):
         keypoints: ``(N, V, 2)`` float32 crop pixels; NaN where a joint (or the whole person) was not found.
         joint_scores: ``(N, V)`` float32 per-joint confidence in [0, 1]; 0 where not found.
         scores: ``(N,)`` float32 person confidence; 0 where nobody was found.
+        keypoints_3d: ``(N, V, 3)`` float32 metres (camera axes x right, y down, z away; origin at the mid-hip),
+            NaN where not found; None from an expert without 3D (:attr:`TopDownExpert.gives_3d`).
+        joint_scores_3d: ``(N, V)`` float32 score of each 3D joint in [0, 1]; None with ``keypoints_3d``.
     """
 
     keypoints: np.ndarray
     joint_scores: np.ndarray
     scores: np.ndarray
+    keypoints_3d: np.ndarray | None = None
+    joint_scores_3d: np.ndarray | None = None
 
 
 class TopDownExpert:
@@ -269,6 +274,9 @@ class TopDownExpert:
     """
 
     needs_boxes: ClassVar[bool] = True
+    gives_3d: ClassVar[bool] = False
+    """Whether :meth:`infer_crops` also gives 3D joints (``CropPoses.keypoints_3d``): then every person the
+    expert returns carries ``keypoints_3d``, NaN where it found nobody."""
     name: str
     layout: JointLayout
 
@@ -295,19 +303,33 @@ class TopDownExpert:
         owners = [(frame, box) for frame, frame_box in zip(frames, frame_boxes) for box in frame_box]
         count = len(owners)
         V = self.layout.num_joints
-        keypoints = np.full((count, V, 2), np.nan, np.float32)
-        joint_scores = np.zeros((count, V), np.float32)
-        scores = np.zeros(count, np.float32)
+        found = CropPoses(
+            np.full((count, V, 2), np.nan, np.float32),
+            np.zeros((count, V), np.float32),
+            np.zeros(count, np.float32),
+            np.full((count, V, 3), np.nan, np.float32) if self.gives_3d else None,
+            np.zeros((count, V), np.float32) if self.gives_3d else None,
+        )
         for start in range(0, count, self.config.crop_batch):
             chunk = slice(start, min(start + self.config.crop_batch, count))
-            keypoints[chunk], joint_scores[chunk], scores[chunk] = self._infer_chunk(owners[chunk])
+            for whole, part in zip(found, self._infer_chunk(owners[chunk])):
+                if whole is not None:
+                    whole[chunk] = part
         out, k = [], 0
         for frame_box in frame_boxes:
-            P = len(frame_box)
+            persons = slice(k, k + len(frame_box))
             out.append(
-                PoseProposals(keypoints[k : k + P], joint_scores[k : k + P], frame_box, scores[k : k + P], self.layout)
+                PoseProposals(
+                    found.keypoints[persons],
+                    found.joint_scores[persons],
+                    frame_box,
+                    found.scores[persons],
+                    self.layout,
+                    keypoints_3d=None if found.keypoints_3d is None else found.keypoints_3d[persons],
+                    joint_scores_3d=None if found.joint_scores_3d is None else found.joint_scores_3d[persons],
+                )
             )
-            k += P
+            k += len(frame_box)
         return out
 
     def _infer_chunk(self, owners: list[tuple[np.ndarray, np.ndarray]]) -> CropPoses:
@@ -324,11 +346,13 @@ class TopDownExpert:
         found = self.infer_crops(crops, in_crop.reshape(count, 4).astype(np.float32))
         self._check(found, count)
         keypoints = np.stack([crop_to_frame(found.keypoints[n], transforms[n]) for n in range(count)])
-        return CropPoses(keypoints, found.joint_scores, found.scores)
+        return found._replace(keypoints=keypoints)
 
     def _check(self, found: CropPoses, count: int) -> None:
         V = self.layout.num_joints
         expected = {"keypoints": (count, V, 2), "joint_scores": (count, V), "scores": (count,)}
+        if self.gives_3d:
+            expected |= {"keypoints_3d": (count, V, 3), "joint_scores_3d": (count, V)}
         for name, shape in expected.items():
             got = np.shape(getattr(found, name))
             if got != shape:

@@ -117,7 +117,7 @@ def clip_candidates(clip_id: str) -> tuple[str, ...]:
     return (clip_id, p.with_suffix("").as_posix()) if p.suffix else (clip_id,)
 
 
-class _ClipIndex:
+class ClipIndex:
     """Ground-truth clips by name; a shard clip matches one equal to it or ending with it (or it with the clip)."""
 
     def __init__(self, clips: list[str]) -> None:
@@ -171,7 +171,7 @@ def collect_predictions(
     by_clip: dict[str, dict[int, int]] = defaultdict(dict)
     for k, image in enumerate(truth.images):
         by_clip[image.clip][image.frame] = k
-    index = _ClipIndex(list(by_clip))
+    index = ClipIndex(list(by_clip))
     found: dict[int, Predictions] = {}
     layout: JointLayout | None = None
     for clip, info in iter_skeleton_clips(shards):

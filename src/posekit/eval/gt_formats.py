@@ -217,7 +217,7 @@ def frame_folder_positions(root: Path, folder: str) -> dict[str, int]:
     return {name: i for i, name in enumerate(names)}
 
 
-class _Resolver:
+class ImageResolver:
     """Maps an image entry onto ``(clip, frame)`` (module docstring), caching frame-folder listings."""
 
     def __init__(self, images: Path | None) -> None:
@@ -340,7 +340,7 @@ def load_ground_truth(path: Path, images: Path | None = None) -> GroundTruth:
         fmt, entries, persons = _list_persons(doc, path)
     else:
         raise ConfigError(f"--gt {path}: not a keypoints file (no COCO 'images' list, no MPII or AIC list)")
-    resolve = _Resolver(images)
+    resolve = ImageResolver(images)
     out: list[GtImage] = []
     seen_maps: dict[int, JointMap] = {}
     unlabelled = 0

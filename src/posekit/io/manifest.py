@@ -28,10 +28,11 @@ SETTINGS_SINCE: dict[str, Any] = {
     "tiles": 1,
     "tile_max_upscale": 2.0,
     "tile_below": 96.0,
+    "pose_3d": False,
 }
-"""Settings recorded since image inputs, the person filters, ``--strict``, ``--runtime`` and the tile pass came, with
-the value every older run had (every track kept, truncated videos failed before ``--strict`` existed and are refused
-by it now, the YOLO experts on PyTorch, no tile pass): a manifest without them resumes."""
+"""Settings recorded since image inputs, the person filters, ``--strict``, ``--runtime``, the tile pass and ``--3d``
+came, with the value every older run had (every track kept, truncated videos failed before ``--strict`` existed and
+are refused by it now, the YOLO experts on PyTorch, no tile pass, no 3D): a manifest without them resumes."""
 
 
 @dataclass

@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 from posekit.core.errors import ConfigError
 from posekit.io.shards import list_shards
 from posekit.skeleton.convert import convert_keypoints
-from posekit.skeleton.layouts import JointLayout
+from posekit.skeleton.features import bone_parents
+from posekit.skeleton.layouts import LAYOUTS, POSETICS17, JointLayout, get_layout
 from posekit.skeleton.records import SkeletonClip
 
 LABELS_JSON = "labels.json"
@@ -32,6 +33,10 @@ DATASET_JSON = "dataset.json"
 
 
 PAD_MODES = ("loop", "zero")
+
+
+COORDS = ("2d", "3d")
+"""``2d``: the tracks' ``keypoints`` (pixels, screen-normalised by the readers); ``3d``: their ``keypoints_3d``."""
 
 
 @dataclass(frozen=True)
@@ -147,17 +152,62 @@ def window_indices(num_frames: int, window: int, start: int, pad: str) -> np.nda
     return idx % num_frames if pad == "loop" else np.where(idx < num_frames, idx, -1)
 
 
+def has_bone_tree(layout: JointLayout) -> bool:
+    """Whether the layout's bones form a tree rooted at its centre joint (what the bone stream needs)."""
+    try:
+        bone_parents(layout)
+    except ValueError:
+        return False
+    return True
+
+
+def item_layout(requested: JointLayout | str | None, stored: JointLayout, where: Path | str) -> JointLayout:
+    """The layout of the items read from shards stored in ``stored`` (found at ``where``).
+
+    ``requested``: a layout, its name or a layout file (the joints are converted to it), None (the shards' own)
+    or ``"auto"`` (the shards' own when its bones form a tree rooted at its centre, as in ``ntu25`` or
+    ``posetics17``; otherwise Posetics-17, the thesis' 17 joints). Shards in a layout posekit does not know
+    need their layout file as ``requested``; otherwise a one-line :class:`ConfigError`, since their joints could
+    be neither converted nor checked.
+    """
+    if isinstance(requested, str) and requested not in ("auto", stored.name):
+        try:
+            requested = get_layout(requested)
+        except ConfigError as exc:
+            raise ConfigError(f"--layout: {exc}") from None
+    declared = isinstance(requested, JointLayout) and (requested.name, requested.joints) == (stored.name, stored.joints)
+    if stored.name not in LAYOUTS and not declared:
+        raise ConfigError(
+            f"{where}: the shards' joint layout {stored.name!r} is not one posekit knows ({', '.join(LAYOUTS)}); "
+            f"pass its layout file (--layout {stored.name}.yaml: name, joints, bones, center) or convert the shards"
+        )
+    if isinstance(requested, JointLayout):
+        return requested
+    if requested is None or requested == stored.name:
+        return stored
+    return stored if has_bone_tree(stored) else POSETICS17
+
+
 def clip_joints(
-    clip: SkeletonClip, src: JointLayout, layout: JointLayout, max_persons: int = 2, center: bool = False
+    clip: SkeletonClip,
+    src: JointLayout,
+    layout: JointLayout,
+    max_persons: int = 2,
+    center: bool = False,
+    coords: str = "2d",
 ) -> np.ndarray:
-    """``(2, T, V, M)`` float32 joints of ``clip`` (steps 1-3 of the module docstring), NaN = missing."""
-    M, T = max_persons, clip.num_frames
+    """``(C, T, V, M)`` float32 joints of ``clip`` (steps 1-3 of the module docstring), NaN = missing.
+
+    ``coords="2d"``: ``C = 2`` screen coordinates in ``[-1, 1]``; ``"3d"``: ``C = 3``, the tracks' 3D joints in
+    the shard's ``coordinates_3d`` unit (metres for NTU), not rescaled."""
+    M, T, C = max_persons, clip.num_frames, 3 if coords == "3d" else 2
     if clip.tracks:
-        kp = clip.to_array(max_persons=M).transpose(3, 1, 2, 0)
+        kp = clip.to_array(max_persons=M, coords=coords).transpose(3, 1, 2, 0)
     else:
-        kp = np.full((M, T, src.num_joints, 2), np.nan, np.float32)
+        kp = np.full((M, T, src.num_joints, C), np.nan, np.float32)
     kp, _ = convert_keypoints(kp, None, src, layout)
-    kp = normalise_screen(kp, clip.width, clip.height)
+    if coords == "2d":
+        kp = normalise_screen(kp, clip.width, clip.height)
     if center:
         body = kp[0, :, layout.center]
         if np.isfinite(body).any():

@@ -45,6 +45,13 @@ OPTIONAL_COLUMNS: dict[str, str] = {
 """String columns a skeletons shard may carry after ``tracks`` (additive): readers that do not know
 them ignore them. ``ShardInfo.columns`` names the ones a shard has."""
 
+PROPOSALS_OPTIONAL_COLUMNS: dict[str, str] = {
+    "keypoints_3d": "per person (P, V, 3) 3D joints, with joint_scores_3d (P, V) beside them (runs with --3d); "
+    "null in the rows of an expert without 3D",
+}
+"""Columns a proposals shard may carry after ``box_scores``, named in ``ShardInfo.columns`` like
+:data:`OPTIONAL_COLUMNS`: re-aggregating the proposals of a ``--3d`` run keeps its 3D without a model."""
+
 
 def optional_column_type(name: str) -> pa.DataType:
     if name not in OPTIONAL_COLUMNS:
@@ -93,8 +100,12 @@ def _clip_fields() -> list[pa.Field]:
     ]
 
 
-def proposals_schema(num_joints: int) -> pa.Schema:
+def proposals_schema(num_joints: int, columns: tuple[str, ...] = ()) -> pa.Schema:
     V = num_joints
+    with_3d = [
+        pa.field("keypoints_3d", pa.list_(keypoints_type(V, 3))),
+        pa.field("joint_scores_3d", pa.list_(pa.list_(pa.float32(), V))),
+    ]
     return pa.schema(
         [
             *_clip_fields(),
@@ -107,6 +118,7 @@ def proposals_schema(num_joints: int) -> pa.Schema:
             pa.field("joint_scores", pa.list_(pa.list_(pa.float32(), V))),
             pa.field("boxes", pa.list_(pa.list_(pa.float32(), 4))),
             pa.field("box_scores", pa.list_(pa.float32())),
+            *(with_3d if "keypoints_3d" in columns else []),
         ]
     )
 
@@ -152,8 +164,10 @@ class ShardInfo:
                 f"{where} has shard schema version {version}; this posekit reads versions {readable}: "
                 "upgrade posekit to read it"
             )
+        kind = md[b"posekit.kind"].decode()
+        known = OPTIONAL_COLUMNS if kind == "skeletons" else PROPOSALS_OPTIONAL_COLUMNS
         return cls(
-            kind=md[b"posekit.kind"].decode(),
+            kind=kind,
             layout=JointLayout.from_json(md[b"posekit.layout"].decode()),
             experts=tuple(json.loads(md[b"posekit.experts"].decode())),
             schema_version=version,
@@ -161,7 +175,7 @@ class ShardInfo:
             coordinates=md[b"posekit.coordinates"].decode(),
             coordinates_3d=md.get(b"posekit.coordinates_3d", COORDINATES_3D.encode()).decode(),
             extra=md.get(b"posekit.extra", b"{}").decode(),
-            columns=tuple(c for c in json.loads(md.get(b"posekit.columns", b"[]").decode()) if c in OPTIONAL_COLUMNS),
+            columns=tuple(c for c in json.loads(md.get(b"posekit.columns", b"[]").decode()) if c in known),
         )
 
     def schema(self) -> pa.Schema:
@@ -170,5 +184,5 @@ class ShardInfo:
         if self.kind == "skeletons":
             schema = skeletons_schema(self.layout.num_joints, self.columns)
         else:
-            schema = proposals_schema(self.layout.num_joints)
+            schema = proposals_schema(self.layout.num_joints, self.columns)
         return schema.with_metadata(self.to_metadata())

@@ -35,14 +35,15 @@ def _lists(values: pa.Array, lengths: Sequence[int], null: Sequence[bool] | None
     return pa.ListArray.from_arrays(pa.array(offsets), values, mask=mask)
 
 
-def _tracks_3d(tracks: Sequence[SkeletonTrack], V: int) -> tuple[pa.Array, pa.Array]:
-    """The tracks' ``keypoints_3d`` and ``joint_scores_3d`` lists, null for a track without 3D."""
-    with_3d = [tr for tr in tracks if tr.keypoints_3d is not None]
-    n = [len(tr) if tr.keypoints_3d is not None else 0 for tr in tracks]
-    null = [tr.keypoints_3d is None for tr in tracks]
-    joints = _fixed(_cat([tr.keypoints_3d for tr in with_3d], (V, 3), np.float32), pa.float32())
-    scores = _fixed(_cat([tr.joint_scores_3d for tr in with_3d], (V,), np.float32), pa.float32())
-    return _lists(joints, n, null), _lists(scores, n, null)
+def _lists_3d(
+    joints: Sequence[np.ndarray | None], scores: Sequence[np.ndarray | None], V: int
+) -> tuple[pa.Array, pa.Array]:
+    """Lists of ``(n, V, 3)`` 3D joints and of their ``(n, V)`` scores, one per record; null where it has none."""
+    null = [j is None for j in joints]
+    n = [0 if j is None else len(j) for j in joints]
+    joints_array = _fixed(_cat([j for j in joints if j is not None], (V, 3), np.float32), pa.float32())
+    scores_array = _fixed(_cat([c for c in scores if c is not None], (V,), np.float32), pa.float32())
+    return _lists(joints_array, n, null), _lists(scores_array, n, null)
 
 
 def _cat(arrays: list[np.ndarray], tail: tuple[int, ...], dtype) -> np.ndarray:
@@ -64,7 +65,7 @@ def skeletons_to_table(clips: Sequence[SkeletonClip], info: ShardInfo) -> pa.Tab
             _lists(pa.array(_cat([tr.box_scores for tr in tracks], (), np.float32)), n),
             _lists(pa.array(_cat([tr.confidence for tr in tracks], (), np.float32)), n),
             _lists(pa.array(_cat([tr.normaliser for tr in tracks], (), np.int8)), n),
-            *_tracks_3d(tracks, V),
+            *_lists_3d([tr.keypoints_3d for tr in tracks], [tr.joint_scores_3d for tr in tracks], V),
         ],
         fields=list(info.schema().field("tracks").type.value_type),
     )
@@ -105,6 +106,8 @@ def proposals_to_table(frames: Sequence[ExpertFrame], info: ShardInfo) -> pa.Tab
         _lists(_fixed(_cat([p.boxes for p in props], (4,), np.float32), pa.float32()), P),
         _lists(pa.array(_cat([p.scores for p in props], (), np.float32)), P),
     ]
+    if "keypoints_3d" in info.columns:
+        columns += _lists_3d([p.keypoints_3d for p in props], [p.joint_scores_3d for p in props], V)
     return pa.Table.from_arrays(columns, schema=info.schema())
 
 
@@ -159,7 +162,9 @@ def table_to_skeletons(table: pa.Table, info: ShardInfo) -> list[SkeletonClip]:
         SkeletonTrack(track_id=int(ids[k]), **{name: split[name][k] for name in shapes}) for k in range(len(ids))
     ]
     if tracks.type.get_field_index("keypoints_3d") >= 0:  # schema version 2
-        _attach_3d(all_tracks, tracks, V)
+        joints_3d, scores_3d = _read_3d(tracks.field("keypoints_3d"), tracks.field("joint_scores_3d"), V)
+        for track, joints, scores in zip(all_tracks, joints_3d, scores_3d):
+            track.keypoints_3d, track.joint_scores_3d = joints, scores
     names = ["clip_id", "video_path", "width", "height", "fps"]
     names += [name for name in ("label", "source_label", "text") if name in table.column_names]
     scalars = {name: _column(table, name).to_pylist() for name in names}
@@ -176,16 +181,15 @@ def table_to_skeletons(table: pa.Table, info: ShardInfo) -> list[SkeletonClip]:
     ]
 
 
-def _attach_3d(all_tracks: list[SkeletonTrack], tracks: pa.StructArray, V: int) -> None:
-    """Fill each track's ``keypoints_3d`` / ``joint_scores_3d`` from the struct's lists (None where null)."""
-    joints_col, scores_col = tracks.field("keypoints_3d"), tracks.field("joint_scores_3d")
+def _read_3d(
+    joints_col: pa.Array, scores_col: pa.Array, V: int
+) -> tuple[list[np.ndarray | None], list[np.ndarray | None]]:
+    """Each record's ``(n, V, 3)`` 3D joints and ``(n, V)`` scores from :func:`_lists_3d`'s lists (None where null)."""
     offsets = _offsets(joints_col)
     joints = _split(_values(joints_col, (V, 3)), offsets)
     scores = _split(_values(scores_col, (V,)), offsets)
     valid = joints_col.is_valid().to_numpy(zero_copy_only=False)
-    for k, track in enumerate(all_tracks):
-        if valid[k]:
-            track.keypoints_3d, track.joint_scores_3d = joints[k], scores[k]
+    return [j if ok else None for j, ok in zip(joints, valid)], [c if ok else None for c, ok in zip(scores, valid)]
 
 
 def table_to_proposals(table: pa.Table, info: ShardInfo) -> list[ExpertFrame]:
@@ -199,6 +203,10 @@ def table_to_proposals(table: pa.Table, info: ShardInfo) -> list[ExpertFrame]:
         "boxes": _list_column(table, "boxes", (4,)),
         "scores": _list_column(table, "box_scores"),
     }
+    if "keypoints_3d" in table.column_names:
+        arrays["keypoints_3d"], arrays["joint_scores_3d"] = _read_3d(
+            _column(table, "keypoints_3d"), _column(table, "joint_scores_3d"), V
+        )
     names = ("clip_id", "video_path", "width", "height", "fps", "expert", "t", "frame_index", "timestamp")
     scalars = {name: _column(table, name).to_pylist() for name in names}
     return [

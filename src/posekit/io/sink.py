@@ -40,13 +40,15 @@ class ShardSink:
         shard_clips: int = 64,
         shard_bytes: int = 256 << 20,
         keep_proposals: bool = False,
+        proposals_3d: bool = False,
     ) -> None:
+        """``proposals_3d``: the proposals shards also hold the experts' 3D joints (runs with ``--3d``)."""
         self.manifest = manifest
         self.skeletons = ShardWriter(out, ShardInfo("skeletons", layout, experts), shard_clips, shard_bytes)
         self.proposals = None
         if keep_proposals:
             (out / "proposals").mkdir(exist_ok=True)
-            info = ShardInfo("proposals", layout, experts)
+            info = ShardInfo("proposals", layout, experts, columns=("keypoints_3d",) if proposals_3d else ())
             self.proposals = ShardWriter(out / "proposals", info, shard_clips, shard_bytes)
         self._pending: list[ManifestEntry] = []
         self._broken = False

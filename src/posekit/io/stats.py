@@ -40,6 +40,8 @@ class ShardStats:
     frames: int = 0
     tracks: int = 0
     person_frames: int = 0
+    person_frames_3d: int = 0
+    """Person-frames whose ``keypoints_3d`` has at least one joint."""
     joints: int = 0
     missing_joints: int = 0
     frames_with_person: int = 0
@@ -69,6 +71,8 @@ def add_clip(stats: ShardStats, clip: SkeletonClip) -> ClipStats:
     for track in clip.tracks:
         occupied[track.t] = True
         poses += len(track)
+        if track.keypoints_3d is not None:
+            stats.person_frames_3d += int(np.isfinite(track.keypoints_3d).all(-1).any(-1).sum())
         missing = np.isnan(track.keypoints).any(-1)
         joints += missing.size
         missing_joints += int(missing.sum())

@@ -1,23 +1,29 @@
 """A ``torch.utils.data.Dataset`` over skeletons shards, for UNIK training and evaluation.
 
 One item is one clip (one skeletons-shard row) as a ``(C, T, V, M)`` float32 tensor:
-``C = 2`` screen coordinates, ``T = window`` frames, ``V = 17`` Posetics joints, ``M = 2``
-persons, plus its integer label (-1 when unlabelled) and its index.
+``C = 2`` screen coordinates (``coords="2d"``) or ``C = 3`` 3D coordinates (``coords="3d"``, the tracks'
+``keypoints_3d``), ``T = window`` frames, ``V`` joints of the item layout (the shards' own, or Posetics-17
+for layouts without a bone tree, see :func:`posekit.io.samples.item_layout`), ``M = 2`` persons, plus its
+integer label (-1 when unlabelled) and its index.
 
 What happens to a clip, in order:
 
 1. The ``M`` tracks with the highest :attr:`SkeletonTrack.presence` are taken (others dropped,
    absent persons are all-missing).
-2. Keypoints are converted from the shard's layout to Posetics-17 with
+2. Keypoints are converted from the shard's layout to the item layout with
    :func:`posekit.skeleton.convert_keypoints`.
-3. Pixels are normalised to ``[-1, 1]`` keeping the aspect ratio: ``(p - size / 2) /
+3. 2D pixels are normalised to ``[-1, 1]`` keeping the aspect ratio: ``(p - size / 2) /
    (max(width, height) / 2)``, so the longer side of the frame spans ``[-1, 1]``. Optionally
    (``center=True``) the clip is then shifted so that its first person's mean centre joint
-   (Posetics chest) lies at 0.
+   (Posetics chest) lies at 0. With ``normalise="unik"`` the authors' pre-normalisation follows
+   (:func:`posekit.skeleton.normalise.unik_normalise`: replay of empty frames up to ``normalise_frames``,
+   and for 3D the centring and two rotations).
 4. A temporal window of ``window`` frames is cut: a random start for training, the centred
    window for evaluation. A clip shorter than the window is padded by looping it
    (``pad="loop"``, the thesis "replaying" of 3.7.1) or with missing frames (``pad="zero"``).
    ``window=None`` keeps the whole clip (then batch clips of one length, or batch size 1).
+   With ``random_move`` (training only) the window is then moved as the authors' random-move augmentation
+   does (:func:`posekit.skeleton.normalise.random_move`).
 5. The stream (joint, bone, joint/bone motion; :mod:`posekit.skeleton.features`) is computed.
 6. Missing values (NaN) become 0.
 
@@ -63,9 +69,12 @@ from torch.utils.data import Dataset
 
 from posekit.core.errors import ConfigError, ShardError
 from posekit.io.samples import (
+    COORDS,
     PAD_MODES,
     LabelMap,
     clip_joints,
+    has_bone_tree,
+    item_layout,
     resolve_labels,
     window_indices,
     window_start,
@@ -73,7 +82,8 @@ from posekit.io.samples import (
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import list_shards, read_shard_info, table_to_skeletons
 from posekit.skeleton.features import STREAMS, make_stream
-from posekit.skeleton.layouts import POSETICS17, JointLayout, get_layout
+from posekit.skeleton.layouts import JointLayout
+from posekit.skeleton.normalise import random_move, unik_normalise
 from posekit.skeleton.records import SkeletonClip
 
 
@@ -88,7 +98,8 @@ class SkeletonShardDataset(Dataset):
         train: random windows if true, centred windows otherwise.
         stream: ``joint``, ``bone``, ``joint_motion`` or ``bone_motion``.
         max_persons: ``M``.
-        layout: the layout of the items (Posetics-17 for UNIK).
+        layout: the layout of the items: a layout or its name, None (the shards' own) or ``"auto"`` (see
+            :func:`posekit.io.samples.item_layout`).
         pad: ``loop`` or ``zero`` for clips shorter than ``window``.
         seed: base of the per-item random generator.
         clip_ids: keep only these clips (in this order of the shards, not of the list).
@@ -97,6 +108,10 @@ class SkeletonShardDataset(Dataset):
             clip from every joint (step 3b, off by default): the "centering" of the thesis
             pre-processing (3.7.1). It makes the joint stream invariant to where the person
             stands, which small datasets cannot learn on their own.
+        coords: ``2d`` or ``3d`` (:data:`posekit.io.samples.COORDS`).
+        normalise: ``none`` or ``unik`` (the authors' pre-normalisation, step 3).
+        normalise_frames: with ``normalise="unik"``, clips are cut or replayed to this many frames (300 for NTU).
+        random_move: the authors' random-move augmentation of training windows (step 4).
     """
 
     def __init__(
@@ -107,12 +122,16 @@ class SkeletonShardDataset(Dataset):
         train: bool = True,
         stream: str = "joint",
         max_persons: int = 2,
-        layout: JointLayout | str = POSETICS17,
+        layout: JointLayout | str | None = "auto",
         pad: str = "loop",
         seed: int = 0,
         clip_ids: Sequence[str] | None = None,
         cache_row_groups: int = 8,
         center: bool = False,
+        coords: str = "2d",
+        normalise: str = "none",
+        normalise_frames: int | None = None,
+        random_move: bool = False,
     ) -> None:
         if stream not in STREAMS:
             raise ConfigError(f"unknown stream {stream!r}; streams: {', '.join(STREAMS)}")
@@ -120,20 +139,50 @@ class SkeletonShardDataset(Dataset):
             raise ConfigError(f"pad must be one of {PAD_MODES}, got {pad!r}")
         if window is not None and window < 1:
             raise ConfigError(f"window must be a positive number of frames or None, got {window}")
+        if coords not in COORDS or normalise not in NORMALISATIONS:
+            raise ConfigError(f"coords must be one of {COORDS} and normalise one of {NORMALISATIONS}")
         self.path = Path(path)
         self.window, self.train, self.stream, self.pad = window, train, stream, pad
         self.max_persons, self.seed, self.epoch = max_persons, seed, 0
-        self.layout = get_layout(layout) if isinstance(layout, str) else layout
-        self.cache_row_groups, self.center = cache_row_groups, center
+        self.cache_row_groups, self.center, self.coords = cache_row_groups, center, coords
+        self.normalise, self.normalise_frames, self.random_move = normalise, normalise_frames, random_move
         self.shards = list_shards(self.path, "skeletons")
         if not self.shards:
             raise ShardError(f"no skeletons shards (skeletons-*.parquet) under {self.path}")
         self.labels: LabelMap | None = resolve_labels(labels, self.path, self.shards)
         self.infos: list[ShardInfo] = [read_shard_info(p) for p in self.shards]
+        self.layout = self._item_layout(layout)
         self._index(set(clip_ids) if clip_ids is not None else None)
         self._cache: OrderedDict[tuple[int, int], list[SkeletonClip]] = OrderedDict()
         self._files: dict[int, pq.ParquetFile] = {}
         self._pid = os.getpid()
+        self._check_coords()
+
+    def _item_layout(self, requested: JointLayout | str | None) -> JointLayout:
+        """The item layout, refusing at load (one line) what would fail at the first batch."""
+        stored = {info.layout.name: info.layout for info in self.infos}
+        if len(stored) > 1:
+            raise ConfigError(f"{self.path}: the shards mix joint layouts {sorted(stored)}; read one layout at a time")
+        layout = item_layout(requested, next(iter(stored.values())), self.path)
+        if self.stream.startswith("bone") and not has_bone_tree(layout):
+            raise ConfigError(
+                f"the {self.stream} stream needs bones forming a tree rooted at the centre joint, which layout "
+                f"{layout.name!r} lacks; train the joint stream or pass --layout posetics17"
+            )
+        return layout
+
+    def _check_coords(self) -> None:
+        """With ``coords="3d"``, the first clip must carry 3D joints (checked at load, not at the first batch)."""
+        if self.coords == "3d" and len(self) and not self.clip(0).has_3d:
+            raise ConfigError(
+                f"--coords 3d, but clip {self.clip_ids[0]!r} under {self.path} has no 3D joints (keypoints_3d); "
+                "use --coords 2d or import the dataset with its 3D skeletons"
+            )
+
+    @property
+    def channels(self) -> int:
+        """``C`` of the items: 2 (screen x, y) or 3 (3D x, y, z)."""
+        return 3 if self.coords == "3d" else 2
 
     def _index(self, wanted: set[str] | None) -> None:
         """Clip ids, frame counts and (shard, row group, row) of every kept clip."""
@@ -211,27 +260,55 @@ class SkeletonShardDataset(Dataset):
         return self._row_group(s, g)[r]
 
     def joints(self, index: int) -> np.ndarray:
-        """``(2, T, V, M)`` float32 whole-clip joints, normalised (steps 1-3), NaN = missing."""
+        """``(C, T, V, M)`` float32 whole-clip joints, normalised (steps 1-3), NaN = missing."""
         src = self.infos[int(self.locations[index, 0])].layout
-        return clip_joints(self.clip(index), src, self.layout, self.max_persons, self.center)
+        x = clip_joints(self.clip(index), src, self.layout, self.max_persons, self.center, self.coords)
+        return unik_normalise(x, self.normalise_frames) if self.normalise == "unik" else x
 
     def window_start(self, index: int, num_frames: int) -> int:
         """First frame of the item's window: random (train) or centred (eval)."""
         return window_start(self.window, num_frames, self.train, (self.seed, self.epoch, index))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
-        """``(x (2, window, V, M) float32, label, index)``."""
+        """``(x (C, window, V, M) float32, label, index)``."""
         x = self.joints(index)
         start = self.window_start(index, x.shape[1])
-        return to_item(x, self.window, start, self.pad, self.stream, self.layout), int(self.targets[index]), index
+        move = np.random.default_rng([self.seed, self.epoch, index, 1]) if self.random_move and self.train else None
+        item = to_item(x, self.window, start, self.pad, self.stream, self.layout, move)
+        return item, int(self.targets[index]), index
 
 
-def to_item(x: np.ndarray, window: int | None, start: int, pad: str, stream: str, layout: JointLayout) -> torch.Tensor:
-    """``(2, T, V, M)`` joints -> the ``(2, window, V, M)`` float32 tensor of steps 4-6."""
+NORMALISATIONS = ("none", "unik")
+"""``none``: screen coordinates (2D) or the shards' 3D unit as they are; ``unik``: the authors' pre-normalisation."""
+
+
+def to_item(
+    x: np.ndarray,
+    window: int | None,
+    start: int,
+    pad: str,
+    stream: str,
+    layout: JointLayout,
+    move: np.random.Generator | None = None,
+) -> torch.Tensor:
+    """``(C, T, V, M)`` joints -> the ``(C, window, V, M)`` float32 tensor of steps 4-6 (``move``: the random
+    generator of the random-move augmentation, None for none)."""
     T = x.shape[1]
     if window is not None:
         idx = window_indices(T, window, start, pad)
         x = x[:, np.clip(idx, 0, None)] if T else np.full((x.shape[0], window, *x.shape[2:]), np.nan)
         x[:, idx < 0] = np.nan
+    if move is not None:
+        x = random_move(x, move)
     x = np.nan_to_num(make_stream(x, stream, layout), nan=0.0)
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+
+def replay_collate(batch: list[tuple[torch.Tensor, int, int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Batch whole clips of different lengths: each ``(C, T, V, M)`` item is replayed to the longest ``T``
+    (the thesis' test on all frames, 3.7.1, with its replay padding)."""
+    longest = max(x.shape[1] for x, _, _ in batch)
+    items = [x[:, torch.arange(longest) % max(x.shape[1], 1)] if x.shape[1] else x.new_zeros(
+        (x.shape[0], longest, *x.shape[2:])) for x, _, _ in batch]  # fmt: skip
+    labels = torch.tensor([y for _, y, _ in batch], dtype=torch.int64)
+    return torch.stack(items), labels, torch.tensor([i for _, _, i in batch], dtype=torch.int64)

@@ -3,7 +3,8 @@
 The extraction pipeline gives every expert's persons the track id of the person they were
 associated with. Here the experts' views of one track are stacked into ``(M, n, V, 2)``
 arrays (NaN where an expert saw nothing), SST-A aggregates them, and eq. 3.3 keeps the
-frames whose confidence C reaches gamma. The person filters of :class:`TrackFilterOptions` then
+frames whose confidence C reaches gamma; a 3D source (:mod:`posekit.refine.pose3d`) then gives each
+skeleton track its 3D joints. The person filters of :class:`TrackFilterOptions` then
 drop short tracks and keep a clip's main persons. Every pose left out is counted by its reason
 (:data:`DROP_REASONS`, :data:`TRACK_DROP_REASONS`), so nothing is dropped silently.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +21,9 @@ from posekit.core.options import check_bounds
 from posekit.refine.ssta import AggregationOptions, aggregate
 from posekit.skeleton.layouts import JointLayout
 from posekit.skeleton.records import PoseProposals, SkeletonTrack
+
+if TYPE_CHECKING:
+    from posekit.refine.pose3d import Pose3DSource
 
 
 @dataclass
@@ -32,6 +37,9 @@ class TrackProposals:
         joint_scores: ``(M, n, V)`` float32; NaN where expert ``m`` has no joint.
         boxes: ``(n, 4)`` float32 xyxy pixels, from the first expert (in order) that saw the person.
         box_scores: ``(n,)`` float32, from the same expert.
+        keypoints_3d: ``(M, n, V, 3)`` float32 metres, NaN where expert ``m`` gave no 3D joint; None when no
+            expert of the run gives 3D.
+        joint_scores_3d: ``(M, n, V)`` float32 score of each 3D joint, 0 where none; None with ``keypoints_3d``.
     """
 
     track_id: int
@@ -40,13 +48,16 @@ class TrackProposals:
     joint_scores: np.ndarray
     boxes: np.ndarray
     box_scores: np.ndarray
+    keypoints_3d: np.ndarray | None = None
+    joint_scores_3d: np.ndarray | None = None
 
 
 def stack_tracks(per_expert: Sequence[Sequence[PoseProposals]], min_joint_score: float = 0.0) -> list[TrackProposals]:
     """Group ``per_expert[m][t]`` proposals by track id into per-track stacks, sorted by id.
 
     Joints an expert scores below ``min_joint_score`` are treated as missing. Persons
-    without a track (id -1) are left out.
+    without a track (id -1) are left out. 3D joints are stacked whole when any expert gives them, not
+    thresholded: an expert that estimates 3D places every joint, its score travels with it.
     """
     M = len(per_expert)
     seen: dict[int, set[int]] = {}
@@ -57,6 +68,7 @@ def stack_tracks(per_expert: Sequence[Sequence[PoseProposals]], min_joint_score:
     if not seen:
         return []
     V = next(p.layout.num_joints for frames in per_expert for p in frames)
+    with_3d = any(p.has_3d for frames in per_expert for p in frames)
     stacks = []
     for tid in sorted(seen):
         ts = np.array(sorted(seen[tid]), np.int32)
@@ -66,6 +78,8 @@ def stack_tracks(per_expert: Sequence[Sequence[PoseProposals]], min_joint_score:
         scores = np.full((M, n, V), np.nan, np.float32)
         boxes = np.full((n, 4), np.nan, np.float32)
         box_scores = np.full(n, np.nan, np.float32)
+        kpts_3d = np.full((M, n, V, 3), np.nan, np.float32) if with_3d else None
+        scores_3d = np.zeros((M, n, V), np.float32) if with_3d else None
         for m, frames in enumerate(per_expert):
             for t in ts:
                 props = frames[t]
@@ -75,12 +89,14 @@ def stack_tracks(per_expert: Sequence[Sequence[PoseProposals]], min_joint_score:
                 i, p = where[int(t)], hits[0]
                 kpts[m, i] = props.keypoints[p]
                 scores[m, i] = props.joint_scores[p]
+                if kpts_3d is not None and props.has_3d:
+                    kpts_3d[m, i], scores_3d[m, i] = props.keypoints_3d[p], props.joint_scores_3d[p]
                 if np.isnan(box_scores[i]):
                     boxes[i], box_scores[i] = props.boxes[p], props.scores[p]
         low = ~(scores >= min_joint_score)
         kpts[low] = np.nan
         scores[low] = np.nan
-        stacks.append(TrackProposals(tid, ts, kpts, scores, boxes, box_scores))
+        stacks.append(TrackProposals(tid, ts, kpts, scores, boxes, box_scores, kpts_3d, scores_3d))
     return stacks
 
 
@@ -223,12 +239,18 @@ def skeleton_tracks(
     layout: JointLayout,
     options: AggregationOptions,
     min_joint_score: float = 0.0,
+    source_3d: Pose3DSource | None = None,
 ) -> RefinedTracks:
-    """The skeleton tracks of a clip: SST-A when there are several experts, else the one expert's."""
+    """The skeleton tracks of a clip: SST-A when there are several experts, else the one expert's; with
+    ``source_3d``, each track's ``keypoints_3d`` / ``joint_scores_3d`` from it."""
     stacks = stack_tracks(per_expert, min_joint_score)
-    if len(per_expert) == 1:
-        return single_expert_tracks(stacks)
-    return aggregate_tracks(stacks, layout, options)
+    one = len(per_expert) == 1
+    refined = single_expert_tracks(stacks) if one else aggregate_tracks(stacks, layout, options)
+    if source_3d is not None:
+        views = {s.track_id: s for s in stacks}
+        for track in refined.tracks:
+            track.keypoints_3d, track.joint_scores_3d = source_3d.track_3d(track, views[track.track_id])
+    return refined
 
 
 TRACK_DROP_REASONS = ("short_track", "beyond_max_persons")

@@ -200,6 +200,50 @@ BLAZEPOSE33 = _layout(
 )  # fmt: skip
 """MediaPipe BlazePose 33 landmarks, in MediaPipe's order."""
 
+_LEGS_TO_MID_HIP = [("left_hip", "mid_hip"), ("right_hip", "mid_hip"), *_LIMBS[4:]]
+_ARMS = _LIMBS[:4]
+
+H36M17 = _layout(
+    "h36m17",
+    ("mid_hip", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle", "spine", "thorax",
+     "neck_base", "head_top", *_BODY12[0:6:2], *_BODY12[1:6:2]),
+    [
+        *_LEGS_TO_MID_HIP,
+        ("spine", "mid_hip"),
+        ("thorax", "spine"),
+        ("neck_base", "thorax"),
+        ("head_top", "neck_base"),
+        ("left_shoulder", "thorax"),
+        ("right_shoulder", "thorax"),
+        *_ARMS,
+    ],
+    center="mid_hip",
+)  # fmt: skip
+"""Human3.6M's 17 joints in MMPose's order (its body3d ``.npz`` files). The root is the pelvis, the midpoint of
+the hips (``mid_hip``); the ankle joints are those MMPose calls ``*_foot``; ``thorax``, ``spine``, ``neck_base`` and
+``head_top`` have no namesake in the 2D layouts, so no 2D layout gives them."""
+
+MPI_INF_3DHP17 = _layout(
+    "mpi_inf_3dhp17",
+    ("head_top", "neck_base", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+     "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle", "mid_hip",
+     "spine", "head_centre"),
+    [
+        *_LEGS_TO_MID_HIP,
+        ("spine", "mid_hip"),
+        ("neck_base", "spine"),
+        ("head_centre", "neck_base"),
+        ("head_top", "head_centre"),
+        ("left_shoulder", "neck_base"),
+        ("right_shoulder", "neck_base"),
+        *_ARMS,
+    ],
+    center="mid_hip",
+)  # fmt: skip
+"""MPI-INF-3DHP's 17 joints in MMPose's order. Its ``root`` is the midpoint of the hips (``mid_hip``), its
+``neck`` lies at the base of the neck, about 7 cm above the shoulders' midpoint (``neck_base``, not the 2D layouts'
+``neck``), its ``head`` is the head's centre (``head_centre``, not a face landmark)."""
+
 NTU25 = _layout(
     "ntu25",
     ("spine_base", "spine_mid", "neck", "head", "left_shoulder", "left_elbow", "left_wrist", "left_hand",
@@ -277,7 +321,8 @@ PENN13 = _layout(
 """Penn Action's 13 labelled joints: head, then the 12 body joints, left before right."""
 
 LAYOUTS: dict[str, JointLayout] = {
-    lay.name: lay for lay in (COCO17, POSETICS17, LCRNET13, BLAZEPOSE33, NTU25, OPENPOSE18, PENN13)
+    lay.name: lay
+    for lay in (COCO17, POSETICS17, LCRNET13, BLAZEPOSE33, NTU25, OPENPOSE18, PENN13, H36M17, MPI_INF_3DHP17)
 }
 
 LAYOUT_FILE_SUFFIXES = (".json", ".yaml", ".yml")

@@ -21,6 +21,9 @@ class PoseProposals:
         scores: ``(P,)`` float32 person confidence.
         layout: the joint layout of ``keypoints``.
         track_ids: ``(P,)`` int32 track id per person, -1 until a tracker assigns one.
+        keypoints_3d: ``(P, V, 3)`` float32 metres in the shards' ``coordinates_3d`` convention (camera axes,
+            origin at the mid-hip), NaN where the expert gave no 3D joint; None for an expert without 3D.
+        joint_scores_3d: ``(P, V)`` float32 score of each 3D joint; None with ``keypoints_3d``.
     """
 
     keypoints: np.ndarray
@@ -29,10 +32,23 @@ class PoseProposals:
     scores: np.ndarray
     layout: JointLayout
     track_ids: np.ndarray | None = None
+    keypoints_3d: np.ndarray | None = None
+    joint_scores_3d: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.track_ids is None:
             self.track_ids = np.full(len(self.scores), -1, dtype=np.int32)
+
+    @property
+    def has_3d(self) -> bool:
+        return self.keypoints_3d is not None
+
+    def filled_3d(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(P, V, 3)`` 3D joints and ``(P, V)`` scores, NaN (scores 0) for an expert without 3D."""
+        if self.keypoints_3d is not None and self.joint_scores_3d is not None:
+            return self.keypoints_3d, self.joint_scores_3d
+        P, V = self.joint_scores.shape
+        return np.full((P, V, 3), np.nan, np.float32), np.zeros((P, V), np.float32)
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -53,6 +69,8 @@ class PoseProposals:
         """The persons of ``parts`` (all in ``layout``) one after the other."""
         if not parts:
             return cls.empty(layout)
+        with_3d = any(p.has_3d for p in parts)
+        filled = [p.filled_3d() for p in parts] if with_3d else []
         return cls(
             np.concatenate([p.keypoints for p in parts]),
             np.concatenate([p.joint_scores for p in parts]),
@@ -60,6 +78,8 @@ class PoseProposals:
             np.concatenate([p.scores for p in parts]),
             layout,
             np.concatenate([p.track_ids for p in parts]),
+            np.concatenate([f[0] for f in filled]) if with_3d else None,
+            np.concatenate([f[1] for f in filled]) if with_3d else None,
         )
 
     def select(self, index: np.ndarray) -> PoseProposals:
@@ -71,11 +91,17 @@ class PoseProposals:
             self.scores[index],
             self.layout,
             self.track_ids[index],
+            None if self.keypoints_3d is None else self.keypoints_3d[index],
+            None if self.joint_scores_3d is None else self.joint_scores_3d[index],
         )
 
     def to_layout(self, layout: JointLayout) -> PoseProposals:
+        """The same persons in ``layout``, 2D and 3D joints mapped by joint meaning (``posekit.skeleton.convert``)."""
         kpts, scores = convert_keypoints(self.keypoints, self.joint_scores, self.layout, layout)
-        return PoseProposals(kpts, scores, self.boxes, self.scores, layout, self.track_ids)
+        kpts_3d, scores_3d = self.keypoints_3d, self.joint_scores_3d
+        if kpts_3d is not None:
+            kpts_3d, scores_3d = convert_keypoints(kpts_3d, scores_3d, self.layout, layout)
+        return PoseProposals(kpts, scores, self.boxes, self.scores, layout, self.track_ids, kpts_3d, scores_3d)
 
 
 @dataclass

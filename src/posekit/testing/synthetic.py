@@ -10,7 +10,11 @@ then
   in-plane tilt, person height (pixels) and position in a frame of random size;
 - with Gaussian pixel noise, randomly missing joints, bursts of missing limbs, frames where the
   person is not detected, and joints leaving the frame marked missing (NaN);
-- sometimes beside a second, less present person standing idle.
+- sometimes beside a second, less present person standing idle;
+- with ``with_3d``, the figure's 3D joints too (``keypoints_3d``: metres in the camera's axes, x right,
+  y down, z away, origin at the mid-hip, the shards' default 3D convention).
+
+The figure has the joints of the COCO-17, Posetics-17 and NTU-25 (Kinect) layouts.
 
 :func:`write_synthetic_dataset` writes a dataset laid out as ``posekit build-dataset`` leaves one
 (:mod:`posekit.workflows.datasets.build`: ``out/<split>/skeletons-*.parquet`` with a ``label``
@@ -92,6 +96,12 @@ class _Pose:
             knee = hip + THIGH * scale[5] * _direction(ta, tf, s)
             j[f"{name}_hip"], j[f"{name}_knee"] = hip, knee
             j[f"{name}_ankle"] = knee + SHIN * scale[6] * _direction(sa, sf, s)
+            forearm = j[f"{name}_wrist"] - elbow
+            j[f"{name}_hand"] = j[f"{name}_wrist"] + 0.3 * forearm
+            j[f"{name}_hand_tip"] = j[f"{name}_wrist"] + 0.6 * forearm
+            j[f"{name}_thumb"] = j[f"{name}_hand"] + 0.04 * side
+            j[f"{name}_foot"] = j[f"{name}_ankle"] + 0.12 * forward - 0.05 * up
+        j.update(spine_base=mid_hip, spine_mid=j["chest"], spine_shoulder=neck, head=j["nose"] - 0.08 * forward)
         return j
 
 
@@ -185,7 +195,8 @@ def _rotation(yaw: float, pitch: float) -> np.ndarray:
 
 
 def person_motion(action: str, T: int, fps: float, rng: np.random.Generator, layout: JointLayout) -> np.ndarray:
-    """``(T, V, 3)`` metres: one person doing ``action`` over ``T`` frames in ``layout`` order."""
+    """``(T, V + 1, 3)`` metres: one person doing ``action`` over ``T`` frames in ``layout`` order, then the
+    mid-hip (the origin of the 3D joints)."""
     if action not in _MOTIONS:
         raise ValueError(f"unknown action {action!r}; actions: {', '.join(ACTIONS)}")
     motion, (f_lo, f_hi) = _MOTIONS[action]
@@ -197,14 +208,18 @@ def person_motion(action: str, T: int, fps: float, rng: np.random.Generator, lay
     missing = [name for name in layout.joints if name not in joints]
     if missing:
         raise ValueError(f"the synthetic figure has no joints {missing} of layout {layout.name!r}")
-    return np.stack([joints[name] for name in layout.joints], axis=1)
+    return np.stack([joints[name] for name in (*layout.joints, "mid_hip")], axis=1)
 
 
-def _project(xyz: np.ndarray, rng: np.random.Generator, width: int, height: int, anchor: np.ndarray) -> np.ndarray:
-    """``(T, V, 3)`` metres -> ``(T, V, 2)`` pixels through a random view; NaN outside the frame."""
+def _project(
+    xyz: np.ndarray, rng: np.random.Generator, width: int, height: int, anchor: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(T, V + 1, 3)`` metres (the joints, then the origin) -> ``(T, V, 2)`` pixels through a random view,
+    NaN outside the frame, and the ``(T, V, 3)`` metres in the camera's axes (x right, y down, z away) from the
+    origin."""
     R = _rotation(rng.uniform(-1.2, 1.2), rng.uniform(-0.25, 0.45))
     cam = xyz @ R.T
-    uv = np.stack([cam[..., 0], -cam[..., 1]], axis=-1)
+    uv = np.stack([cam[..., 0], -cam[..., 1]], axis=-1)[:, :-1]
     tilt = rng.uniform(-0.15, 0.15)
     c, s = np.cos(tilt), np.sin(tilt)
     uv = uv @ np.array([[c, -s], [s, c]]).T
@@ -212,7 +227,7 @@ def _project(xyz: np.ndarray, rng: np.random.Generator, width: int, height: int,
     uv = (uv - np.nanmean(uv[0], axis=0)) * px_per_m + anchor
     outside = (uv[..., 0] < 0) | (uv[..., 0] >= width) | (uv[..., 1] < 0) | (uv[..., 1] >= height)
     uv[outside] = np.nan
-    return uv
+    return uv, (cam[:, :-1] - cam[:, -1:]) * np.array([1.0, -1.0, -1.0])
 
 
 def _corrupt(uv: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -229,9 +244,15 @@ def _corrupt(uv: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _track(
-    uv: np.ndarray, rng: np.random.Generator, track_id: int, score: tuple[float, float], drop: float
+    uv: np.ndarray,
+    rng: np.random.Generator,
+    track_id: int,
+    score: tuple[float, float],
+    drop: float,
+    xyz: np.ndarray | None = None,
 ) -> SkeletonTrack | None:
-    """A :class:`SkeletonTrack` of the frames where the person is seen (some frames dropped)."""
+    """A :class:`SkeletonTrack` of the frames where the person is seen (some frames dropped); ``xyz``: the
+    ``(T, V, 3)`` 3D joints of every frame, if any."""
     seen = np.isfinite(uv).all(axis=-1).any(axis=-1) & (rng.random(len(uv)) >= drop)
     t = np.flatnonzero(seen).astype(np.int32)
     if len(t) == 0:
@@ -251,6 +272,7 @@ def _track(
         boxes=boxes,
         box_scores=rng.uniform(*score, n).astype(np.float32),
         confidence=rng.uniform(0.2, 1.0, n).astype(np.float32),
+        keypoints_3d=None if xyz is None else xyz[t].astype(np.float32),
     )
 
 
@@ -262,9 +284,10 @@ def synthetic_clip(
     frames: tuple[int, int] = (48, 96),
     fps: float = 30.0,
     bystander: float = 0.3,
+    with_3d: bool = False,
 ) -> SkeletonClip:
     """One clip of ``action``: the actor (track 0) and, with probability ``bystander``, an idle
-    second person (track 1, seen less)."""
+    second person (track 1, seen less); ``with_3d``: the tracks carry their 3D joints."""
     width, height = FRAME_SIZES[int(rng.integers(len(FRAME_SIZES)))]
     T = int(rng.integers(frames[0], frames[1] + 1))
     frame = np.array([width, height], dtype=float)
@@ -275,8 +298,9 @@ def synthetic_clip(
     for k, (what, score, drop) in enumerate(people):
         xyz = person_motion(what, T, fps, rng, layout)
         anchor = frame * rng.uniform([0.25, 0.2], [0.75, 0.45])
-        uv = _corrupt(_project(xyz, rng, width, height, anchor), rng)
-        track = _track(uv, rng, k, score, drop)
+        uv, cam = _project(xyz, rng, width, height, anchor)
+        uv = _corrupt(uv, rng)
+        track = _track(uv, rng, k, score, drop, cam if with_3d else None)
         if track is not None:
             tracks.append(track)
     frame_index = np.arange(T, dtype=np.int32)
@@ -300,6 +324,7 @@ def write_synthetic_dataset(
     layout: str = "coco17",
     seed: int = 0,
     shard_clips: int = 64,
+    with_3d: bool = False,
 ) -> LabelMap:
     """Write a built dataset of synthetic clips into ``out`` (splits, ``dataset.json``, card, ``labels.json``);
     return the labels.
@@ -307,7 +332,7 @@ def write_synthetic_dataset(
     ``clips_per_class`` maps a split name to clips per action (default ``train: 32, val: 12``).
     ``layout`` is the joint layout stored in the shards (COCO-17 by default, as a YOLO pose
     expert writes it; the torch dataset converts it to Posetics-17). Same seed, same bytes
-    of keypoints; every clip is kept (no presence filter).
+    of keypoints; every clip is kept (no presence filter). ``with_3d``: the tracks carry 3D joints.
     """
     out = Path(out)
     staging = out / ".synthetic"
@@ -331,7 +356,7 @@ def write_synthetic_dataset(
             clip_id = f"syn-{split}-{len(clips):05d}"
             clips[clip_id] = order[k]
             annotated.append(AnnotatedClip(clip_id, order[k], split))
-            writer.add([synthetic_clip(clip_id, order[k], rng, lay, frames)])
+            writer.add([synthetic_clip(clip_id, order[k], rng, lay, frames, with_3d=with_3d)])
             if writer.should_flush:
                 writer.flush()
         writer.flush()

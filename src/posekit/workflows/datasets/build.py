@@ -472,6 +472,7 @@ def _assemble(
         "skeletons",
         first.layout,
         first.experts,
+        coordinates_3d=first.coordinates_3d,
         extra=json.dumps({"dataset": options.kind, "seed": options.seed}),
         columns=options.columns,
     )
@@ -614,6 +615,7 @@ def dataset_doc(
                 "shards": written.shards[name],
                 "frames": written.stats[name].frames,
                 "person_frames": written.stats[name].person_frames,
+                "person_frames_3d": written.stats[name].person_frames_3d,
             }
             for name in written.names
         },
@@ -621,11 +623,13 @@ def dataset_doc(
         "layout": json.loads(info.layout.to_json()),
         "experts": list(info.experts),
         "coordinates": info.coordinates,
+        "coordinates_3d": info.coordinates_3d if all_stats.person_frames_3d else None,
         "columns": list(info.columns),
         "stats": {
             "frames": all_stats.frames,
             "tracks": all_stats.tracks,
             "person_frames": all_stats.person_frames,
+            "person_frames_3d": all_stats.person_frames_3d,
             "missing_joint_rate": round(all_stats.missing_rate, 4) if all_stats.joints else None,
             "frames_with_person_rate": round(all_stats.frames_with_person_rate, 4) if all_stats.frames else None,
             "confidence_hist": all_stats.confidence_hist.tolist(),
@@ -726,6 +730,18 @@ def _import_lines(doc: dict) -> tuple[str, list[str]]:
     return intro, made
 
 
+def _card_3d(doc: dict) -> str:
+    """The card's line on 3D: how many person-frames carry ``keypoints_3d``, in what convention, or that none do."""
+    stats = doc["stats"]
+    with_3d, poses = stats.get("person_frames_3d", 0), stats["person_frames"]
+    if not with_3d:
+        return "3D: none; `keypoints_3d` is null in every track (`build-dataset --3d` extracts 3D joints)."
+    return (
+        f"3D: the tracks' `keypoints_3d` (n, V, 3) and `joint_scores_3d` hold 3D joints beside the 2D ones on "
+        f"{with_3d} of {poses} person-frames ({poses - with_3d} without); coordinates: {doc['coordinates_3d']}."
+    )
+
+
 def dataset_card(doc: dict, schema: pa.Schema | None = None) -> str:
     """The dataset's README: the Hugging Face YAML header (:func:`hf_metadata`, given the shards' schema),
     what it is, how it was made, per-class counts, histograms."""
@@ -746,8 +762,9 @@ def dataset_card(doc: dict, schema: pa.Schema | None = None) -> str:
         "- `histograms.png`: joint scores, SST-A confidence C (when aggregated), joint completeness per person-frame",
         "",
         f"Shard columns: the skeletons schema of posekit (docs/shards.md) plus {', '.join(doc['columns'])}. "
-        f"Coordinates: {doc['coordinates']}."
-        + (f" 3D (`keypoints_3d`): {doc['coordinates_3d']}." if doc.get("coordinates_3d") else ""),
+        f"Coordinates: {doc['coordinates']}.",
+        "",
+        _card_3d(doc),
         "",
         "## How it was made",
         "",

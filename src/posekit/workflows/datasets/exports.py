@@ -7,9 +7,12 @@
   Persons are the clip's tracks by presence; layouts their graphs do not know and unlabelled
   clips are refused unless asked for.
 - **NTU-style arrays** (:func:`export_ntu`): ``{split}_data.npy`` ``(N, C, T, V, M)`` float32
-  (C = x, y[, score]; screen-normalised as in thesis 3.7.1 or pixels; one T for every split), with
-  ``{split}_label.npy`` (N,) int64, ``{split}_num_frames.npy``, ``{split}_clip_ids.txt`` and
-  ``classes.txt``; written through a memory map, so N is not limited by RAM.
+  (C = x, y[, score]; screen-normalised as in thesis 3.7.1 or pixels; or x, y, z of the 3D joints; one T
+  for every split), with ``{split}_label.npy`` (N,) int64, ``{split}_num_frames.npy``,
+  ``{split}_clip_ids.txt`` and ``classes.txt``; written through a memory map, so N is not limited by RAM.
+  With ``--normalise unik`` the arrays are those of the UNIK authors' ``data_gen``: ``{split}_data_joint.npy``
+  after their pre-normalisation (:func:`posekit.skeleton.normalise.unik_normalise`) and ``{split}_label.pkl``,
+  the pickled ``(sample names, labels)`` their feeders read.
 - **COCO keypoints** (:func:`export_coco`): ``{split}.json`` with one image per frame
   (``file_name`` ``{clip}/{frame:06d}.jpg`` plus ``clip_id``/``frame_index``, as
   :mod:`posekit.eval.coco` reads it) and one annotation per person and frame (``keypoints``
@@ -27,6 +30,7 @@ folder name says nothing about train or val, and pyskl configs name the split th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -42,11 +46,20 @@ import pyarrow.parquet as pq
 
 from posekit.core.errors import ConfigError, ShardError
 from posekit.core.options import check_bounds
-from posekit.io.samples import DATASET_JSON, LabelMap, normalise_screen, resolve_labels, window_indices
+from posekit.io.samples import (
+    DATASET_JSON,
+    LabelMap,
+    clip_joints,
+    item_layout,
+    normalise_screen,
+    resolve_labels,
+    window_indices,
+)
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import iter_skeleton_clips, list_shards, read_shard_info
 from posekit.skeleton.convert import convert_keypoints
 from posekit.skeleton.layouts import JointLayout, check_layout_option, get_layout
+from posekit.skeleton.normalise import unik_normalise
 from posekit.skeleton.records import SkeletonClip
 
 FORMATS = ("pyskl", "ntu", "coco")
@@ -154,23 +167,53 @@ class PysklOptions:
 class NtuOptions:
     """How ``posekit export ntu`` writes the ``(N, C, T, V, M)`` arrays."""
 
-    layout: str = field(default="posetics17", metadata={"help": "Joint layout of the arrays."})
+    layout: str = field(
+        default="auto",
+        metadata={
+            "help": "Joint layout of the arrays (auto: the shards' own when its bones form a tree, else posetics17)."
+        },
+    )
     frames: int | None = field(
         default=None, metadata={"help": "T of every split (default: the longest clip of all splits).", "min": 1}
     )
     max_persons: int = field(default=2, metadata={"help": "M, the most present tracks kept.", "min": 1})
-    channels: int = field(default=3, metadata={"help": "3: x, y, score; 2: x, y.", "min": 2, "max": 3})
-    coords: Literal["screen", "pixels"] = field(
-        default="screen", metadata={"help": "screen ([-1, 1] keeping the aspect ratio, thesis 3.7.1) or pixels."}
+    channels: int = field(
+        default=3, metadata={"help": "2D: 3 = x, y, score; 2 = x, y (3D: always x, y, z).", "min": 2, "max": 3}
+    )
+    coords: Literal["auto", "screen", "pixels", "3d"] = field(
+        default="auto",
+        metadata={
+            "help": "screen ([-1, 1] keeping the aspect ratio, thesis 3.7.1), pixels, 3d (keypoints_3d), or auto "
+            "(3d when the clips carry 3D joints, as NTU imports do, else screen)."
+        },
     )
     pad: Literal["zero", "loop"] = field(default="zero", metadata={"help": "Short clips: zero or loop (replay)."})
+    normalise: Literal["none", "unik"] = field(
+        default="none",
+        metadata={
+            "help": "unik: the UNIK authors' pre-normalisation, written as their data_gen writes "
+            "(SPLIT_data_joint.npy, SPLIT_label.pkl)."
+        },
+    )
     allow_unlabelled: bool = field(
         default=False, metadata={"help": "Export clips without a class as label -1 (training on them fails)."}
     )
 
     def __post_init__(self) -> None:
         check_bounds(self)
-        check_layout_option(self.layout, "--layout")
+        if self.layout != "auto":
+            check_layout_option(self.layout, "--layout")
+        two_d = self.coords in ("screen", "pixels")
+        if self.normalise == "unik" and two_d and (self.coords == "pixels" or self.channels == 3):
+            raise ConfigError(
+                "--normalise unik writes coordinates only, as the authors' data_gen: use --coords 3d, "
+                "or --coords screen --channels 2"
+            )
+
+    @property
+    def num_channels(self) -> int:
+        """``C`` of the arrays."""
+        return 3 if self.coords == "3d" else self.channels
 
 
 def unlabelled_clips(split: Split) -> list[str]:
@@ -289,19 +332,50 @@ def export_pyskl(data: Path, out: Path, options: PysklOptions | None = None) -> 
     return out
 
 
+def ntu_item(clip: SkeletonClip, src: JointLayout, dst: JointLayout, T: int, options: NtuOptions) -> np.ndarray:
+    """``(C, T, V, M)`` float32 array of one clip as :func:`export_ntu` writes it; 0 = missing joint."""
+    C, M = options.num_channels, options.max_persons
+    if options.coords == "3d" or options.normalise == "unik":
+        x = clip_joints(clip, src, dst, M, coords="3d" if options.coords == "3d" else "2d")
+        if options.normalise == "unik":
+            return np.nan_to_num(unik_normalise(x, T), nan=0.0)
+    else:
+        kp, sc = person_arrays(clip, src, dst, M)  # (M, T', V, 2), (M, T', V)
+        if options.coords == "screen":
+            missing = (sc == 0) & (kp == 0).all(-1)
+            kp = np.where(missing[..., None], 0.0, normalise_screen(kp, clip.width, clip.height))
+        x = np.concatenate([kp, sc[..., None]], axis=-1)[..., :C].transpose(3, 1, 2, 0)  # (C, T', V, M)
+    idx = window_indices(clip.num_frames, T, 0, options.pad)
+    item = x[:, np.clip(idx, 0, None)] if clip.num_frames else np.zeros((C, T, dst.num_joints, M))
+    item[:, idx < 0] = 0.0
+    return np.nan_to_num(item, nan=0.0)
+
+
+def sample_name(clip: SkeletonClip) -> str:
+    """The name of a clip in the authors' ``{split}_label.pkl``: its NTU ``.skeleton`` file's name for imported
+    NTU clips (as their data_gen names samples), else its clip id."""
+    name = PurePosixPath(clip.video_path).name
+    return name if name.endswith(".skeleton") else clip.clip_id
+
+
 def export_ntu(data: Path, out_dir: Path, options: NtuOptions | None = None) -> dict[str, Path]:
     """Write NTU-style ``(N, C, T, V, M)`` arrays per split into ``out_dir``; return the data files.
 
     Every split has the same T: ``options.frames``, or the longest clip of all splits; longer clips keep
-    their first T frames, shorter ones are padded (``zero`` or ``loop``, the thesis' replaying).
-    ``coords``: ``screen`` ([-1, 1] keeping the aspect ratio, thesis 3.7.1) or ``pixels``.
+    their first T frames, shorter ones are padded (``zero`` or ``loop``, the thesis' replaying; with
+    ``normalise="unik"`` the authors' replay of empty frames). ``coords``: ``screen`` ([-1, 1] keeping the
+    aspect ratio, thesis 3.7.1), ``pixels`` or ``3d`` (the tracks' 3D joints, in the shards' 3D unit).
     """
     options = options or NtuOptions()
     out_dir = Path(out_dir)
-    dst = get_layout(options.layout)
     splits = dataset_splits(data)
     if not options.allow_unlabelled:
         _refuse_unlabelled(splits)
+    stored = _layout_of(splits[0])
+    dst = item_layout(options.layout, stored, data)
+    if options.coords == "auto":
+        first = next(splits[0].clips(), None)
+        options = dataclasses.replace(options, coords="3d" if first is not None and first[0].has_3d else "screen")
     lengths = {
         split.name: [
             n
@@ -311,41 +385,40 @@ def export_ntu(data: Path, out_dir: Path, options: NtuOptions | None = None) -> 
         for split in splits
     }
     T = options.frames or max((n for ns in lengths.values() for n in ns), default=1)
-    C, M = options.channels, options.max_persons
     out_dir.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    classes: tuple[str, ...] = ()
-    for split in splits:
-        classes = classes or split.classes
-        N = len(lengths[split.name])
-        path = out_dir / f"{split.name}_data.npy"
-        tmp = out_dir / f".{split.name}_data.npy.tmp-{os.getpid()}"
-        data_mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(N, C, T, dst.num_joints, M))
-        labels = np.full(N, -1, np.int64)
-        num_frames = np.zeros(N, np.int64)
-        ids = []
-        for n, (clip, info) in enumerate(split.clips()):
-            kp, sc = person_arrays(clip, info.layout, dst, M)  # (M, T', V, 2), (M, T', V)
-            if options.coords == "screen":
-                missing = (sc == 0) & (kp == 0).all(-1)
-                kp = np.where(missing[..., None], 0.0, normalise_screen(kp, clip.width, clip.height))
-            x = np.concatenate([kp, sc[..., None]], axis=-1)[..., :C].transpose(3, 1, 2, 0)  # (C, T', V, M)
-            idx = window_indices(clip.num_frames, T, 0, options.pad)
-            item = x[:, np.clip(idx, 0, None)] if clip.num_frames else np.zeros((C, T, dst.num_joints, M))
-            item[:, idx < 0] = 0.0
-            data_mm[n] = item
-            labels[n], num_frames[n] = split.label(clip), clip.num_frames
-            ids.append(clip.clip_id)
-        data_mm.flush()
-        del data_mm
-        os.replace(tmp, path)
-        np.save(out_dir / f"{split.name}_label.npy", labels)
-        np.save(out_dir / f"{split.name}_num_frames.npy", num_frames)
-        (out_dir / f"{split.name}_clip_ids.txt").write_text("".join(f"{c}\n" for c in ids), encoding="utf-8")
-        written[split.name] = path
+    written = {
+        split.name: _write_ntu_split(split, out_dir, dst, T, len(lengths[split.name]), options) for split in splits
+    }
+    classes = next((split.classes for split in splits if split.classes), ())
     (out_dir / "classes.txt").write_text("".join(f"{c}\n" for c in classes), encoding="utf-8")
     (out_dir / "layout.json").write_text(dst.to_json(), encoding="utf-8")
     return written
+
+
+def _write_ntu_split(split: Split, out_dir: Path, dst: JointLayout, T: int, N: int, options: NtuOptions) -> Path:
+    """One split's files (see :func:`export_ntu`); the data array goes through a memory map and a rename."""
+    unik = options.normalise == "unik"
+    path = out_dir / f"{split.name}_data{'_joint' if unik else ''}.npy"
+    tmp = out_dir / f".{path.name}.tmp-{os.getpid()}"
+    shape = (N, options.num_channels, T, dst.num_joints, options.max_persons)
+    data_mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
+    labels = np.full(N, -1, np.int64)
+    num_frames = np.zeros(N, np.int64)
+    ids, names = [], []
+    for n, (clip, info) in enumerate(split.clips()):
+        data_mm[n] = ntu_item(clip, info.layout, dst, T, options)
+        labels[n], num_frames[n] = split.label(clip), clip.num_frames
+        ids.append(clip.clip_id)
+        names.append(sample_name(clip))
+    data_mm.flush()
+    del data_mm
+    os.replace(tmp, path)
+    np.save(out_dir / f"{split.name}_label.npy", labels)
+    np.save(out_dir / f"{split.name}_num_frames.npy", num_frames)
+    (out_dir / f"{split.name}_clip_ids.txt").write_text("".join(f"{c}\n" for c in ids), encoding="utf-8")
+    if unik:
+        _atomic_write_bytes(out_dir / f"{split.name}_label.pkl", pickle.dumps((names, labels.tolist())))
+    return path
 
 
 def annotation_box(boxes: np.ndarray, keypoints: np.ndarray, k: int) -> np.ndarray:

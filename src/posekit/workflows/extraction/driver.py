@@ -26,7 +26,7 @@ import numpy as np
 from posekit.core.errors import ConfigError, PosekitError, VideoError
 from posekit.core.options import check_bounds, flag_name, recorded_settings
 from posekit.estimators.base import Estimator, EstimatorConfig
-from posekit.estimators.registry import ExpertSpec, build_estimator
+from posekit.estimators.registry import ExpertSpec, build_estimator, expert_class
 from posekit.estimators.runtimes import RuntimeOptions, fix_mmap_threshold, one_torch_thread, require_runtime
 from posekit.io.images import IMAGE_EXTENSIONS, ImageInputOptions
 from posekit.io.inputs import find_inputs, iter_input_frames, probe_input, unique_inputs
@@ -42,6 +42,7 @@ from posekit.io.video import (
     batched_frames,
     readable_frames,
 )
+from posekit.refine.pose3d import expert_3d_source
 from posekit.refine.tracking import PersonTracker, TrackerConfig, match_boxes
 from posekit.refine.tracks import AggregationOptions, TrackFilterOptions, filter_tracks, skeleton_tracks
 from posekit.skeleton.layouts import LAYOUTS, JointLayout, check_layout_option, get_layout
@@ -70,6 +71,8 @@ class ExtractOptions:
         tracks: which skeleton tracks are kept (minimum length, the main persons).
         strict: a truncated video fails instead of keeping its readable frames.
         runtime: where the YOLO experts run, and how many CPU threads the run uses.
+        pose_3d: give each skeleton track 3D joints from an expert that estimates them
+            (:mod:`posekit.refine.pose3d`), and keep them in the proposals shards.
     """
 
     experts: tuple[ExpertSpec, ...] = field(metadata={"cli": False})
@@ -104,11 +107,24 @@ class ExtractOptions:
         },
     )
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
+    pose_3d: bool = field(
+        default=False,
+        metadata={
+            "flag": "--3d",
+            "help": "Also give each person track 3D joints (metres, camera axes, origin at the mid-hip) from an "
+            "expert that estimates them: mediapipe (BlazePose's world landmarks).",
+        },
+    )
 
     def __post_init__(self) -> None:
         check_layout_option(self.layout, "--layout")
         if not self.experts:
             raise ConfigError("no experts given; name at least one, e.g. yolo")
+        if self.pose_3d and not any(getattr(expert_class(s.name), "gives_3d", False) for s in self.experts):
+            named = ",".join(s.label for s in self.experts)
+            raise ConfigError(
+                f"--3d needs an expert that estimates 3D: add mediapipe, e.g. --experts {named},mediapipe"
+            )
         check_bounds(self)
 
     def settings(self) -> dict:
@@ -417,9 +433,9 @@ def extract_clip(
             f"{video.path}: {truncation_text(truncated)}; --strict refuses it (without --strict its "
             f"{truncated['readable_frames']} readable frames are kept)"
         )
-    refined = skeleton_tracks(
-        [per_expert[name] for name in experts.names], layout, options.aggregation, options.min_joint_score
-    )
+    proposals = [per_expert[name] for name in experts.names]
+    source_3d = expert_3d_source(proposals) if options.pose_3d else None
+    refined = skeleton_tracks(proposals, layout, options.aggregation, options.min_joint_score, source_3d)
     refined = filter_tracks(refined, options.tracks)
     taken_fps = taken_rate(frame_index, info.fps)
     clip = SkeletonClip(
@@ -692,6 +708,7 @@ def run_extraction(
         options.shard_clips,
         options.shard_bytes,
         options.keep_proposals,
+        options.pose_3d,
     )
     started = time.perf_counter()
     outcomes = backend.outcomes(todo, options, progress)

@@ -20,6 +20,7 @@ from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import list_shards, read_proposals, read_shard_info
 from posekit.io.sink import ShardSink, prepare_output
+from posekit.refine.pose3d import expert_3d_source
 from posekit.refine.tracks import AggregationOptions, TrackFilterOptions, filter_tracks, skeleton_tracks
 from posekit.skeleton.records import ExpertFrame, PoseProposals, SkeletonClip
 
@@ -48,7 +49,8 @@ def clip_from_proposals(
 ) -> tuple[SkeletonClip, dict[str, int]]:
     """One clip's skeletons from its expert frames (every expert, every frame ``t``), with the person filters
     ``tracks`` applied as extraction applies them, and its person-frames left out by reason
-    (``posekit.refine.tracks.DROP_REASONS``, ``TRACK_DROP_REASONS``)."""
+    (``posekit.refine.tracks.DROP_REASONS``, ``TRACK_DROP_REASONS``). Proposals of a ``--3d`` run carry their
+    experts' 3D, which the tracks keep (:func:`posekit.refine.pose3d.expert_3d_source`)."""
     T = max(f.t for f in frames) + 1
     empty = PoseProposals.empty(info.layout)
     per_expert = {name: [empty] * T for name in info.experts}
@@ -62,7 +64,8 @@ def clip_from_proposals(
         per_expert[f.expert][f.t] = f.proposals
         frame_index[f.t], timestamp[f.t] = f.frame_index, f.timestamp
     first = frames[0]
-    refined = skeleton_tracks(list(per_expert.values()), info.layout, options, min_joint_score)
+    proposals = list(per_expert.values())
+    refined = skeleton_tracks(proposals, info.layout, options, min_joint_score, expert_3d_source(proposals))
     refined = filter_tracks(refined, tracks or TrackFilterOptions())
     clip = SkeletonClip(
         clip_id=first.clip_id,

@@ -17,10 +17,21 @@ from posekit.core.options import check_bounds
 from posekit.unik.thesis import THESIS_CHANNELS
 
 Stream = Literal["joint", "bone", "joint_motion", "bone_motion"]
-Preset = Literal["posetics", "smarthome", "penn-action", "ntu60", "ntu120"]
+Preset = Literal[
+    "posetics",
+    "ntu60-xsub",
+    "ntu60-xview",
+    "ntu120-xsub",
+    "ntu120-xset",
+    "smarthome-cs",
+    "smarthome-cv1",
+    "smarthome-cv2",
+    "penn",
+]
 _SCHEDULE = "Training schedule"
 _MODEL = "Model (thesis 3.4)"
 _RUN = "Run"
+_DATA = "Input (thesis 3.7.1)"
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,48 @@ class TrainConfig:
     )
     center: bool = field(
         default=False, metadata={"help": "Centre each clip on its person's mean chest.", "panel": _SCHEDULE}
+    )
+    layout: str = field(
+        default="auto",
+        metadata={
+            "help": "Joints the model sees: a layout name (the shards are converted to it, e.g. posetics17 for "
+            "transfer) or auto (the shards' own when its bones form a tree, else posetics17).",
+            "panel": _DATA,
+        },
+    )
+    coords: Literal["2d", "3d"] = field(
+        default="2d",
+        metadata={"help": "2d: screen coordinates of keypoints; 3d: the tracks' keypoints_3d.", "panel": _DATA},
+    )
+    normalise: Literal["none", "unik"] = field(
+        default="none",
+        metadata={
+            "help": "unik: the authors' pre-normalisation (replay of empty frames; 3D: centring, two rotations).",
+            "panel": _DATA,
+        },
+    )
+    frames: int | None = field(
+        default=None,
+        metadata={
+            "help": "With --normalise unik: cut or replay every clip to this many frames first (NTU: 300).",
+            "panel": _DATA,
+            "min": 1,
+        },
+    )
+    random_move: bool = field(
+        default=False, metadata={"help": "Random-move augmentation of training windows.", "panel": _DATA}
+    )
+    test_frames: Literal["all", "window"] = field(
+        default="all",
+        metadata={
+            "help": "Validate on all frames of each clip (thesis; a batch is replayed to its longest clip) "
+            "or on the centred --window.",
+            "panel": _DATA,
+        },
+    )
+    metric: Literal["top1", "mean_class"] = field(
+        default="top1",
+        metadata={"help": "Validation score that picks best.pt (Smarthome: mean per-class accuracy).", "panel": _RUN},
     )
     max_persons: int = field(default=2, metadata={"help": "Persons M per clip.", "panel": _MODEL, "min": 1})
     num_heads: int = field(default=3, metadata={"help": "S-LSU heads N.", "panel": _MODEL, "min": 1})
@@ -132,14 +185,22 @@ class TrainConfig:
         check_bounds(self)
 
 
+_NTU = {"window": 300, "frames": 300, "pad": "loop", "coords": "3d", "normalise": "unik", "batch_size": 32}
+_SMARTHOME = {"epochs": 50, "lr_steps": (30, 40), "window": 400, "normalise": "unik", "batch_size": 16}
 PRESETS: dict[str, dict[str, Any]] = {
-    "posetics": {"epochs": 65, "lr_steps": (45, 55), "window": 150},
-    "smarthome": {"epochs": 50, "lr_steps": (30, 40), "window": 400},
-    "penn-action": {"epochs": 30, "lr_steps": (10, 20), "window": 150},
-    "ntu60": {"epochs": 50, "lr_steps": (30, 40), "window": 300, "pad": "loop"},
-    "ntu120": {"epochs": 60, "lr_steps": (30, 50), "window": 300, "pad": "loop"},
+    "posetics": {"epochs": 65, "lr_steps": (45, 55), "window": 150, "random_move": True, "batch_size": 64},
+    "ntu60-xsub": {"epochs": 50, "lr_steps": (30, 40), **_NTU},
+    "ntu60-xview": {"epochs": 50, "lr_steps": (30, 40), **_NTU},
+    "ntu120-xsub": {"epochs": 60, "lr_steps": (30, 50), **_NTU},
+    "ntu120-xset": {"epochs": 60, "lr_steps": (30, 50), **_NTU},
+    "smarthome-cs": {**_SMARTHOME, "metric": "mean_class"},
+    "smarthome-cv1": {**_SMARTHOME, "metric": "mean_class", "random_move": True},
+    "smarthome-cv2": {**_SMARTHOME, "metric": "mean_class", "random_move": True},
+    "penn": {"epochs": 30, "lr_steps": (10, 20), "window": 150, "random_move": True, "batch_size": 8},
 }
-"""Thesis 3.7.1: epochs, LR decay epochs and frames per training clip of each dataset."""
+"""Thesis 3.7.1 per dataset and benchmark: epochs, LR decay epochs, training window, inputs; where the thesis
+is silent (batch size, random move) the authors' configs. The benchmark's split comes from the import
+(``posekit import ntu --benchmark xsub``); docs/unik.md lists each difference from the authors' configs."""
 
 _TUPLES = {"lr_steps", "channels", "strides", "dilations"}
 

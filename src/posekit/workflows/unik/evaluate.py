@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 
 from posekit.core.errors import ConfigError
 from posekit.io.samples import LabelMap, find_labels
-from posekit.io.torch_dataset import SkeletonShardDataset
+from posekit.io.torch_dataset import SkeletonShardDataset, replay_collate
 from posekit.skeleton.features import fuse_scores, softmax
 from posekit.unik.model import UNIK
 
@@ -53,8 +53,14 @@ def per_class_accuracy(cm: np.ndarray) -> np.ndarray:
         return np.where(totals > 0, np.diag(cm) / np.maximum(totals, 1), np.nan)
 
 
+def mean_class_accuracy(cm: np.ndarray) -> float:
+    """Mean of the per-class accuracies over the classes with samples (Toyota Smarthome's protocol)."""
+    accuracies = per_class_accuracy(cm)
+    return float(np.nanmean(accuracies)) if np.isfinite(accuracies).any() else float("nan")
+
+
 def classification_metrics(logits: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]) -> dict[str, Any]:
-    """Loss, top-1, top-5, per-class accuracy and confusion matrix of ``(N, K)`` logits."""
+    """Loss, top-1, top-5, mean class accuracy, per-class accuracy and confusion matrix of ``(N, K)`` logits."""
     keep = labels >= 0
     log_probs = torch.log_softmax(torch.as_tensor(logits[keep], dtype=torch.float64), dim=1)
     loss = float(torch.nn.functional.nll_loss(log_probs, torch.as_tensor(labels[keep]))) if keep.any() else float("nan")
@@ -63,6 +69,7 @@ def classification_metrics(logits: np.ndarray, labels: np.ndarray, classes: tupl
         "loss": loss,
         "top1": topk_accuracy(logits, labels, 1),
         "top5": topk_accuracy(logits, labels, 5),
+        "mean_class": mean_class_accuracy(cm),
         "per_class": {name: float(acc) for name, acc in zip(classes, per_class_accuracy(cm))},
         "confusion": cm.tolist(),
         "num_samples": int(keep.sum()),
@@ -108,6 +115,7 @@ class LoadedModel:
     classes: tuple[str, ...]
     config: dict[str, Any]
     epoch: int
+    layout: str | None = None
 
 
 def load_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> LoadedModel:
@@ -122,7 +130,8 @@ def load_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> Loa
     model = UNIK(**ckpt["model_args"])
     model.load_state_dict(ckpt["model"])
     model.to(device).eval()
-    return LoadedModel(model, tuple(ckpt.get("classes", ())), dict(ckpt.get("config", {})), int(ckpt.get("epoch", 0)))
+    classes, config = tuple(ckpt.get("classes", ())), dict(ckpt.get("config", {}))
+    return LoadedModel(model, classes, config, int(ckpt.get("epoch", 0)), ckpt.get("layout"))
 
 
 @torch.no_grad()
@@ -135,7 +144,8 @@ def predict_logits(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(N, K)`` float32 logits and ``(N,)`` labels of every item of ``dataset``, in order."""
     model.eval()
-    loader = DataLoader(dataset, batch_size=batch_size if dataset.window else 1, num_workers=workers)
+    collate = replay_collate if dataset.window is None else None
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate)
     logits, labels = [], []
     for x, y, _ in loader:
         logits.append(model(x.to(device, non_blocking=True)).float().cpu().numpy())
@@ -143,6 +153,15 @@ def predict_logits(
     if not logits:
         return np.zeros((0, getattr(model, "num_classes", 0)), np.float32), np.zeros(0, np.int64)
     return np.concatenate(logits), np.concatenate(labels)
+
+
+def eval_split(data: Path | str) -> Path:
+    """The shards to evaluate on: a split folder as given, or the ``val`` (else ``test``) split of a dataset root."""
+    data = Path(data)
+    for name in ("val", "test"):
+        if (data / name).is_dir():
+            return data / name
+    return data
 
 
 def dataset_for(
@@ -153,27 +172,39 @@ def dataset_for(
     window: int | str | None = "config",
     clip_ids: list[str] | None = None,
 ) -> SkeletonShardDataset:
-    """An evaluation dataset (centred windows) read the way the checkpoint's run read its data."""
+    """An evaluation dataset read the way the checkpoint's run read its data: its layout, coordinates and
+    normalisation; all frames of each clip (or the centred window of runs trained with ``test_frames=window``)."""
     cfg = loaded.config
     if window == "config":
-        window = cfg.get("window", 150)
+        window = cfg.get("window", 150) if cfg.get("test_frames", "window") == "window" else None
     if isinstance(labels, str) and labels == "auto":
         found = find_labels(Path(data))
         labels = LabelMap.load(found) if found else None
         if labels is not None and loaded.classes and tuple(labels.classes) != loaded.classes:
             known = {c: n for c, n in labels.clips.items() if n in loaded.classes}
             labels = LabelMap(loaded.classes, known)
-    return SkeletonShardDataset(
+    ds = SkeletonShardDataset(
         data,
         labels=labels,
         window=window or None,
         train=False,
         stream=stream or cfg.get("stream", "joint"),
         max_persons=loaded.model.num_persons,
+        layout=loaded.layout or cfg.get("layout", "auto"),
         pad=cfg.get("pad", "loop"),
         center=bool(cfg.get("center", False)),
         clip_ids=clip_ids,
+        coords=cfg.get("coords", "2d"),
+        normalise=cfg.get("normalise", "none"),
+        normalise_frames=cfg.get("frames"),
     )
+    expected = (loaded.model.in_channels, loaded.model.num_joints)
+    if (ds.channels, ds.layout.num_joints) != expected:
+        raise ConfigError(
+            f"{data} gives {ds.channels} coordinates x {ds.layout.num_joints} joints ({ds.layout.name}), the "
+            f"checkpoint expects {expected[0]} x {expected[1]}"
+        )
+    return ds
 
 
 def save_scores(

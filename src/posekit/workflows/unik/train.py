@@ -11,7 +11,9 @@ One CPU, one GPU or many (DDP)::
 
 ``--data`` is a folder of skeletons shards with a ``labels.json`` sidecar (see
 :mod:`posekit.io.torch_dataset`); when it holds ``train/`` and ``val/`` folders those
-are the splits, otherwise give ``--val-data``. The batch size is per process.
+are the splits, otherwise give ``--val-data``. The batch size is per process. The model's
+``C`` (2D or 3D, ``--coords``) and ``V`` (the joints of ``--layout``, by default the shards'
+own) come from the data; validation scores all frames of each clip (``--test-frames``).
 
 Everything the run writes goes to ``--out``: ``config.yaml`` (the resolved configuration),
 ``last.pt`` every epoch and ``best.pt`` (best validation top-1), ``metrics.csv`` (one row
@@ -49,7 +51,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from posekit import __version__
 from posekit.core.errors import ConfigError
 from posekit.io.samples import LabelMap, find_labels
-from posekit.io.torch_dataset import SkeletonShardDataset
+from posekit.io.torch_dataset import SkeletonShardDataset, replay_collate
 from posekit.skeleton.features import softmax
 from posekit.unik.model import UNIK, count_parameters
 from posekit.workflows.unik.config import TrainConfig, plain, save_config
@@ -132,11 +134,20 @@ def build_datasets(cfg: TrainConfig, labels: LabelMap) -> tuple[SkeletonShardDat
         "max_persons": cfg.max_persons,
         "pad": cfg.pad,
         "center": cfg.center,
+        "layout": cfg.layout,
+        "coords": cfg.coords,
+        "normalise": cfg.normalise,
+        "normalise_frames": cfg.frames,
     }
-    train_set = SkeletonShardDataset(train_path, window=cfg.window, train=True, seed=cfg.seed, **common)
+    train_set = SkeletonShardDataset(
+        train_path, window=cfg.window, train=True, seed=cfg.seed, random_move=cfg.random_move, **common
+    )
     if len(train_set) == 0:
         raise ConfigError(f"no labelled clips under {train_path} ({train_set.skipped} clips without a label)")
-    val_set = SkeletonShardDataset(val_path, window=cfg.window, train=False, **common) if val_path else None
+    if val_path is None:
+        return train_set, None
+    window = None if cfg.test_frames == "all" else cfg.window
+    val_set = SkeletonShardDataset(val_path, window=window, train=False, **{**common, "layout": train_set.layout})
     return train_set, val_set
 
 
@@ -149,6 +160,7 @@ def build_loader(dataset: SkeletonShardDataset, cfg: TrainConfig, d: Dist, train
         num_workers=cfg.workers,
         pin_memory=d.device.type == "cuda",
         prefetch_factor=4 if cfg.workers > 0 else None,
+        collate_fn=replay_collate if dataset.window is None else None,
     )
 
 
@@ -156,13 +168,14 @@ def build_loader(dataset: SkeletonShardDataset, cfg: TrainConfig, d: Dist, train
 # Model
 
 
-def model_args(cfg: TrainConfig, num_classes: int) -> dict[str, Any]:
-    """Constructor arguments of :class:`UNIK`, stored in checkpoints to rebuild the model."""
+def model_args(cfg: TrainConfig, num_classes: int, data: SkeletonShardDataset) -> dict[str, Any]:
+    """Constructor arguments of :class:`UNIK`, stored in checkpoints to rebuild the model; ``C`` and ``V``
+    are those of the training ``data``."""
     return {
         "num_classes": num_classes,
-        "num_joints": 17,
+        "num_joints": data.layout.num_joints,
         "num_persons": cfg.max_persons,
-        "in_channels": 2,
+        "in_channels": data.channels,
         "num_heads": cfg.num_heads,
         "tau": cfg.tau,
         "channels": tuple(cfg.channels),
@@ -186,7 +199,8 @@ def load_pretrained(model: UNIK, path: Path | str) -> None:
     if missing or shapes:
         raise ConfigError(
             f"--pretrained {path} does not fit this model: missing {missing[:3]}, other shapes {shapes[:3]} "
-            "(channels, heads, tau, persons and joints must match the pre-trained run)"
+            "(channels, heads, tau, persons, joints (--layout) and coordinates (--coords) must match the "
+            "pre-trained run)"
         )
     model.load_state_dict(state, strict=False)
 
@@ -416,23 +430,34 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             dist.destroy_process_group()
 
 
-def _train(cfg: TrainConfig, d: Dist) -> dict[str, Any]:
-    out = Path(cfg.out)
-    if d.main:
-        out.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, out / "config.yaml")
-    ckpt_path = resume_path(cfg)
-    if not ckpt_path and not cfg.resume and (out / "last.pt").exists():
-        raise ConfigError(f"{out} already holds a run (last.pt): pass --resume to continue it or choose another --out")
+@dataclass
+class Run:
+    """What the loop works on: the data, the model and its optimiser, and the epochs done so far."""
 
+    labels: LabelMap
+    train_set: SkeletonShardDataset
+    val_set: SkeletonShardDataset | None
+    train_loader: DataLoader
+    val_loader: DataLoader | None
+    raw: UNIK
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    start_epoch: int = 0
+    step: int = 0
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    best: float = -1.0
+
+
+def prepare_run(cfg: TrainConfig, d: Dist) -> Run:
+    """Data, model (pre-trained or frozen as asked), optimiser and gradient scaler of a fresh run."""
     train_path, _ = split_paths(cfg)
     labels = load_label_map(cfg, train_path)
     train_set, val_set = build_datasets(cfg, labels)
     train_loader = build_loader(train_set, cfg, d, train=True)
     val_loader = build_loader(val_set, cfg, d, train=False) if val_set is not None else None
-
     torch.manual_seed(cfg.seed)
-    raw = UNIK(**model_args(cfg, labels.num_classes))
+    raw = UNIK(**model_args(cfg, labels.num_classes, train_set))
     if cfg.pretrained:
         load_pretrained(raw, cfg.pretrained)
     if cfg.linear_probe:
@@ -441,94 +466,126 @@ def _train(cfg: TrainConfig, d: Dist) -> dict[str, Any]:
     model: torch.nn.Module = raw
     if d.world > 1:
         model = DistributedDataParallel(raw, device_ids=[d.device.index] if d.device.type == "cuda" else None)
-
     params = [p for p in raw.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(
         params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
     )
     use_scaler = d.device.type == "cuda" and cfg.amp and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler(d.device.type, enabled=use_scaler)
+    return Run(labels, train_set, val_set, train_loader, val_loader, raw, model, optimizer, scaler)
 
-    start_epoch, step, history, best = 0, 0, [], -1.0
+
+def restore(run: Run, path: Path, d: Dist) -> None:
+    """Continue ``run`` from the checkpoint at ``path`` (model, optimiser, scaler, history, best score)."""
+    state = torch.load(path, map_location=d.device, weights_only=True)
+    run.raw.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    if state.get("scaler"):
+        run.scaler.load_state_dict(state["scaler"])
+    run.start_epoch, run.step = int(state["epoch"]), int(state["step"])
+    run.history, run.best = list(state.get("history", [])), float(state.get("best_score", -1.0))
+    if d.main:
+        print(f"resumed from {path} after epoch {run.start_epoch}", flush=True)
+
+
+def checkpoint_state(run: Run, cfg: TrainConfig, epoch: int) -> dict[str, Any]:
+    """What ``last.pt`` / ``best.pt`` hold after ``epoch`` epochs (``layout``: the joints the model reads)."""
+    return {
+        "model": run.raw.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "scaler": run.scaler.state_dict() if run.scaler.is_enabled() else None,
+        "epoch": epoch,
+        "step": run.step,
+        "model_args": model_args(cfg, run.labels.num_classes, run.train_set),
+        "layout": run.train_set.layout.name,
+        "classes": list(run.labels.classes),
+        "config": plain(dataclasses.asdict(cfg)),
+        "history": run.history,
+        "best_score": run.best,
+        "metric": cfg.metric,
+        "posekit_version": __version__,
+    }
+
+
+def save_epoch(run: Run, cfg: TrainConfig, out: Path, row: dict[str, Any], final: dict[str, Any], tb: Any) -> None:
+    """Rank 0's files after an epoch: checkpoints, learning curve, metrics, confusion plot and TensorBoard."""
+    epoch, evaluated = row["epoch"], f"val_{cfg.metric}" in row
+    is_best = evaluated and row[f"val_{cfg.metric}"] > run.best
+    run.best = max(run.best, row.get(f"val_{cfg.metric}", run.best))
+    state = checkpoint_state(run, cfg, epoch)
+    save_checkpoint(out / "last.pt", state)
+    if is_best:
+        save_checkpoint(out / "best.pt", state)
+    write_history(out, run.history)
+    summary = {"history": run.history, f"best_val_{cfg.metric}": run.best, "parameters": count_parameters(run.raw)}
+    if evaluated:
+        summary["last_eval"] = {k: v for k, v in final.items() if k not in ("logits", "labels", "indices")}
+        save_confusion_png(np.asarray(final["confusion"]), run.labels.classes, out / "confusion.png",
+                           f"epoch {epoch}: top-1 {final['top1']:.1%}")  # fmt: skip
+        clip_ids = [run.val_set.clip_ids[i] for i in final["indices"]]
+        save_scores(out / "val_scores.npz", clip_ids, softmax(final["logits"]), final["labels"], run.labels.classes)
+    (out / "metrics.json").write_text(json.dumps(summary, indent=1))
+    if tb is not None:
+        for k, v in row.items():
+            if k != "epoch" and isinstance(v, float) and math.isfinite(v):
+                tb.add_scalar(k, v, epoch)
+
+
+def validate(run: Run, cfg: TrainConfig, d: Dist) -> dict[str, Any]:
+    """Metrics of the validation split on every rank, with its logits, labels and dataset indices."""
+    logits, y, idx = gather_logits(run.raw, run.val_loader, cfg, d)
+    return {**classification_metrics(logits, y, run.labels.classes), "logits": logits, "labels": y, "indices": idx}
+
+
+def _train(cfg: TrainConfig, d: Dist) -> dict[str, Any]:
+    out = Path(cfg.out)
+    if d.main:
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out / "config.yaml")
+    ckpt_path = resume_path(cfg)
+    if not ckpt_path and not cfg.resume and (out / "last.pt").exists():
+        raise ConfigError(f"{out} already holds a run (last.pt): pass --resume to continue it or choose another --out")
+    run = prepare_run(cfg, d)
     if ckpt_path:
-        state = torch.load(ckpt_path, map_location=d.device, weights_only=True)
-        raw.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        start_epoch, step = int(state["epoch"]), int(state["step"])
-        history, best = list(state.get("history", [])), float(state.get("best_top1", -1.0))
-        if d.main:
-            print(f"resumed from {ckpt_path} after epoch {start_epoch}", flush=True)
-
+        restore(run, ckpt_path, d)
     tb = _tensorboard(cfg, out) if d.main else None
     if d.main:
         print(
-            f"UNIK {count_parameters(raw):,} parameters ({count_parameters(raw, True):,} trainable), "
-            f"{labels.num_classes} classes, {len(train_set)} train / {len(val_set) if val_set else 0} val clips, "
-            f"stream {cfg.stream}, {d.world} process(es) on {d.device}",
+            f"UNIK {count_parameters(run.raw):,} parameters ({count_parameters(run.raw, True):,} trainable), "
+            f"{run.labels.num_classes} classes, {len(run.train_set)} train / "
+            f"{len(run.val_set) if run.val_set else 0} val clips, {run.train_set.layout.name} "
+            f"{run.train_set.coords} x {run.train_set.channels}, stream {cfg.stream}, "
+            f"{d.world} process(es) on {d.device}",
             flush=True,
         )
-
     final: dict[str, Any] = {}
-    progress = ProgressLog(cfg, d, len(train_loader), step)
-    for epoch in range(start_epoch, cfg.epochs):
+    progress = ProgressLog(cfg, d, len(run.train_loader), run.step)
+    for epoch in range(run.start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         torch.manual_seed(cfg.seed * 1_000_003 + epoch * 1009 + d.rank)
-        train_loader.sampler.set_epoch(epoch)
-        train_set.set_epoch(epoch)
+        run.train_loader.sampler.set_epoch(epoch)
+        run.train_set.set_epoch(epoch)
         try:
-            row, step = train_one_epoch(model, raw, train_loader, optimizer, scaler, cfg, d, epoch, step, progress)
+            row, run.step = train_one_epoch(
+                run.model, run.raw, run.train_loader, run.optimizer, run.scaler, cfg, d, epoch, run.step, progress
+            )
         except StepLimitReachedError as stop:
             if d.main:
                 print(f"stopped after {stop.args[0]} steps (stop_after_steps), epoch {epoch + 1} not saved", flush=True)
             return {}
         row = {"epoch": epoch + 1, **row}
-        evaluated = val_loader is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs)
-        if evaluated:
-            logits, y, idx = gather_logits(raw, val_loader, cfg, d)
-            final = classification_metrics(logits, y, labels.classes)
-            row.update(val_loss=final["loss"], val_top1=final["top1"], val_top5=final["top5"])
+        if run.val_loader is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs):
+            final = validate(run, cfg, d)
+            row.update({f"val_{k}": final[k] for k in ("loss", "top1", "top5", "mean_class")})
         row["time_s"] = time.perf_counter() - t0
-        history.append(row)
-
+        run.history.append(row)
         if d.main:
-            is_best = evaluated and row["val_top1"] > best
-            best = max(best, row.get("val_top1", best))
-            state = {
-                "model": raw.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict() if use_scaler else None,
-                "epoch": epoch + 1,
-                "step": step,
-                "model_args": model_args(cfg, labels.num_classes),
-                "classes": list(labels.classes),
-                "config": plain(dataclasses.asdict(cfg)),
-                "history": history,
-                "best_top1": best,
-                "posekit_version": __version__,
-            }
-            save_checkpoint(out / "last.pt", state)
-            if is_best:
-                save_checkpoint(out / "best.pt", state)
-            write_history(out, history)
-            summary = {"history": history, "best_val_top1": best, "parameters": count_parameters(raw)}
-            if evaluated:
-                summary["last_eval"] = final
-                save_confusion_png(np.asarray(final["confusion"]), labels.classes, out / "confusion.png",
-                                   f"epoch {epoch + 1}: top-1 {final['top1']:.1%}")  # fmt: skip
-                save_scores(
-                    out / "val_scores.npz", [val_set.clip_ids[i] for i in idx], softmax(logits), y, labels.classes
-                )
-            (out / "metrics.json").write_text(json.dumps(summary, indent=1))
-            if tb is not None:
-                for k, v in row.items():
-                    if k != "epoch" and isinstance(v, float) and math.isfinite(v):
-                        tb.add_scalar(k, v, epoch + 1)
+            save_epoch(run, cfg, out, row, final, tb)
             print(_epoch_line(row, cfg.epochs), flush=True)
     if tb is not None:
         tb.close()
-    return {"history": history, "last_eval": final, "best_val_top1": best} if d.main else {}
+    last = {k: v for k, v in final.items() if k not in ("logits", "labels", "indices")}
+    return {"history": run.history, "last_eval": last, f"best_val_{cfg.metric}": run.best} if d.main else {}
 
 
 def _epoch_line(row: dict[str, Any], epochs: int) -> str:
@@ -537,5 +594,8 @@ def _epoch_line(row: dict[str, Any], epochs: int) -> str:
         f"top-1 {row['train_top1']:.1%}"
     )
     if "val_top1" in row:
-        text += f" | val loss {row['val_loss']:.4f} top-1 {row['val_top1']:.1%} top-5 {row['val_top5']:.1%}"
+        text += (
+            f" | val loss {row['val_loss']:.4f} top-1 {row['val_top1']:.1%} top-5 {row['val_top5']:.1%} "
+            f"mean class {row['val_mean_class']:.1%}"
+        )
     return text + f" | {row['time_s']:.1f} s"
