@@ -159,3 +159,10 @@ def test_an_expert_failing_on_a_lane_stops_the_clip_with_its_error(monkeypatch: 
             yielded.append(batch[0].index)
     assert yielded == [0, 3, 6], "every batch before the failing one came out, in order"
     assert max(first for _, first in PROBE.detected) <= 9 + 3 * 3, "the pipeline stopped reading ahead"
+
+
+def test_cpu_runs_one_frame_per_batch_unless_told_otherwise() -> None:
+    from posekit.workflows.extraction.driver import ExtractOptions
+
+    assert ExtractOptions(experts=(ExpertSpec("yolo"),)).frames_per_batch == 1
+    assert ExtractOptions(experts=(ExpertSpec("yolo"),), batch_size=4).frames_per_batch == 4

@@ -51,6 +51,9 @@ from posekit.workflows.extraction.partition import Partition
 
 log = logging.getLogger(__name__)
 
+GPU_BATCH_FRAMES = 8
+"""Frames per inference batch on a GPU when ``--batch-size`` is not given."""
+
 
 @dataclass(frozen=True)
 class ExtractOptions:
@@ -60,7 +63,7 @@ class ExtractOptions:
         experts: expert specs, in order (``joint_source`` indexes them).
         estimator: settings passed to every expert (device, input size, crops).
         layout: joint layout of the shards (every expert is converted to it).
-        batch_size: frames per inference batch.
+        batch_size: frames per inference batch (None: :attr:`frames_per_batch` picks it by device).
         fps: sample frames at this rate (None: every frame).
         max_frames: stop each video after this many sampled frames (None: all).
         min_joint_score: joints an expert scores below this count as missing (NaN).
@@ -81,7 +84,15 @@ class ExtractOptions:
         default="coco17",
         metadata={"help": f"Joint layout of the shards: {', '.join(LAYOUTS)}, or a layout file (.json/.yaml)."},
     )
-    batch_size: int = field(default=8, metadata={"help": "Frames per inference batch.", "min": 1, "resume": False})
+    batch_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "Frames per inference batch. Default: 1 on the CPU (larger batches save no CPU there and make "
+            "tensors too large for the allocator to reuse), 8 on a GPU.",
+            "min": 1,
+            "resume": False,
+        },
+    )
     fps: float | None = field(
         default=None, metadata={"help": "Sample frames at this rate (default: all).", "min": 0, "min_open": True}
     )
@@ -127,6 +138,18 @@ class ExtractOptions:
             )
         check_bounds(self)
 
+    @property
+    def frames_per_batch(self) -> int:
+        """Frames per inference batch: ``batch_size``, or 1 on the CPU and 8 on a GPU.
+
+        On the CPU a batch of 8 frames at 640 px makes 30-50 MB tensors, above the 32 MB glibc serves from
+        reusable heap, so each one comes with fresh pages: 4-7x the page faults and system time of one frame at
+        a time, for no less user time (measured in ``bench/vs_ultralytics.py``).
+        """
+        if self.batch_size is not None:
+            return self.batch_size
+        return 1 if self.estimator.device == "cpu" else GPU_BATCH_FRAMES
+
     def settings(self) -> dict:
         """The options that change the output, as recorded in the manifest (a resume must match them).
 
@@ -149,13 +172,18 @@ class ExpertSet:
     With ``runtime`` (else each model keeps its library's settings, one batch after the other), experts that
     can (the YOLO ones) run on its runtime, every model on one CPU thread, and with ``runtime.cpu_threads``
     workers >= 2 the batches go through :func:`experts_over_batches`' pipeline: ``detectors`` holds one copy
-    of the person detector per worker, each detecting its own batch. The pipeline fixes glibc's mmap
-    threshold (:func:`~posekit.estimators.runtimes.fix_mmap_threshold`): otherwise its peak RSS grows with
-    video length.
+    of the person detector per worker, each detecting its own batch. With batches of several frames the
+    pipeline fixes glibc's mmap threshold (:func:`~posekit.estimators.runtimes.fix_mmap_threshold`): otherwise
+    its peak RSS grows with video length. One frame per batch (the CPU default) needs no fix: its tensors stay
+    below glibc's reuse limit, and peak RSS stays flat without the page faults the fixed threshold costs.
     """
 
     def __init__(
-        self, specs: tuple[ExpertSpec, ...], config: EstimatorConfig, runtime: RuntimeOptions | None = None
+        self,
+        specs: tuple[ExpertSpec, ...],
+        config: EstimatorConfig,
+        runtime: RuntimeOptions | None = None,
+        frames_per_batch: int = 1,
     ) -> None:
         self.experts: list[Estimator] = [build_estimator(spec, config) for spec in specs]
         one_stage = [(spec, e) for spec, e in zip(specs, self.experts) if not e.needs_boxes]
@@ -166,7 +194,7 @@ class ExpertSet:
         self.detectors: list[Estimator] = [self.detector] + [
             build_estimator(detector_spec, config) for _ in range(self.workers - 1)
         ]
-        if self.workers >= 2:
+        if self.workers >= 2 and frames_per_batch > 1:
             fix_mmap_threshold()
         if runtime is not None:
             chosen = require_runtime(runtime.runtime)
@@ -268,7 +296,7 @@ class LocalBackend:
     def outcomes(self, videos: list[VideoInput], options: ExtractOptions, progress: bool) -> Iterator[ClipOutcome]:
         from tqdm import tqdm
 
-        experts = ExpertSet(options.experts, options.estimator, options.runtime)
+        experts = ExpertSet(options.experts, options.estimator, options.runtime, options.frames_per_batch)
         for video in videos:
             total = expected_frames(video, options) if progress else None
             with tqdm(total=total, desc=video.clip_id[-40:], unit="frame", leave=False, disable=not progress) as bar:
@@ -415,9 +443,9 @@ def extract_clip(
     timestamps: list[float] = []
     end = DecodeEnd()
     frames = Prefetcher(
-        iter_input_frames(video.path, info, options.fps, options.max_frames, end), 2 * options.batch_size
+        iter_input_frames(video.path, info, options.fps, options.max_frames, end), 2 * options.frames_per_batch
     )
-    batches = checked_sizes(batched_frames(iter(frames), options.batch_size), info, video.path)
+    batches = checked_sizes(batched_frames(iter(frames), options.frames_per_batch), info, video.path)
     for batch, proposals in experts_over_batches(experts, batches, tracker, layout):
         for name, props in proposals.items():
             per_expert[name].extend(props)

@@ -137,7 +137,7 @@ class ExtractActor:
         self.experts: ExpertSet | None = None
         try:
             runtime = replace(options.runtime, threads=options.runtime.threads or self.threads)
-            self.experts = ExpertSet(options.experts, options.estimator, runtime)
+            self.experts = ExpertSet(options.experts, options.estimator, runtime, options.frames_per_batch)
         except ConfigError as exc:  # wrong weights or device on this node: every clip reports it, the driver stops
             self.error = str(exc)
         trace = os.environ.get(TRACE_ENV)
