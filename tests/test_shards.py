@@ -1,5 +1,7 @@
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -228,3 +230,16 @@ def test_reading_a_non_posekit_parquet_names_the_file(tmp_path):
         read_skeletons(path)
     with pytest.raises(ShardError, match="does not exist"):
         list_shards(tmp_path / "missing")
+
+
+def test_writing_shards_does_not_import_pandas(tmp_path):
+    """pandas costs an extraction process ~40 MB and 0.3 s and is never used there; ``pa.array`` would import it."""
+    script = (
+        "import sys; sys.path.insert(0, 'tests'); "
+        "from test_shards import make_clip, write; from pathlib import Path; "
+        f"write(Path({str(tmp_path)!r}), [make_clip('a.mp4', 9, 2), make_clip('b.mp4', 4, 0)]); "
+        "assert 'pandas' not in sys.modules, 'pandas was imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [len(c.tracks) for c in read_skeletons(tmp_path)] == [2, 0]

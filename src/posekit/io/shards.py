@@ -18,11 +18,42 @@ from posekit.io.schema import ShardInfo
 from posekit.skeleton.records import ExpertFrame, PoseProposals, SkeletonClip, SkeletonTrack
 
 SHARD_PATTERN = re.compile(r"^(skeletons|proposals)-(\d{5,})\.parquet$")
+NUMPY_TYPES = {
+    pa.int8(): np.int8,
+    pa.int32(): np.int32,
+    pa.float32(): np.float32,
+    pa.float64(): np.float64,
+}
+
+
+def _arrow(values: Sequence | np.ndarray, dtype: pa.DataType) -> pa.Array:
+    """A flat Arrow array of numbers (``NUMPY_TYPES``), booleans or strings (None = null), built from its buffers.
+
+    ``pa.array`` would do the same, but its first call imports pandas to look for pandas types (about 40 MB of
+    memory and 0.3 s of CPU in every extraction process, which never uses pandas).
+    """
+    if pa.types.is_string(dtype):
+        return _strings(values)
+    if pa.types.is_boolean(dtype):
+        bits = np.packbits(np.asarray(values, bool), bitorder="little")
+        return pa.Array.from_buffers(dtype, len(values), [None, pa.py_buffer(bits)])
+    data = np.ascontiguousarray(values, dtype=NUMPY_TYPES[dtype])
+    return pa.Array.from_buffers(dtype, len(data), [None, pa.py_buffer(data)])
+
+
+def _strings(values: Sequence[str | None]) -> pa.Array:
+    encoded = [b"" if v is None else v.encode() for v in values]
+    offsets = np.zeros(len(encoded) + 1, np.int32)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    valid = np.array([v is not None for v in values], bool)
+    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    buffers = [bitmap, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(pa.string(), len(encoded), buffers, null_count=int((~valid).sum()))
 
 
 def _fixed(values: np.ndarray, dtype: pa.DataType) -> pa.Array:
     """``(N, d1, ..., dk)`` numpy -> length-N nested FixedSizeList array."""
-    arr: pa.Array = pa.array(np.ascontiguousarray(values).reshape(-1), type=dtype)
+    arr: pa.Array = _arrow(np.ascontiguousarray(values).reshape(-1), dtype)
     for dim in reversed(values.shape[1:]):
         arr = pa.FixedSizeListArray.from_arrays(arr, dim)
     return arr
@@ -31,8 +62,8 @@ def _fixed(values: np.ndarray, dtype: pa.DataType) -> pa.Array:
 def _lists(values: pa.Array, lengths: Sequence[int], null: Sequence[bool] | None = None) -> pa.Array:
     """Cut ``values`` into consecutive lists of ``lengths``; ``null`` marks entries stored as null."""
     offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int32)
-    mask = None if null is None or not any(null) else pa.array(null, pa.bool_())
-    return pa.ListArray.from_arrays(pa.array(offsets), values, mask=mask)
+    mask = None if null is None or not any(null) else _arrow(null, pa.bool_())
+    return pa.ListArray.from_arrays(_arrow(offsets, pa.int32()), values, mask=mask)
 
 
 def _lists_3d(
@@ -56,33 +87,33 @@ def skeletons_to_table(clips: Sequence[SkeletonClip], info: ShardInfo) -> pa.Tab
     n = [len(tr) for tr in tracks]
     track_struct = pa.StructArray.from_arrays(
         [
-            pa.array([tr.track_id for tr in tracks], pa.int32()),
-            _lists(pa.array(_cat([tr.t for tr in tracks], (), np.int32)), n),
+            _arrow([tr.track_id for tr in tracks], pa.int32()),
+            _lists(_arrow(_cat([tr.t for tr in tracks], (), np.int32), pa.int32()), n),
             _lists(_fixed(_cat([tr.keypoints for tr in tracks], (V, 2), np.float32), pa.float32()), n),
             _lists(_fixed(_cat([tr.joint_scores for tr in tracks], (V,), np.float32), pa.float32()), n),
             _lists(_fixed(_cat([tr.joint_source for tr in tracks], (V,), np.int8), pa.int8()), n),
             _lists(_fixed(_cat([tr.boxes for tr in tracks], (4,), np.float32), pa.float32()), n),
-            _lists(pa.array(_cat([tr.box_scores for tr in tracks], (), np.float32)), n),
-            _lists(pa.array(_cat([tr.confidence for tr in tracks], (), np.float32)), n),
-            _lists(pa.array(_cat([tr.normaliser for tr in tracks], (), np.int8)), n),
+            _lists(_arrow(_cat([tr.box_scores for tr in tracks], (), np.float32), pa.float32()), n),
+            _lists(_arrow(_cat([tr.confidence for tr in tracks], (), np.float32), pa.float32()), n),
+            _lists(_arrow(_cat([tr.normaliser for tr in tracks], (), np.int8), pa.int8()), n),
             *_lists_3d([tr.keypoints_3d for tr in tracks], [tr.joint_scores_3d for tr in tracks], V),
         ],
         fields=list(info.schema().field("tracks").type.value_type),
     )
     T = [clip.num_frames for clip in clips]
     columns = [
-        pa.array([c.clip_id for c in clips], pa.string()),
-        pa.array([c.video_path for c in clips], pa.string()),
-        pa.array([c.width for c in clips], pa.int32()),
-        pa.array([c.height for c in clips], pa.int32()),
-        pa.array([c.fps for c in clips], pa.float64()),
-        pa.array(T, pa.int32()),
-        _lists(pa.array(_cat([c.frame_index for c in clips], (), np.int32)), T),
-        _lists(pa.array(_cat([c.timestamp for c in clips], (), np.float64)), T),
+        _arrow([c.clip_id for c in clips], pa.string()),
+        _arrow([c.video_path for c in clips], pa.string()),
+        _arrow([c.width for c in clips], pa.int32()),
+        _arrow([c.height for c in clips], pa.int32()),
+        _arrow([c.fps for c in clips], pa.float64()),
+        _arrow(T, pa.int32()),
+        _lists(_arrow(_cat([c.frame_index for c in clips], (), np.int32), pa.int32()), T),
+        _lists(_arrow(_cat([c.timestamp for c in clips], (), np.float64), pa.float64()), T),
         _lists(track_struct, [len(c.tracks) for c in clips]),
     ]
     schema = info.schema()
-    columns += [pa.array([getattr(c, name) for c in clips], pa.string()) for name in schema.names[len(columns) :]]
+    columns += [_arrow([getattr(c, name) for c in clips], pa.string()) for name in schema.names[len(columns) :]]
     return pa.Table.from_arrays(columns, schema=schema)
 
 
@@ -91,20 +122,20 @@ def proposals_to_table(frames: Sequence[ExpertFrame], info: ShardInfo) -> pa.Tab
     props = [f.proposals for f in frames]
     P = [len(p) for p in props]
     columns = [
-        pa.array([f.clip_id for f in frames], pa.string()),
-        pa.array([f.video_path for f in frames], pa.string()),
-        pa.array([f.width for f in frames], pa.int32()),
-        pa.array([f.height for f in frames], pa.int32()),
-        pa.array([f.fps for f in frames], pa.float64()),
-        pa.array([f.expert for f in frames], pa.string()),
-        pa.array([f.t for f in frames], pa.int32()),
-        pa.array([f.frame_index for f in frames], pa.int32()),
-        pa.array([f.timestamp for f in frames], pa.float64()),
-        _lists(pa.array(_cat([p.track_ids for p in props], (), np.int32)), P),
+        _arrow([f.clip_id for f in frames], pa.string()),
+        _arrow([f.video_path for f in frames], pa.string()),
+        _arrow([f.width for f in frames], pa.int32()),
+        _arrow([f.height for f in frames], pa.int32()),
+        _arrow([f.fps for f in frames], pa.float64()),
+        _arrow([f.expert for f in frames], pa.string()),
+        _arrow([f.t for f in frames], pa.int32()),
+        _arrow([f.frame_index for f in frames], pa.int32()),
+        _arrow([f.timestamp for f in frames], pa.float64()),
+        _lists(_arrow(_cat([p.track_ids for p in props], (), np.int32), pa.int32()), P),
         _lists(_fixed(_cat([p.keypoints for p in props], (V, 2), np.float32), pa.float32()), P),
         _lists(_fixed(_cat([p.joint_scores for p in props], (V,), np.float32), pa.float32()), P),
         _lists(_fixed(_cat([p.boxes for p in props], (4,), np.float32), pa.float32()), P),
-        _lists(pa.array(_cat([p.scores for p in props], (), np.float32)), P),
+        _lists(_arrow(_cat([p.scores for p in props], (), np.float32), pa.float32()), P),
     ]
     if "keypoints_3d" in info.columns:
         columns += _lists_3d([p.keypoints_3d for p in props], [p.joint_scores_3d for p in props], V)
