@@ -60,11 +60,20 @@ def write_stgcn_json(path: Path, keypoints: np.ndarray, scores: np.ndarray, labe
     Path(path).write_text(json.dumps({"data": data, "label": label, "label_index": index}))
 
 
-def write_smarthome_json(path: Path, pose2d: np.ndarray) -> None:
-    """Smarthome pose JSON from ``pose2d`` (T, P, 13, 2) pixels; a person all NaN in a frame is left out."""
+def write_smarthome_json(path: Path, pose2d: np.ndarray, pose3d: np.ndarray | None = None) -> None:
+    """Smarthome pose JSON from ``pose2d`` (T, P, 13, 2) pixels and optionally ``pose3d`` (T, P, 13, 3) metres;
+    a person all NaN in a frame is left out."""
     frames = []
-    for people in pose2d:
-        frames.append([{"pose2d": [*p[:, 0].tolist(), *p[:, 1].tolist()]} for p in people if not np.isnan(p).all()])
+    for t, people in enumerate(pose2d):
+        persons = []
+        for m, p in enumerate(people):
+            if np.isnan(p).all():
+                continue
+            person = {"pose2d": p.T.ravel().tolist()}
+            if pose3d is not None:
+                person["pose3d"] = pose3d[t, m].T.ravel().tolist()
+            persons.append(person)
+        frames.append(persons)
     Path(path).write_text(json.dumps({"njts": 13, "frames": frames}))
 
 

@@ -105,6 +105,31 @@ def test_ntu_import_keeps_the_two_most_moving_bodies_in_the_official_split(ntu_d
     assert "posekit import ntu --benchmark xsub" in (out / "README.md").read_text()
 
 
+def test_mmaction2_takes_the_3d_pyskl_export_of_an_ntu_import(ntu_dir, tmp_path):
+    pytest.importorskip("mmaction")
+    import mmaction.datasets.transforms  # noqa: F401  (registers the pipeline steps)
+    from mmaction.datasets import PoseDataset
+    from mmengine.registry import init_default_scope
+
+    folder, missing, _ = ntu_dir
+    runner.invoke(app, ["import", "ntu", str(folder), "--out", str(tmp_path / "ntu"), "--missing", str(missing)])
+    pkl = tmp_path / "ntu3d.pkl"
+    result = runner.invoke(app, ["export", "pyskl", str(tmp_path / "ntu"), "--out", str(pkl), "--coords", "3d"])
+    assert result.exit_code == 0, result.output
+    init_default_scope("mmaction")
+    pipeline = [
+        {"type": "PreNormalize3D"},
+        {"type": "GenSkeFeat", "dataset": "nturgb+d", "feats": ["j"]},
+        {"type": "UniformSampleFrames", "clip_len": 16},
+        {"type": "PoseDecode"},
+        {"type": "FormatGCNInput", "num_person": 2},
+        {"type": "PackActionInputs"},
+    ]
+    data = PoseDataset(str(pkl), pipeline, split="train", data_prefix={"video": "v"})
+    assert len(data) == 1 and tuple(data[0]["inputs"].shape) == (1, 2, 16, 25, 3)
+    assert np.isfinite(data[0]["inputs"].numpy()).all()
+
+
 def test_ntu_benchmarks_follow_the_published_training_lists():
     s = NtuSample.parse("S018C002P045R001A100")
     assert s is not None and (s.setup, s.camera, s.performer, s.action) == (18, 2, 45, 100)
@@ -250,6 +275,8 @@ def test_kinetics_skeleton_json_imports_in_pixels_with_persons_ranked_by_score(t
     assert OPENPOSE18.joints[1] == "neck" and _inspect(out / "val")["layout"] == "openpose18"
     one = runner.invoke(app, ["import", "kinetics-skeleton", str(train), "--out", str(tmp_path / "two")])
     assert one.exit_code == 2 and "--labels" in one.output
+    bad = runner.invoke(app, [*args[:4], "--labels", str(labels), "--out", str(tmp_path / "b"), "--frame-size", "340"])
+    assert bad.exit_code == 2 and "--frame-size must be width,height" in bad.output
 
 
 def test_smarthome_json_imports_lcrnet_poses_completed_to_17_under_each_protocol(tmp_path):
@@ -258,8 +285,10 @@ def test_smarthome_json_imports_lcrnet_poses_completed_to_17_under_each_protocol
     folder.mkdir()
     pose = rng.uniform(50, 400, (5, 2, 13, 2)).round(2)
     pose[3:, 1] = np.nan
-    for name in ("Walk_p03_r00_v05_c01", "Walk_p11_r00_v05_c02", "Cook.Cut_p03_r00_v05_c05", "Enter_p04_r01_v03_c07"):
+    for name in ("Walk_p11_r00_v05_c02", "Cook.Cut_p03_r00_v05_c05", "Enter_p04_r01_v03_c07"):
         write_smarthome_json(folder / f"{name}.json", pose)
+    pose3d = rng.normal(0, 0.5, (5, 2, 13, 3)).round(4)
+    write_smarthome_json(folder / "Walk_p03_r00_v05_c01.json", pose, pose3d)
     (folder / "Walk_p05_r00_v05_c02.json").write_text(json.dumps({"frames": [[{"pose2d": [1, 2]}]]}))
     out = tmp_path / "sh"
     result = runner.invoke(app, ["import", "smarthome", str(folder), "--out", str(out), "--benchmark", "cv2"])
@@ -272,6 +301,9 @@ def test_smarthome_json_imports_lcrnet_poses_completed_to_17_under_each_protocol
     p = POSETICS17.index
     np.testing.assert_allclose(track.keypoints[:, p("nose")], head, rtol=1e-5)
     np.testing.assert_allclose(track.keypoints[:, p("mouth")], (head + (lsho + rsho) / 2) / 2, rtol=1e-5)
+    np.testing.assert_allclose(track.keypoints_3d[:, p("nose")], pose3d[:, 0, LCRNET13.index("head")], atol=1e-6)
+    assert _clips(out / "train")["Enter_p04_r01_v03_c07"].tracks[0].keypoints_3d is None
+    assert doc["coordinates_3d"].startswith("metres; LCRNet++")
     assert _inspect(out / "train")["layout"] == "posetics17"
     cs = SmarthomeSample.parse("Cook.Cut_p03_r00_v05_c05")
     assert smarthome_split(cs, "cs") == "train" and smarthome_split(cs, "cv1") is None

@@ -128,7 +128,7 @@ def _atomic_write_bytes(path: Path, payload: bytes) -> None:
     os.replace(tmp, path)
 
 
-PYSKL_GRAPHS = {"coco17": "coco"}
+PYSKL_GRAPHS = {"coco17": "coco", "ntu25": "nturgb+d", "openpose18": "openpose"}
 """posekit layouts that MMAction2 / pyskl skeleton graphs know, and their ``layout=`` / ``dataset=`` name."""
 BOX_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 """The ``box_thr`` values of MMAction2's ``PoseDataset``: ``valid`` counts frames per threshold."""
@@ -154,7 +154,8 @@ class PysklOptions:
         default=False, metadata={"help": "Export clips without a class as label -1 (training on them fails)."}
     )
     coords: Literal["2d", "3d"] = field(
-        default="2d", metadata={"help": "2d: keypoint (M, T, V, 2) pixels; 3d: (M, T, V, 3) of keypoints_3d."}
+        default="2d",
+        metadata={"help": "2d: keypoint (M, T, V, 2) pixels; 3d: (M, T, V, 3) of keypoints_3d, no keypoint_score."},
     )
 
     def __post_init__(self) -> None:
@@ -273,7 +274,8 @@ def export_pyskl(data: Path, out: Path, options: PysklOptions | None = None) -> 
     Per clip: ``frame_dir`` (the file stem), ``filename`` (the clip's relative path, which their video loaders
     join to ``data_prefix``; split lists name clips by it, as ``PoseDataset`` then does), ``label``,
     ``img_shape``, ``original_shape``, ``total_frames``, ``keypoint`` ``(M, T, V, 2)`` float32 pixels (with
-    ``coords="3d"``: ``(M, T, V, 3)`` of ``keypoints_3d``, their 3D pickles' shape),
+    ``coords="3d"``: ``(M, T, V, 3)`` of ``keypoints_3d`` and no ``keypoint_score``, as their 3D pickles,
+    which MMAction2's NTU pipeline refuses with scores),
     ``keypoint_score`` ``(M, T, V)``, ``box_score`` ``(M, T)`` and ``valid`` (frames with a box scored at
     least each of :data:`BOX_THRESHOLDS`, for ``valid_ratio``); ``layout`` records the joints and the graph name.
     """
@@ -307,7 +309,7 @@ def export_pyskl(data: Path, out: Path, options: PysklOptions | None = None) -> 
                     "original_shape": (int(clip.height), int(clip.width)),
                     "total_frames": int(clip.num_frames),
                     "keypoint": kp,
-                    "keypoint_score": sc,
+                    **({} if options.coords == "3d" else {"keypoint_score": sc}),
                     "box_score": boxes,
                     "valid": {thr: int((boxes >= thr).any(0).sum()) for thr in BOX_THRESHOLDS},
                 }

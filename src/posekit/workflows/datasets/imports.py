@@ -15,7 +15,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -245,19 +245,8 @@ def _track_to_layout(track: SkeletonTrack, src: JointLayout, dst: JointLayout) -
     kp3, sc3 = (None, None)
     if track.keypoints_3d is not None:
         kp3, sc3 = convert_keypoints(track.keypoints_3d, track.joint_scores_3d, src, dst)
-    return SkeletonTrack(
-        track_id=track.track_id,
-        t=track.t,
-        keypoints=kp,
-        joint_scores=sc,
-        joint_source=np.where(np.isfinite(kp).all(-1), 0, -1).astype(np.int8),
-        boxes=track.boxes,
-        box_scores=track.box_scores,
-        confidence=track.confidence,
-        normaliser=track.normaliser,
-        keypoints_3d=kp3,
-        joint_scores_3d=sc3,
-    )
+    source = np.where(np.isfinite(kp).all(-1), 0, -1).astype(np.int8)
+    return replace(track, keypoints=kp, joint_scores=sc, joint_source=source, keypoints_3d=kp3, joint_scores_3d=sc3)
 
 
 def _files(folder: Path, suffix: str, flag: str) -> list[Path]:
