@@ -66,7 +66,8 @@ def test_a_3d_ntu25_run_takes_c_and_v_from_the_data_and_eval_prints_the_class_ta
     assert res.exit_code == 0, res.output
     assert "ntu25 3d x 3" in res.output
     ckpt = torch.load(tmp_path / "run" / "last.pt", map_location="cpu", weights_only=True)
-    assert (ckpt["model_args"]["in_channels"], ckpt["model_args"]["num_joints"], ckpt["layout"]) == (3, 25, "ntu25")
+    layout = JointLayout.from_json(ckpt["layout"])
+    assert (ckpt["model_args"]["in_channels"], ckpt["model_args"]["num_joints"], layout.name) == (3, 25, "ntu25")
     res = runner.invoke(app, ["eval", "unik", "--data", str(ntu), "--ckpt", str(tmp_path / "run" / "last.pt")])
     assert res.exit_code == 0, res.output
     assert str(ntu / "val") in res.output and "mean class" in res.output
@@ -107,6 +108,15 @@ def test_a_layout_posekit_does_not_know_is_refused_at_load_in_one_line_unless_it
     (tmp_path / "stick4.json").write_text(json.dumps(spec))
     ds = SkeletonShardDataset(tmp_path / "shards", labels=None, window=4, layout=str(tmp_path / "stick4.json"))
     assert ds.layout.name == "stick4" and ds[0][0].shape == (2, 4, 4, 2)
+    args = ["--layout", str(tmp_path / "stick4.json"), "--val-data", str(tmp_path / "shards"), *_flags(TINY)]
+    res = CliRunner().invoke(
+        _cli(), ["train", "unik", "--data", str(tmp_path / "shards"), "--out", str(tmp_path / "o"), *args]
+    )
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(
+        _cli(), ["eval", "unik", "--data", str(tmp_path / "shards"), "--ckpt", str(tmp_path / "o" / "last.pt")]
+    )
+    assert res.exit_code == 0, res.output
 
 
 def test_what_would_fail_at_the_first_batch_is_refused_at_load(ntu: Path, posetics: Path) -> None:
@@ -161,7 +171,7 @@ def test_posetics_2d_pretraining_transfers_to_ntu_with_its_17_main_joints(
     assert res.exit_code == 0, res.output
     pretrained = torch.load(tmp_path / "posetics" / "last.pt", map_location="cpu", weights_only=True)
     tuned = torch.load(tmp_path / "ntu" / "last.pt", map_location="cpu", weights_only=True)
-    assert tuned["layout"] == "posetics17" and tuned["model_args"]["num_joints"] == 17
+    assert JointLayout.from_json(tuned["layout"]).name == "posetics17" and tuned["model_args"]["num_joints"] == 17
     assert tuned["classes"] == list(ACTIONS) and pretrained["classes"] == ["clapping", "walking"]
     res = runner.invoke(app, [*fine[:5], str(tmp_path / "ntu25"), "--layout", "ntu25", *fine[8:]])
     assert res.exit_code == 2 and "does not fit this model" in res.output

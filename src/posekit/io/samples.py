@@ -38,6 +38,10 @@ PAD_MODES = ("loop", "zero")
 COORDS = ("2d", "3d")
 """``2d``: the tracks' ``keypoints`` (pixels, screen-normalised by the readers); ``3d``: their ``keypoints_3d``."""
 
+NORMALISATIONS = ("none", "unik")
+"""``none``: screen coordinates (2D) or the shards' 3D unit as they are; ``unik``: the authors' pre-normalisation
+(:func:`posekit.skeleton.normalise.unik_normalise`)."""
+
 
 @dataclass(frozen=True)
 class LabelMap:

@@ -21,7 +21,7 @@ What happens to a clip, in order:
 4. A temporal window of ``window`` frames is cut: a random start for training, the centred
    window for evaluation. A clip shorter than the window is padded by looping it
    (``pad="loop"``, the thesis "replaying" of 3.7.1) or with missing frames (``pad="zero"``).
-   ``window=None`` keeps the whole clip (then batch clips of one length, or batch size 1).
+   ``window=None`` keeps the whole clip (batch such items with :func:`replay_collate`).
    With ``random_move`` (training only) the window is then moved as the authors' random-move augmentation
    does (:func:`posekit.skeleton.normalise.random_move`).
 5. The stream (joint, bone, joint/bone motion; :mod:`posekit.skeleton.features`) is computed.
@@ -70,6 +70,7 @@ from torch.utils.data import Dataset
 from posekit.core.errors import ConfigError, ShardError
 from posekit.io.samples import (
     COORDS,
+    NORMALISATIONS,
     PAD_MODES,
     LabelMap,
     clip_joints,
@@ -278,10 +279,6 @@ class SkeletonShardDataset(Dataset):
         return item, int(self.targets[index]), index
 
 
-NORMALISATIONS = ("none", "unik")
-"""``none``: screen coordinates (2D) or the shards' 3D unit as they are; ``unik``: the authors' pre-normalisation."""
-
-
 def to_item(
     x: np.ndarray,
     window: int | None,
@@ -308,7 +305,13 @@ def replay_collate(batch: list[tuple[torch.Tensor, int, int]]) -> tuple[torch.Te
     """Batch whole clips of different lengths: each ``(C, T, V, M)`` item is replayed to the longest ``T``
     (the thesis' test on all frames, 3.7.1, with its replay padding)."""
     longest = max(x.shape[1] for x, _, _ in batch)
-    items = [x[:, torch.arange(longest) % max(x.shape[1], 1)] if x.shape[1] else x.new_zeros(
-        (x.shape[0], longest, *x.shape[2:])) for x, _, _ in batch]  # fmt: skip
+    items = [_replayed(x, longest) for x, _, _ in batch]
     labels = torch.tensor([y for _, y, _ in batch], dtype=torch.int64)
     return torch.stack(items), labels, torch.tensor([i for _, _, i in batch], dtype=torch.int64)
+
+
+def _replayed(x: torch.Tensor, frames: int) -> torch.Tensor:
+    """``(C, T, V, M)`` repeated along T to ``frames`` frames; all zero for a clip without frames."""
+    if x.shape[1] == 0:
+        return x.new_zeros((x.shape[0], frames, *x.shape[2:]))
+    return x[:, torch.arange(frames) % x.shape[1]]

@@ -88,8 +88,8 @@ class TrainConfig:
     layout: str = field(
         default="auto",
         metadata={
-            "help": "Joints the model sees: a layout name (the shards are converted to it, e.g. posetics17 for "
-            "transfer) or auto (the shards' own when its bones form a tree, else posetics17).",
+            "help": "Joints the model sees: a layout name or layout file (the shards are converted to it, e.g. "
+            "posetics17 for transfer) or auto (the shards' own when its bones form a tree, else posetics17).",
             "panel": _DATA,
         },
     )

@@ -25,6 +25,7 @@ from posekit.core.errors import ConfigError
 from posekit.io.samples import LabelMap, find_labels
 from posekit.io.torch_dataset import SkeletonShardDataset, replay_collate
 from posekit.skeleton.features import fuse_scores, softmax
+from posekit.skeleton.layouts import JointLayout
 from posekit.unik.model import UNIK
 
 
@@ -115,7 +116,7 @@ class LoadedModel:
     classes: tuple[str, ...]
     config: dict[str, Any]
     epoch: int
-    layout: str | None = None
+    layout: JointLayout | None = None
 
 
 def load_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> LoadedModel:
@@ -131,7 +132,8 @@ def load_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> Loa
     model.load_state_dict(ckpt["model"])
     model.to(device).eval()
     classes, config = tuple(ckpt.get("classes", ())), dict(ckpt.get("config", {}))
-    return LoadedModel(model, classes, config, int(ckpt.get("epoch", 0)), ckpt.get("layout"))
+    layout = JointLayout.from_json(ckpt["layout"]) if ckpt.get("layout") else None
+    return LoadedModel(model, classes, config, int(ckpt.get("epoch", 0)), layout)
 
 
 @torch.no_grad()

@@ -489,7 +489,8 @@ def restore(run: Run, path: Path, d: Dist) -> None:
 
 
 def checkpoint_state(run: Run, cfg: TrainConfig, epoch: int) -> dict[str, Any]:
-    """What ``last.pt`` / ``best.pt`` hold after ``epoch`` epochs (``layout``: the joints the model reads)."""
+    """What ``last.pt`` / ``best.pt`` hold after ``epoch`` epochs (``layout``: the JSON of the joint layout the
+    model reads, so that a user layout evaluates without its file)."""
     return {
         "model": run.raw.state_dict(),
         "optimizer": run.optimizer.state_dict(),
@@ -497,7 +498,7 @@ def checkpoint_state(run: Run, cfg: TrainConfig, epoch: int) -> dict[str, Any]:
         "epoch": epoch,
         "step": run.step,
         "model_args": model_args(cfg, run.labels.num_classes, run.train_set),
-        "layout": run.train_set.layout.name,
+        "layout": run.train_set.layout.to_json(),
         "classes": list(run.labels.classes),
         "config": plain(dataclasses.asdict(cfg)),
         "history": run.history,
