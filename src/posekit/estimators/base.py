@@ -180,6 +180,8 @@ class OneStageExpert:
     """
 
     needs_boxes: ClassVar[bool] = False
+    reads_imgsz: ClassVar[bool] = True
+    """Whether ``config.imgsz`` sets this expert's input size (False for a model with a fixed input)."""
     name: str
     layout: JointLayout
 
@@ -191,7 +193,9 @@ class OneStageExpert:
         raise NotImplementedError
 
     def network_side(self) -> int:
-        """The long side in pixels of the network input a whole frame is resized to (``config.imgsz``)."""
+        """The long side in pixels of the network input a whole frame is resized to, as the model really runs
+        it: the one owner of the input size, read by the tile pass and recorded in the run's manifest. Here
+        ``config.imgsz``; a model that rounds it (Ultralytics) or has its own (RTMO) overrides this."""
         return self.config.imgsz
 
     def predict(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None) -> list[PoseProposals]:
@@ -217,8 +221,8 @@ class OneStageExpert:
     def _merge_tile_pass(self, frames: Sequence[np.ndarray], full: list[PoseProposals]) -> list[PoseProposals]:
         """``full`` merged with the hook's persons on the tiles of each frame that is large enough to tile.
 
-        The tiles of all frames go through the hook ``len(frames)`` at a time, so memory stays that of the
-        whole-frame pass.
+        The tiles go through the hook ``max(len(frames), tiles ** 2)`` at a time: a batch of frames' worth, and
+        at least one frame's tiles in one call (one frame per batch is the CPU default).
         """
         cfg, side = self.config, self.network_side()
         jobs = []
@@ -228,8 +232,9 @@ class OneStageExpert:
             if upscale <= cfg.tile_max_upscale:
                 jobs += [(f, k, window) for k, window in enumerate(windows)]
         found: dict[int, list[tuple[int, PoseProposals]]] = {}
-        for start in range(0, len(jobs), len(frames)):
-            chunk = jobs[start : start + len(frames)]
+        step = max(len(frames), cfg.tiles**2)
+        for start in range(0, len(jobs), step):
+            chunk = jobs[start : start + step]
             crops = [np.ascontiguousarray(frames[f][y0:y1, x0:x1]) for f, _, (x0, y0, x1, y1) in chunk]
             for (f, k, window), props in zip(chunk, self._infer(crops)):
                 height, width = frames[f].shape[:2]

@@ -209,6 +209,7 @@ class RTMO(OnnxExpert, OneStageExpert):
 
     expert: ClassVar[str] = "rtmo"
     outputs: ClassVar[tuple[str, str]] = ("dets", "keypoints")
+    reads_imgsz: ClassVar[bool] = False
 
     def network_side(self) -> int:
         """The long side of the model's fixed input (``--imgsz`` does not apply to it)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -94,6 +95,12 @@ class YoloPose(OneStageExpert):
         calibrated = student_settings(self.model)
         self.min_score = max(config.min_box_score, float(calibrated.get("person_threshold", 0.0)))
         self.nms_iou = float(calibrated.get("nms_iou", ULTRALYTICS_NMS_IOU))
+
+    def network_side(self) -> int:
+        """``--imgsz`` rounded up to a multiple of the model's largest stride, as Ultralytics runs it
+        (``--imgsz 100`` runs at 128 with YOLO11n-pose's stride 32)."""
+        stride = int(max(self.model.model.stride))
+        return math.ceil(self.config.imgsz / stride) * stride
 
     def use_runtime(self, runtime: Runtime, threads: int) -> None:
         """Run the network on ``runtime`` (:mod:`posekit.estimators.runtimes`) with ``threads`` CPU threads."""

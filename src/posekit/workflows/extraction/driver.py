@@ -207,25 +207,14 @@ class ExpertSet:
     def names(self) -> tuple[str, ...]:
         return tuple(e.name for e in self.experts)
 
-    def input_sizes(self, imgsz: int) -> dict[str, int]:
-        """The network input size (pixels) that each full-frame expert reading ``imgsz`` really runs at.
-
-        Ultralytics models round ``imgsz`` up to a multiple of their stride (``--imgsz 100`` runs at 128);
-        experts that take their input size from their own model file (RTMO) and top-down experts (``crop_size``)
-        do not read it and are left out.
+    def input_sizes(self) -> dict[str, int]:
+        """The network input size (pixels) that each full-frame expert reading ``--imgsz`` really runs at
+        (:meth:`~posekit.estimators.base.OneStageExpert.network_side`: Ultralytics models round it up to a
+        multiple of their stride, ``--imgsz 100`` runs at 128). Experts with an input size of their own (RTMO)
+        and top-down experts (``crop_size``) do not read it and are left out.
         """
-        out: dict[str, int] = {}
-        for expert in dict.fromkeys([self.detector, *self.experts]):
-            stride = _ultralytics_stride(expert)
-            if stride is not None and not expert.needs_boxes:
-                out[expert.name] = math.ceil(imgsz / stride) * stride
-        return out
-
-
-def _ultralytics_stride(expert: Estimator) -> int | None:
-    """The largest stride of an expert's Ultralytics model (32 for YOLO11n-pose); None for other models."""
-    stride = getattr(getattr(getattr(expert, "model", None), "model", None), "stride", None)
-    return None if stride is None else int(max(stride))
+        experts = dict.fromkeys([self.detector, *self.experts])
+        return {e.name: e.network_side() for e in experts if not e.needs_boxes and e.reads_imgsz}
 
 
 @dataclass
@@ -492,7 +481,7 @@ def extract_clip(
         source_fps=float(info.fps),
         decoded=end.decoded,
         truncated=truncated,
-        input_sizes=experts.input_sizes(options.estimator.imgsz),
+        input_sizes=experts.input_sizes(),
         unused=_unused_for_clip(video, info, options, taken_fps),
     )
 
