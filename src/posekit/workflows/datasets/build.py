@@ -336,32 +336,9 @@ def build_dataset(
             if c.path is None:
                 result.dropped.append(Dropped(c.clip_id, c.label, "input", "video not found"))
         if not assemble_only:
-            if partition is not None or not _part_folders(extract):
-                if extract_options is None:
-                    raise ConfigError("extraction options are needed to extract the videos")
-                from posekit.workflows.extraction.driver import run_extraction
-
-                videos = link_inputs(found, out / EXTRACT_DIR / "videos")
-                summary = run_extraction(
-                    videos,
-                    extract,
-                    extract_options,
-                    overwrite=overwrite,
-                    progress=progress,
-                    partition=partition,
-                    backend=backend,
-                )
-                result.extraction = {
-                    "done": summary.done,
-                    "failed": summary.failed,
-                    "skipped": summary.skipped,
-                    "seconds": round(summary.seconds, 1),
-                }
-                if partition is not None:
-                    log.info("part %d of %d extracted; assemble with --assemble-only", partition.index, partition.count)
-                    return result
-            else:
-                log.info("%s holds partitioned extraction; assembling the parts", extract)
+            one_part = _extract_videos(found, out, extract_options, result, overwrite, progress, partition, backend)
+            if one_part:
+                return result
         sources, failed = _extraction_sources(extract, found, options.allow_incomplete)
         clips = found
         label_of = {c.clip_id: c.label for c in found}
@@ -384,6 +361,41 @@ def build_dataset(
     )
     _assemble(annotated, matched, out, options, class_map, captions, provenance, result)
     return result
+
+
+def _extract_videos(
+    found: list[AnnotatedClip],
+    out: Path,
+    extract_options,
+    result: BuildResult,
+    overwrite: bool,
+    progress: bool,
+    partition: Partition | None,
+    backend,
+) -> bool:
+    """Extract the ``found`` videos into the dataset's extraction folder, unless it holds a partitioned
+    extraction to assemble; True when this call extracted one part only (``partition``), which assembly waits for."""
+    extract = extraction_folder(out)
+    if partition is None and _part_folders(extract):
+        log.info("%s holds partitioned extraction; assembling the parts", extract)
+        return False
+    if extract_options is None:
+        raise ConfigError("extraction options are needed to extract the videos")
+    from posekit.workflows.extraction.driver import run_extraction
+
+    videos = link_inputs(found, out / EXTRACT_DIR / "videos")
+    summary = run_extraction(
+        videos, extract, extract_options, overwrite=overwrite, progress=progress, partition=partition, backend=backend
+    )
+    result.extraction = {
+        "done": summary.done,
+        "failed": summary.failed,
+        "skipped": summary.skipped,
+        "seconds": round(summary.seconds, 1),
+    }
+    if partition is not None:
+        log.info("part %d of %d extracted; assemble with --assemble-only", partition.index, partition.count)
+    return partition is not None
 
 
 def _extraction_settings(extract: Path) -> dict:
@@ -422,8 +434,49 @@ def _assemble(
     provenance: dict,
     result: BuildResult,
 ) -> None:
+    """Filter and label the matched clips, split them and write the dataset: shards, ``dataset.json``, card."""
     groups = _by_shard(matched)
-    # Pass 1: decide every clip (filter, label) without keeping it.
+    kept, infos = _decide_clips(groups, annotated, options, class_map, result)
+    info = _dataset_info(infos, options)
+    split_of, use_official = _choose_split(annotated, kept, options)
+    split_names = sorted(set(split_of.values()), key=lambda s: (s != "train", s != "val", s))
+    classes = list(class_map.classes) if class_map.classes else sorted(set(kept.values()))
+    clips = _labelled_clips(groups, annotated, kept, split_of, options, captions)
+    written = write_split_shards(out, clips, split_names, info, options)
+    result.assembled = True
+    result.classes = classes
+    result.shards = written.shards
+    source_labels = [annotated[cid].label for cid in kept]
+    doc = {
+        **dataset_doc(out, options.kind, classes, written, info, result.dropped),
+        "filters": {"min_pose_frames": options.min_pose_frames, "rule": "at least one pose in this share of frames"},
+        "label_map": {**class_map.describe(), "merged": class_map.merged(source_labels)},
+        "split": {
+            "method": "official" if use_official else "stratified",
+            "val_fraction": None if use_official else options.val_fraction,
+            "seed": options.seed,
+        },
+        "text": None
+        if options.kind != "posecap"
+        else ("captions file " + str(options.captions) if captions is not None else "templates from label names"),
+        "options": asdict(options),
+        "provenance": provenance,
+    }
+    result.counts = doc["counts"]
+    finish_dataset(out, doc, written)
+    for d in result.dropped:
+        log.info("dropped %s (%s): %s", d.clip_id, d.stage, d.reason)
+
+
+def _decide_clips(
+    groups: dict[Path, dict[str, str]],
+    annotated: dict[str, AnnotatedClip],
+    options: BuildOptions,
+    class_map: ClassMap,
+    result: BuildResult,
+) -> tuple[dict[str, str], dict[str, ShardInfo]]:
+    """Every matched clip kept (annotation id -> dataset class) or dropped with its reason in ``result``, without
+    keeping the clips themselves; and the info of each shard read. ConfigError when none is left."""
     kept: dict[str, str] = {}
     infos: dict[str, ShardInfo] = {}
     for shard, wanted in groups.items():
@@ -449,6 +502,11 @@ def _assemble(
             f"{', '.join(f'{n} at {s}' for s, n in reasons.items()) or 'none'}); "
             "see the reasons above, or lower --min-pose-frames"
         )
+    return kept, infos
+
+
+def _dataset_info(infos: dict[str, ShardInfo], options: BuildOptions) -> ShardInfo:
+    """The dataset shards' info, from the extraction shards' (which must share one layout and expert set)."""
     layouts = {i.layout.name for i in infos.values()}
     experts = {i.experts for i in infos.values()}
     if len(layouts) > 1 or len(experts) > 1:
@@ -457,18 +515,7 @@ def _assemble(
             f"{sorted(experts)}); build from one extraction setting"
         )
     first = next(iter(infos.values()))
-    # Split.
-    official = {cid: annotated[cid].split for cid in kept}
-    has_official = all(s is not None for s in official.values())
-    if options.split == "official" and not has_official:
-        raise ConfigError("--split official: some clips have no split in the annotations; use --split stratified")
-    use_official = options.split == "official" or (options.split == "auto" and has_official)
-    split_of = {c: s for c, s in official.items()} if use_official else {}
-    if not use_official:
-        split_of = stratified_split(kept, options.val_fraction, options.seed, options.val_every_class)
-    split_names = sorted(set(split_of.values()), key=lambda s: (s != "train", s != "val", s))
-    classes = list(class_map.classes) if class_map.classes else sorted(set(kept.values()))
-    info = ShardInfo(
+    return ShardInfo(
         "skeletons",
         first.layout,
         first.experts,
@@ -477,46 +524,40 @@ def _assemble(
         columns=options.columns,
     )
 
-    def labelled() -> Iterator[tuple[str, SkeletonClip]]:
-        for shard, wanted in groups.items():
-            clips, _ = _read_clips(shard)
-            for clip in clips:
-                a_id = wanted.get(clip.clip_id)
-                if a_id is None or a_id not in kept:
-                    continue
-                a = annotated[a_id]
-                clip.label, clip.source_label = kept[a_id], a.label
-                if options.kind == "posecap":
-                    clip.text = _caption(a, clip, captions, options.seed)
-                yield split_of[a_id], clip
 
-    written = write_split_shards(out, labelled(), split_names, info, options)
-    result.assembled = True
-    result.classes = classes
-    result.counts = {
-        name: {c: written.counts[name][c] for c in classes if written.counts[name][c]} for name in split_names
-    }
-    result.shards = written.shards
-    source_labels = [annotated[cid].label for cid in kept]
-    doc = {
-        **dataset_doc(out, options.kind, classes, written, info, result.dropped),
-        "filters": {"min_pose_frames": options.min_pose_frames, "rule": "at least one pose in this share of frames"},
-        "label_map": {**class_map.describe(), "merged": class_map.merged(source_labels)},
-        "split": {
-            "method": "official" if use_official else "stratified",
-            "val_fraction": None if use_official else options.val_fraction,
-            "seed": options.seed,
-        },
-        "text": None
-        if options.kind != "posecap"
-        else ("captions file " + str(options.captions) if captions is not None else "templates from label names"),
-        "options": asdict(options),
-        "provenance": provenance,
-    }
-    result.counts = doc["counts"]
-    finish_dataset(out, doc, written)
-    for d in result.dropped:
-        log.info("dropped %s (%s): %s", d.clip_id, d.stage, d.reason)
+def _choose_split(
+    annotated: dict[str, AnnotatedClip], kept: dict[str, str], options: BuildOptions
+) -> tuple[dict[str, str], bool]:
+    """The split of each kept clip, and whether it is the annotations' official one (``--split``)."""
+    official = {cid: annotated[cid].split for cid in kept}
+    has_official = all(s is not None for s in official.values())
+    if options.split == "official" and not has_official:
+        raise ConfigError("--split official: some clips have no split in the annotations; use --split stratified")
+    if options.split == "official" or (options.split == "auto" and has_official):
+        return {c: s for c, s in official.items() if s is not None}, True
+    return stratified_split(kept, options.val_fraction, options.seed, options.val_every_class), False
+
+
+def _labelled_clips(
+    groups: dict[Path, dict[str, str]],
+    annotated: dict[str, AnnotatedClip],
+    kept: dict[str, str],
+    split_of: dict[str, str],
+    options: BuildOptions,
+    captions: dict[str, str] | None,
+) -> Iterator[tuple[str, SkeletonClip]]:
+    """The kept clips, read again shard by shard (never all in memory), labelled, with their split."""
+    for shard, wanted in groups.items():
+        clips, _ = _read_clips(shard)
+        for clip in clips:
+            a_id = wanted.get(clip.clip_id)
+            if a_id is None or a_id not in kept:
+                continue
+            a = annotated[a_id]
+            clip.label, clip.source_label = kept[a_id], a.label
+            if options.kind == "posecap":
+                clip.text = _caption(a, clip, captions, options.seed)
+            yield split_of[a_id], clip
 
 
 @dataclass
