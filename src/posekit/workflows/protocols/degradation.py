@@ -372,9 +372,57 @@ def run_protocol(
     """
     video = Path(video)
     started = time.perf_counter()
+    experts = ExpertSet(options.experts, options.estimator)
+    clean_run, reference, same_ref = _clean_reference(video, options, experts, on_stage, on_frames)
+    students = {name: ExpertSet((spec,), options.estimator) for name, spec in options.students.items()}
+    scores = _Scores(seconds={"reference": round(clean_run.seconds, 2)})
+    names = ([CLEAN] if options.include_clean else []) + [n for n in options.degradations if n != CLEAN]
+    with tempfile.TemporaryDirectory(prefix="posekit-degrade-") as tmp:
+        for name in names:
+            if on_stage:
+                on_stage(name, clean_run.num_frames)
+            reuse = clean_run if name == CLEAN and same_ref else None
+            _score_condition(name, video, Path(tmp), experts, students, reuse, reference, options, on_frames, scores)
+    pairs = {
+        method: confidence_error_pairs(concat_matched(parts, options.layout), options.layout)
+        for method, parts in scores.pooled.items()
+        if method.startswith("sst-a")
+    }
+    all_rows = scores.rows + mean_rows(scores.rows)
+    meta = {
+        "video": str(video),
+        "frames": clean_run.num_frames,
+        "settings": options.settings(),
+        "reference": reference_stats(reference),
+        "reference_jitter": track_jitter(reference),
+        "seconds": {**scores.seconds, "total": round(time.perf_counter() - started, 2)},
+        "note": "agreement with a clean reference built from the same experts, not accuracy against human labels",
+    }
+    return ProtocolResult(all_rows, gains(all_rows, clean_run.names), pairs, meta, scores.matched)
+
+
+@dataclass
+class _Scores:
+    """What the conditions of one protocol run gave: score rows, matched poses per method (pooled over the
+    degradations, and per condition) and seconds per run."""
+
+    rows: list[dict] = field(default_factory=list)
+    pooled: dict[str, list[Matched]] = field(default_factory=dict)
+    matched: dict[str, dict[str, Matched]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _clean_reference(
+    video: Path,
+    options: ProtocolOptions,
+    experts: ExpertSet,
+    on_stage: Callable[[str, int], None] | None,
+    on_frames: Callable[[int], None] | None,
+) -> tuple[ExpertRun, PoseSet, bool]:
+    """The experts' run on the clean frames (at ``reference_imgsz`` when set), the reference built from it, and
+    whether that run used the scored runs' settings (so the clean condition can reuse it)."""
     declared = probe_video(video).declared_frames
     expected = min(d for d in (declared, options.max_frames) if d) if declared or options.max_frames else 0
-    experts = ExpertSet(options.experts, options.estimator)
     same_ref = options.reference_imgsz in (None, options.estimator.imgsz)
     if same_ref:
         ref_experts, ref_options = experts, options
@@ -390,58 +438,48 @@ def run_protocol(
             f"{video}: the experts agree on no person in the clean frames, so there is no reference to score "
             f"against (small people need a larger --imgsz, e.g. 1280)"
         )
-    boxes = boxes_per_frame(reference)
-    students = {name: ExpertSet((spec,), options.estimator) for name, spec in options.students.items()}
-    rows: list[dict] = []
-    pooled: dict[str, list[Matched]] = {}
-    matched: dict[str, dict[str, Matched]] = {}
-    seconds = {"reference": round(clean_run.seconds, 2)}
-    names = ([CLEAN] if options.include_clean else []) + [n for n in options.degradations if n != CLEAN]
-    with tempfile.TemporaryDirectory(prefix="posekit-degrade-") as tmp:
-        for name in names:
-            if on_stage:
-                on_stage(name, clean_run.num_frames)
-            source = video
-            if name != CLEAN:
-                source = Path(tmp) / "degraded.mkv"
-                write_degraded(
-                    video, source, get_degradation(name), boxes=boxes, seed=options.seed, max_frames=options.max_frames
-                )
-            if name == CLEAN and same_ref:
-                run = clean_run
-                if on_frames:
-                    on_frames(clean_run.num_frames)
-            else:
-                run = run_experts_on(source, experts, options, on_frames)
-            seconds[name] = round(run.seconds, 2)
-            run_rows, matches = score_run(run, reference, options, name)
-            matched[name] = matches
-            rows.extend(run_rows)
-            for student, student_set in students.items():
-                srun = run_experts_on(source, student_set, options, on_frames, specs=(options.students[student],))
-                seconds[f"{student} @ {name}"] = round(srun.seconds, 2)
-                rows.append(score_student(srun, student, reference, options, name))
-            if source != video:
-                source.unlink()
-            if name != CLEAN:
-                for method, m in matches.items():
-                    pooled.setdefault(method, []).append(m)
-    pairs = {
-        method: confidence_error_pairs(concat_matched(parts, options.layout), options.layout)
-        for method, parts in pooled.items()
-        if method.startswith("sst-a")
-    }
-    all_rows = rows + mean_rows(rows)
-    meta = {
-        "video": str(video),
-        "frames": clean_run.num_frames,
-        "settings": options.settings(),
-        "reference": reference_stats(reference),
-        "reference_jitter": track_jitter(reference),
-        "seconds": {**seconds, "total": round(time.perf_counter() - started, 2)},
-        "note": "agreement with a clean reference built from the same experts, not accuracy against human labels",
-    }
-    return ProtocolResult(all_rows, gains(all_rows, clean_run.names), pairs, meta, matched)
+    return clean_run, reference, same_ref
+
+
+def _score_condition(
+    name: str,
+    video: Path,
+    tmp: Path,
+    experts: ExpertSet,
+    students: dict[str, ExpertSet],
+    reuse: ExpertRun | None,
+    reference: PoseSet,
+    options: ProtocolOptions,
+    on_frames: Callable[[int], None] | None,
+    scores: _Scores,
+) -> None:
+    """Run the experts (``reuse``: the clean reference run instead) and every student on ``video`` under the
+    degradation ``name`` (written to a lossless file in ``tmp``), and add their scores to ``scores``."""
+    source = video
+    if name != CLEAN:
+        source = tmp / "degraded.mkv"
+        boxes = boxes_per_frame(reference)
+        write_degraded(
+            video, source, get_degradation(name), boxes=boxes, seed=options.seed, max_frames=options.max_frames
+        )
+    run = reuse
+    if run is None:
+        run = run_experts_on(source, experts, options, on_frames)
+    elif on_frames:
+        on_frames(run.num_frames)
+    scores.seconds[name] = round(run.seconds, 2)
+    run_rows, matches = score_run(run, reference, options, name)
+    scores.matched[name] = matches
+    scores.rows.extend(run_rows)
+    for student, student_set in students.items():
+        srun = run_experts_on(source, student_set, options, on_frames, specs=(options.students[student],))
+        scores.seconds[f"{student} @ {name}"] = round(srun.seconds, 2)
+        scores.rows.append(score_student(srun, student, reference, options, name))
+    if source != video:
+        source.unlink()
+    if name != CLEAN:
+        for method, m in matches.items():
+            scores.pooled.setdefault(method, []).append(m)
 
 
 def reference_stats(reference: PoseSet) -> dict:
