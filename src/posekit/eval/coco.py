@@ -253,6 +253,30 @@ def _bootstrap_ratio(num: np.ndarray, den: np.ndarray, resamples: int, rng: np.r
     return float(lo), float(hi)
 
 
+def _coverage_notes(
+    truth: GroundTruth, coverage: dict[str, tuple[int, int]], n: int, unmatched: list[str], options: GtScoreOptions
+) -> list[str]:
+    """What the scores leave out, one line each: persons a metric cannot score, images and joints not used."""
+    notes = []
+    for metric, label in (("pckh", "PCKh"), ("pck", "PCK"), ("mpjpe", "MPJPE")):
+        persons = coverage[metric][0]
+        if persons < n:
+            why = f"no head length ({truth.head} not labelled)" if metric != "pck" else f"no {options.pck_scale} size"
+            notes.append(f"{label} covers {persons} of {n} labelled persons: {n - persons} have {why}")
+    if unmatched:
+        notes.append(
+            f"{len(unmatched)} of {len(truth.images)} images map to no shard frame and are not scored "
+            f"(e.g. {', '.join(unmatched[:3])})"
+        )
+    if truth.unlabelled:
+        notes.append(f"{truth.unlabelled} persons have no labelled COCO-17 joint and are not scored")
+    if truth.unscored_joints:
+        notes.append(f"joints of the file no score uses: {', '.join(truth.unscored_joints)}")
+    if truth.missing_images:
+        notes.append(f"{len(truth.missing_images)} images are not in --images (e.g. {truth.missing_images[0]})")
+    return notes
+
+
 def score_shards(
     gt: Path | GroundTruth, shards: Path, options: GtScoreOptions | None = None, images: Path | None = None
 ) -> CocoResult:
@@ -299,23 +323,7 @@ def score_shards(
         "completeness": (n, all_joints),
         "recall": (n, all_joints),
     }
-    notes = []
-    for metric, label in (("pckh", "PCKh"), ("pck", "PCK"), ("mpjpe", "MPJPE")):
-        persons = coverage[metric][0]
-        if persons < n:
-            why = f"no head length ({truth.head} not labelled)" if metric != "pck" else f"no {options.pck_scale} size"
-            notes.append(f"{label} covers {persons} of {n} labelled persons: {n - persons} have {why}")
-    if unmatched:
-        notes.append(
-            f"{len(unmatched)} of {len(truth.images)} images map to no shard frame and are not scored "
-            f"(e.g. {', '.join(unmatched[:3])})"
-        )
-    if truth.unlabelled:
-        notes.append(f"{truth.unlabelled} persons have no labelled COCO-17 joint and are not scored")
-    if truth.unscored_joints:
-        notes.append(f"joints of the file no score uses: {', '.join(truth.unscored_joints)}")
-    if truth.missing_images:
-        notes.append(f"{len(truth.missing_images)} images are not in --images (e.g. {truth.missing_images[0]})")
+    notes = _coverage_notes(truth, coverage, n, unmatched, options)
     intervals: dict[str, tuple[float, float]] = {}
     if options.bootstrap:
         rng = np.random.default_rng(options.seed)
