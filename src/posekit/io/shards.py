@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import os
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -14,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from posekit.core.errors import ShardError, write_error
+from posekit.core.files import atomic_path
 from posekit.io.schema import ShardInfo
 from posekit.skeleton.records import ExpertFrame, PoseProposals, SkeletonClip, SkeletonTrack
 
@@ -257,27 +256,22 @@ def write_table_atomic(table: pa.Table, path: Path, row_group_size: int | None =
     BYTE_STREAM_SPLIT encoding, which zstd compresses far better than dictionary pages of
     noisy float32 (about 40 % smaller skeletons shards; every Parquet reader decodes it).
     """
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     encoding: dict = {}
     if compact:
         strings = [f.name for f in table.schema if pa.types.is_string(f.type)]
         encoding = {"use_dictionary": strings, "use_byte_stream_split": True}
     try:
-        pq.write_table(
-            table,
-            tmp,
-            compression="zstd",
-            compression_level=6,
-            write_statistics=True,
-            row_group_size=row_group_size,
-            **encoding,
-        )
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        with atomic_path(path, fsync=True) as tmp:
+            pq.write_table(
+                table,
+                tmp,
+                compression="zstd",
+                compression_level=6,
+                write_statistics=True,
+                row_group_size=row_group_size,
+                **encoding,
+            )
     except OSError as exc:
-        with contextlib.suppress(OSError):  # a read-only or vanished folder keeps no temporary file
-            tmp.unlink(missing_ok=True)
         kept = "shards written before this one are complete and a rerun resumes after them"
         raise write_error(path, exc, kept) from exc
 

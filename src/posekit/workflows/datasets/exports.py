@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import pickle
 import warnings
 from collections import Counter
@@ -45,6 +44,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from posekit.core.errors import ConfigError, ShardError
+from posekit.core.files import atomic_path, atomic_write_bytes
 from posekit.core.options import check_bounds
 from posekit.io.samples import (
     DATASET_JSON,
@@ -120,12 +120,6 @@ def person_arrays(
     kp = np.where(missing[..., None], 0.0, kp).astype(np.float32)
     sc = np.where(missing, 0.0, sc).astype(np.float32)
     return kp, sc
-
-
-def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
 
 
 PYSKL_GRAPHS = {"coco17": "coco", "ntu25": "nturgb+d", "openpose18": "openpose"}
@@ -328,7 +322,7 @@ def export_pyskl(data: Path, out: Path, options: PysklOptions | None = None) -> 
         },
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write_bytes(out, pickle.dumps(doc, protocol=4))
+    atomic_write_bytes(out, pickle.dumps(doc, protocol=4))
     return out
 
 
@@ -399,25 +393,24 @@ def _write_ntu_split(split: Split, out_dir: Path, dst: JointLayout, T: int, N: i
     """One split's files (see :func:`export_ntu`); the data array goes through a memory map and a rename."""
     unik = options.normalise == "unik"
     path = out_dir / f"{split.name}_data{'_joint' if unik else ''}.npy"
-    tmp = out_dir / f".{path.name}.tmp-{os.getpid()}"
     shape = (N, options.num_channels, T, dst.num_joints, options.max_persons)
-    data_mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
     labels = np.full(N, -1, np.int64)
     num_frames = np.zeros(N, np.int64)
     ids, names = [], []
-    for n, (clip, info) in enumerate(split.clips()):
-        data_mm[n] = ntu_item(clip, info.layout, dst, T, options)
-        labels[n], num_frames[n] = split.label(clip), clip.num_frames
-        ids.append(clip.clip_id)
-        names.append(sample_name(clip))
-    data_mm.flush()
-    del data_mm
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        data_mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
+        for n, (clip, info) in enumerate(split.clips()):
+            data_mm[n] = ntu_item(clip, info.layout, dst, T, options)
+            labels[n], num_frames[n] = split.label(clip), clip.num_frames
+            ids.append(clip.clip_id)
+            names.append(sample_name(clip))
+        data_mm.flush()
+        del data_mm
     np.save(out_dir / f"{split.name}_label.npy", labels)
     np.save(out_dir / f"{split.name}_num_frames.npy", num_frames)
     (out_dir / f"{split.name}_clip_ids.txt").write_text("".join(f"{c}\n" for c in ids), encoding="utf-8")
     if unik:
-        _atomic_write_bytes(out_dir / f"{split.name}_label.pkl", pickle.dumps((names, labels.tolist())))
+        atomic_write_bytes(out_dir / f"{split.name}_label.pkl", pickle.dumps((names, labels.tolist())))
     return path
 
 
@@ -529,7 +522,7 @@ def export_coco(data: Path, out_dir: Path, layout: str | None = None) -> dict[st
             "annotations": annotations,
         }
         path = out_dir / f"{split.name}.json"
-        _atomic_write_bytes(path, json.dumps(doc).encode("utf-8"))
+        atomic_write_bytes(path, json.dumps(doc).encode("utf-8"))
         written[split.name] = path
     return written
 
@@ -548,5 +541,5 @@ def export_coco_results(data: Path, gt: Path, out: Path, images: Path | None = N
     results = results_list(predictions, [image.image_id for image in scored])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write_bytes(out, json.dumps(results).encode("utf-8"))
+    atomic_write_bytes(out, json.dumps(results).encode("utf-8"))
     return out, len(results)

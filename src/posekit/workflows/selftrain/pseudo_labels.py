@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import warnings
 from collections.abc import Callable, Sequence
@@ -33,6 +32,7 @@ import cv2
 import numpy as np
 
 from posekit.core.errors import ConfigError, PosekitError, ShardError, VideoError
+from posekit.core.files import atomic_path, temporary_sibling
 from posekit.core.options import check_bounds
 from posekit.io.shards import iter_skeleton_clips
 from posekit.io.video import iter_frames, probe_video
@@ -445,35 +445,32 @@ def build_pseudo_labels(
         lab.classes = assign_anchor_classes(normalise_to_box(lab.keypoints, lab.boxes), anchors)
     split, how = assign_splits(labels, options)
 
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(temporary_sibling(out), ignore_errors=True)
     try:
-        counts = _write(tmp, labels, split, frame_size, video_of, options, on_frames)
-        names = (
-            {0: "person"} if options.anchor_classes == 1 else {b: f"person-anchor-{b:02d}" for b in range(len(anchors))}
-        )
-        _write_yaml(tmp / "data.yaml", names)
-        classes = np.concatenate([lab.classes for lab in labels])
-        meta = {
-            "settings": settings,
-            "split": how,
-            "clips": sorted(video_of),
-            "layouts": sorted(layouts),
-            "frames": counts,
-            "poses": {
-                s: int(sum(len(lab.boxes) for lab, sp in zip(labels, split) if sp == s)) for s in ("train", "val")
-            },
-            "class_counts": np.bincount(classes, minlength=len(anchors)).tolist(),
-            "anchors": np.round(anchors, 5).tolist(),
-        }
-        (tmp / DATASET_META).write_text(json.dumps(meta, indent=1) + "\n")
-        os.replace(tmp, out)
+        with atomic_path(out) as tmp:
+            counts = _write(tmp, labels, split, frame_size, video_of, options, on_frames)
+            names = (
+                {0: "person"}
+                if options.anchor_classes == 1
+                else {b: f"person-anchor-{b:02d}" for b in range(len(anchors))}
+            )
+            _write_yaml(tmp / "data.yaml", names)
+            classes = np.concatenate([lab.classes for lab in labels])
+            meta = {
+                "settings": settings,
+                "split": how,
+                "clips": sorted(video_of),
+                "layouts": sorted(layouts),
+                "frames": counts,
+                "poses": {
+                    s: int(sum(len(lab.boxes) for lab, sp in zip(labels, split) if sp == s)) for s in ("train", "val")
+                },
+                "class_counts": np.bincount(classes, minlength=len(anchors)).tolist(),
+                "anchors": np.round(anchors, 5).tolist(),
+            }
+            (tmp / DATASET_META).write_text(json.dumps(meta, indent=1) + "\n")
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise PosekitError(f"cannot write pseudo labels to {out}: {exc.strerror or exc}") from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return PseudoLabelDataset(out, out / "data.yaml", meta)
 
 

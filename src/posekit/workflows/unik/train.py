@@ -50,6 +50,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from posekit import __version__
 from posekit.core.errors import ConfigError
+from posekit.core.files import atomic_path
 from posekit.io.samples import LabelMap, find_labels
 from posekit.io.torch_dataset import SkeletonShardDataset, replay_collate
 from posekit.skeleton.features import softmax
@@ -376,9 +377,8 @@ def gather_logits(
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def resume_path(cfg: TrainConfig) -> Path | None:
