@@ -15,9 +15,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from posekit.core.boxes import box_iou
 from posekit.core.options import check_bounds
 from posekit.refine.ssta import AggregationOptions, aggregate
 from posekit.skeleton.layouts import JointLayout
+from posekit.skeleton.persons import rank_persons
 from posekit.skeleton.records import PoseProposals, SkeletonTrack
 
 
@@ -84,6 +86,40 @@ def stack_tracks(per_expert: Sequence[Sequence[PoseProposals]], min_joint_score:
     return stacks
 
 
+STITCH_MIN_IOU = 0.3
+"""Least IoU between a fragment's last box and the next fragment's first box for :func:`stitch_tracks`."""
+
+
+def stitch_tracks(stacks: Sequence[TrackProposals], max_gap: int) -> list[TrackProposals]:
+    """Join track fragments of one person: a track starting at most ``max_gap`` frames after another ended, whose
+    first box overlaps that one's last box (:data:`STITCH_MIN_IOU`), continues it under its id.
+
+    Fragments are taken in order of their first frame; each joins the ended track whose last box it overlaps
+    most. ``max_gap`` 0 returns the stacks as given; the result is sorted by track id.
+    """
+    if max_gap < 1 or len(stacks) < 2:
+        return list(stacks)
+    chains: list[TrackProposals] = []
+    for part in sorted(stacks, key=lambda s: (int(s.t[0]), s.track_id)):
+        ended = [c for c in chains if 0 < part.t[0] - c.t[-1] <= max_gap]
+        iou = box_iou(part.boxes[:1], np.array([c.boxes[-1] for c in ended]).reshape(-1, 4))[0]
+        best = int(np.argmax(iou)) if len(ended) else -1
+        if best < 0 or not iou[best] >= STITCH_MIN_IOU:
+            chains.append(part)
+            continue
+        chain = ended[best]
+        joined = TrackProposals(
+            chain.track_id,
+            np.concatenate([chain.t, part.t]),
+            np.concatenate([chain.keypoints, part.keypoints], axis=1),
+            np.concatenate([chain.joint_scores, part.joint_scores], axis=1),
+            np.concatenate([chain.boxes, part.boxes]),
+            np.concatenate([chain.box_scores, part.box_scores]),
+        )
+        chains[next(i for i, c in enumerate(chains) if c is chain)] = joined
+    return sorted(chains, key=lambda s: s.track_id)
+
+
 MAX_BATCH_TRACK_FRAMES = 1 << 16
 """Track-frames per SST-A batch: tracks are padded to the longest of their batch, so batches
 group tracks of similar length and memory stays bounded whatever the video's length."""
@@ -133,14 +169,41 @@ def _count_dropped(dropped: dict[str, int], seen: np.ndarray, confidence: np.nda
     dropped["below_gamma"] += int((lost & seen & ~np.isnan(confidence)).sum())
 
 
+def expert_agreement(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How many experts give each joint, and how many posed the person, of a ``(M, n, V, 2)`` pixel stack.
+
+    Returns ``claimed`` ``(n, V)`` int (experts with the joint) and ``posing`` ``(n,)`` int (experts with any
+    joint of the person on the frame).
+    """
+    present = ~np.isnan(keypoints).any(-1)  # (M, n, V)
+    return present.sum(0), present.any(-1).sum(0)
+
+
+def drop_lone_joints(stack: TrackProposals) -> TrackProposals:
+    """``stack`` without the joints only one expert gives on frames that another expert posed (NaN there)."""
+    claimed, posing = expert_agreement(stack.keypoints)
+    lone = (claimed == 1) & (posing >= 2)[:, None]  # (n, V)
+    if not lone.any():
+        return stack
+    return replace(
+        stack,
+        keypoints=np.where(lone[None, ..., None], np.nan, stack.keypoints).astype(np.float32),
+        joint_scores=np.where(lone[None], np.nan, stack.joint_scores).astype(np.float32),
+    )
+
+
 def aggregate_tracks(
     stacks: Sequence[TrackProposals], layout: JointLayout, options: AggregationOptions
 ) -> RefinedTracks:
     """SST-A on every track, batched; each skeleton track keeps the frames with C >= gamma.
 
     The joint score of an aggregated joint is the score its source expert gave it (NaN for
-    joints filled by interpolation); ``joint_source`` indexes the experts.
+    joints filled by interpolation), times the share of the experts posing the person that give the joint
+    unless ``options.lone_joints`` is ``keep``; with ``drop``, joints only one of several posing experts gives
+    are missing before SST-A (:func:`drop_lone_joints`). ``joint_source`` indexes the experts.
     """
+    if options.lone_joints == "drop":
+        stacks = [drop_lone_joints(s) for s in stacks]
     out = RefinedTracks([])
     kept: dict[int, SkeletonTrack] = {}
     for group in length_batches([len(s.t) for s in stacks]):
@@ -174,13 +237,16 @@ def _aggregate_batch(
         source = result.source[b, :n][keep]
         picked = np.clip(source, 0, M - 1).astype(np.intp)
         scores = np.take_along_axis(s.joint_scores[:, keep].transpose(1, 2, 0), picked[..., None], axis=-1)[..., 0]
-        scores = np.where(source >= 0, scores, np.nan).astype(np.float32)
+        scores = np.where(source >= 0, scores, np.nan)
+        if options.lone_joints != "keep":
+            claimed, posing = expert_agreement(s.keypoints[:, keep])
+            scores = scores * claimed / np.maximum(posing, 1)[:, None]
         tracks.append(
             SkeletonTrack(
                 track_id=s.track_id,
                 t=s.t[keep],
                 keypoints=result.keypoints[b, :n][keep].astype(np.float32),
-                joint_scores=scores,
+                joint_scores=scores.astype(np.float32),
                 joint_source=source.astype(np.int8),
                 boxes=s.boxes[keep],
                 box_scores=s.box_scores[keep],
@@ -223,9 +289,11 @@ def skeleton_tracks(
     layout: JointLayout,
     options: AggregationOptions,
     min_joint_score: float = 0.0,
+    stitch_frames: int = 0,
 ) -> RefinedTracks:
-    """The skeleton tracks of a clip: SST-A when there are several experts, else the one expert's."""
-    stacks = stack_tracks(per_expert, min_joint_score)
+    """The skeleton tracks of a clip: SST-A when there are several experts, else the one expert's; fragments
+    at most ``stitch_frames`` apart are joined first (:func:`stitch_tracks`)."""
+    stacks = stitch_tracks(stack_tracks(per_expert, min_joint_score), stitch_frames)
     if len(per_expert) == 1:
         return single_expert_tracks(stacks)
     return aggregate_tracks(stacks, layout, options)
@@ -240,9 +308,8 @@ TRACK_DROP_REASONS = ("short_track", "beyond_max_persons")
 class TrackFilterOptions:
     """Which skeleton tracks of a clip are kept, after SST-A (or the one expert) made them.
 
-    The main persons of a clip are ranked by the sum over the frames a track is present of its box area, i.e.
-    mean box area x frames present: a large person seen throughout outranks a passer-by and a short false
-    detection (the NTU and Kinetics skeleton pipelines keep the two main persons by a similar rule).
+    The main persons of a clip are ranked by the one main-persons rule (:mod:`posekit.skeleton.persons`: size,
+    centrality, presence and motion), the order every export and the UNIK reader use too.
     """
 
     min_track_frames: int = field(
@@ -251,7 +318,8 @@ class TrackFilterOptions:
     max_persons: int | None = field(
         default=None,
         metadata={
-            "help": "Keep the N main persons of each clip, ranked by mean box area x frames present (default: all).",
+            "help": "Keep the N main persons of each clip, ranked by size, centrality, presence and motion "
+            "(default: all).",
             "min": 1,
         },
     )
@@ -265,16 +333,12 @@ class TrackFilterOptions:
         return self.min_track_frames > 1 or self.max_persons is not None
 
 
-def person_rank_key(track: SkeletonTrack) -> float:
-    """A track's weight among a clip's persons: the sum of its ``(n, 4)`` xyxy boxes' areas, in pixels squared
-    (mean box area x frames present); boxes without a size count 0."""
-    sides = track.boxes[:, 2:] - track.boxes[:, :2]
-    return float(np.nan_to_num(sides.prod(axis=1).clip(min=0)).sum())
-
-
-def filter_tracks(refined: RefinedTracks, options: TrackFilterOptions) -> RefinedTracks:
+def filter_tracks(
+    refined: RefinedTracks, options: TrackFilterOptions, width: int, height: int, fps: float
+) -> RefinedTracks:
     """Drop the tracks shorter than ``min_track_frames``, then keep the ``max_persons`` main ones
-    (:func:`person_rank_key`, ties to the lower track id); the tracks kept stay in track-id order.
+    (:func:`~posekit.skeleton.persons.rank_persons` in a ``width`` x ``height`` pixel frame at ``fps``); the
+    tracks kept stay in track-id order.
 
     With options that can drop a track, ``dropped`` gains every key of :data:`TRACK_DROP_REASONS` (person-frames
     of the tracks left out); with the defaults the result is ``refined`` unchanged.
@@ -290,8 +354,8 @@ def filter_tracks(refined: RefinedTracks, options: TrackFilterOptions) -> Refine
             long_enough.append(track)
     kept = long_enough
     if options.max_persons is not None and len(long_enough) > options.max_persons:
-        ranked = sorted(long_enough, key=lambda track: (-person_rank_key(track), track.track_id))
-        main = {id(track) for track in ranked[: options.max_persons]}
-        kept = [track for track in long_enough if id(track) in main]
-        dropped["beyond_max_persons"] += sum(len(track) for track in long_enough if id(track) not in main)
+        ranked = rank_persons(long_enough, width, height, fps)
+        main = set(ranked[: options.max_persons])
+        kept = [track for i, track in enumerate(long_enough) if i in main]
+        dropped["beyond_max_persons"] += sum(len(track) for i, track in enumerate(long_enough) if i not in main)
     return replace(refined, tracks=kept, dropped=dropped)

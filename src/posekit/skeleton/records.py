@@ -8,6 +8,7 @@ import numpy as np
 
 from posekit.skeleton.convert import convert_keypoints
 from posekit.skeleton.layouts import JointLayout
+from posekit.skeleton.persons import rank_persons
 
 
 @dataclass
@@ -113,11 +114,6 @@ class SkeletonTrack:
     def __len__(self) -> int:
         return len(self.t)
 
-    @property
-    def presence(self) -> float:
-        """Sum of person scores over the track's frames: long, confident tracks rank first."""
-        return float(np.nansum(self.box_scores))
-
 
 @dataclass
 class SkeletonClip:
@@ -143,8 +139,13 @@ class SkeletonClip:
     def num_frames(self) -> int:
         return len(self.frame_index)
 
+    def main_persons(self, max_persons: int | None = None) -> list[SkeletonTrack]:
+        """The clip's tracks, main person first (:mod:`posekit.skeleton.persons`), at most ``max_persons``."""
+        order = rank_persons(self.tracks, self.width, self.height, self.fps)
+        return [self.tracks[i] for i in order[:max_persons]]
+
     def to_array(self, max_persons: int = 2, with_scores: bool = False) -> np.ndarray:
-        """``(C, T, V, M)`` float32 array of the ``M = max_persons`` most present tracks.
+        """``(C, T, V, M)`` float32 array of the ``M = max_persons`` main persons (:meth:`main_persons`), in order.
 
         ``C`` is ``x, y`` pixels (plus the joint score with ``with_scores``); NaN where a
         person is absent or a joint missing. Normalisation belongs to the training reader.
@@ -152,8 +153,7 @@ class SkeletonClip:
         V = self.tracks[0].keypoints.shape[1] if self.tracks else 0
         C = 3 if with_scores else 2
         out = np.full((C, self.num_frames, V, max_persons), np.nan, np.float32)
-        ranked = sorted(self.tracks, key=lambda tr: -tr.presence)[:max_persons]
-        for m, track in enumerate(ranked):
+        for m, track in enumerate(self.main_persons(max_persons)):
             person = out[..., m]
             person[0:2, track.t] = track.keypoints.transpose(2, 0, 1)
             if with_scores:

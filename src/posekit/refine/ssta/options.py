@@ -21,6 +21,7 @@ Anchor = Literal["pair", "medoid"]
 Smoother = Literal["savgol", "median"]
 FirstPick = Literal["lower", "public"]
 FuseWeights = Literal["scores", "equal"]
+LoneJoints = Literal["drop", "score", "keep"]
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,15 @@ class AggregationOptions:
             "help": "thesis mode, eq. 3.1 at t = 0: lower = the lower-index expert of the closest pair; public = "
             "the authors' public code (three experts: a pair with expert 0 gives its other member, pair (1, 2) "
             "gives 1; equal distances go to the last pair of (1, 2), (0, 1), (0, 2))"
+        },
+    )
+    lone_joints: LoneJoints = field(
+        default="drop",
+        metadata={
+            "help": "a joint only one expert gives, where another expert posed the person on that frame: drop = "
+            "missing, and every joint's score is scaled by the share of posing experts that give it; score = "
+            "kept, scores scaled; keep = taken as found, scores as the experts gave them (the earlier behaviour). "
+            "Applied to the proposals before SST-A, in every mode"
         },
     )
     robust: RobustOptions = field(default_factory=RobustOptions)

@@ -4,8 +4,8 @@
   "annotations": [{frame_dir, filename, label, img_shape, original_shape, total_frames, keypoint
   (M, T, V, 2) float32 pixels, keypoint_score (M, T, V) float32, box_score (M, T), valid}, ...],
   "layout": {...}}``, their 2D skeleton annotation format as their Kinetics pickles hold it.
-  Persons are the clip's tracks by presence; layouts their graphs do not know and unlabelled
-  clips are refused unless asked for.
+  Persons are the clip's tracks, main persons first (:mod:`posekit.skeleton.persons`); layouts their graphs do
+  not know and unlabelled clips are refused unless asked for.
 - **NTU-style arrays** (:func:`export_ntu`): ``{split}_data.npy`` ``(N, C, T, V, M)`` float32
   (C = x, y[, score]; screen-normalised as in thesis 3.7.1 or pixels; one T for every split), with
   ``{split}_label.npy`` (N,) int64, ``{split}_num_frames.npy``, ``{split}_clip_ids.txt`` and
@@ -94,8 +94,8 @@ def _layout_of(split: Split) -> JointLayout:
 def person_arrays(
     clip: SkeletonClip, src: JointLayout, dst: JointLayout, max_persons: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(M, T, V, 2)`` float32 pixels and ``(M, T, V)`` float32 scores of the clip's tracks by
-    presence (all tracks when ``max_persons`` is None; at least one, all zero, without any);
+    """``(M, T, V, 2)`` float32 pixels and ``(M, T, V)`` float32 scores of the clip's tracks, main person
+    first (all tracks when ``max_persons`` is None; at least one, all zero, without any);
     missing joints are 0 with score 0."""
     M = max(1, len(clip.tracks) if max_persons is None else max_persons)
     arr = clip.to_array(max_persons=M, with_scores=True).transpose(3, 1, 2, 0)  # (M, T, V, 3)
@@ -134,7 +134,7 @@ class PysklOptions:
         metadata={"help": "Convert joints to this layout (default: the shards'); their 2D graphs know coco17."},
     )
     max_persons: int | None = field(
-        default=None, metadata={"help": "Keep the M most present tracks (default: all).", "min": 1}
+        default=None, metadata={"help": "Keep the M main persons, main first (default: all).", "min": 1}
     )
     split_prefix: str = field(default="", metadata={"help": "Prefix of split names, e.g. xsub_ -> xsub_train."})
     any_layout: bool = field(
@@ -158,7 +158,7 @@ class NtuOptions:
     frames: int | None = field(
         default=None, metadata={"help": "T of every split (default: the longest clip of all splits).", "min": 1}
     )
-    max_persons: int = field(default=2, metadata={"help": "M, the most present tracks kept.", "min": 1})
+    max_persons: int = field(default=2, metadata={"help": "M, the main persons kept, main first.", "min": 1})
     channels: int = field(default=3, metadata={"help": "3: x, y, score; 2: x, y.", "min": 2, "max": 3})
     coords: Literal["screen", "pixels"] = field(
         default="screen", metadata={"help": "screen ([-1, 1] keeping the aspect ratio, thesis 3.7.1) or pixels."}
@@ -201,7 +201,7 @@ def box_score_array(clip: SkeletonClip, max_persons: int | None = None) -> np.nd
     """``(M, T)`` float32 person-box scores in the person order of :func:`person_arrays`; 0 where absent."""
     M = max(1, len(clip.tracks) if max_persons is None else max_persons)
     out = np.zeros((M, clip.num_frames), np.float32)
-    for m, track in enumerate(sorted(clip.tracks, key=lambda tr: -tr.presence)[:M]):
+    for m, track in enumerate(clip.main_persons(M)):
         out[m, track.t] = np.nan_to_num(track.box_scores)
     return out
 

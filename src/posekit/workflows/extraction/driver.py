@@ -89,7 +89,7 @@ class ExtractOptions:
     )
     shard_clips: int = field(default=64, metadata={"help": "Clips per shard file.", "min": 1, "resume": False})
     shard_bytes: int = field(default=256 << 20, metadata={"cli": False, "resume": False})
-    tracker: TrackerConfig = field(default_factory=TrackerConfig, metadata={"cli": False})
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     aggregation: AggregationOptions = field(default_factory=AggregationOptions)
     images: ImageInputOptions = field(default_factory=ImageInputOptions)
     tracks: TrackFilterOptions = field(default_factory=TrackFilterOptions)
@@ -416,10 +416,15 @@ def extract_clip(
             f"{truncated['readable_frames']} readable frames are kept)"
         )
     refined = skeleton_tracks(
-        [per_expert[name] for name in experts.names], layout, options.aggregation, options.min_joint_score
+        [per_expert[name] for name in experts.names],
+        layout,
+        options.aggregation,
+        options.min_joint_score,
+        round(options.tracker.stitch_seconds * (sampled_fps or 30.0)),
     )
-    refined = filter_tracks(refined, options.tracks)
+    refined.dropped["merged_box"] = tracker.merged
     taken_fps = taken_rate(frame_index, info.fps)
+    refined = filter_tracks(refined, options.tracks, info.width, info.height, taken_fps)
     clip = SkeletonClip(
         clip_id=video.clip_id,
         video_path=str(video.path.resolve()),
