@@ -1,6 +1,6 @@
 """Person tracking across frames with Ultralytics' ByteTrack, and cross-expert matching.
 
-ByteTrack associates boxes by IoU with a Kalman motion model and, unlike trackers that
+ByteTrack (the default; BoT-SORT on request) associates boxes by IoU with a Kalman motion model and, unlike trackers that
 drop weak detections, also matches low-score boxes in a second pass, which is what keeps
 small, partly occluded people tracked. It needs no appearance model (so no extra weights
 to ship) and is maintained inside the Ultralytics package posekit already depends on.
@@ -74,8 +74,8 @@ def merged_boxes(
     """``(P,)`` bool: which of a frame's ``(P, 4)`` xyxy boxes swallow two persons.
 
     A box swallows two persons when two boxes each cover :data:`MERGED_COVER` of its area, do not overlap
-    each other as much as one person's boxes do (:data:`SAME_PERSON_IOU`), and together span it (their union box overlaps it by :data:`MERGED_UNION_IOU`). The persons are the frame's
-    other boxes scored (``(P,)`` ``scores``) at least ``min_score``, and the ``(R, 4)`` ``recent`` boxes of
+    each other as much as one person's boxes do (:data:`SAME_PERSON_IOU`), and together span it (their
+    union box overlaps it by :data:`MERGED_UNION_IOU`). The persons are the frame's other boxes scored (``(P,)`` ``scores``) at least ``min_score``, and the ``(R, 4)`` ``recent`` boxes of
     tracked persons (``(R,)`` ``recent_scores``) that none of those covers. A box scored above both persons
     it holds is taken for a person, not a merged box (a detector scores a box of two people lower than either).
     """
