@@ -1,9 +1,11 @@
-"""Person tracking across frames with Ultralytics' ByteTrack, and cross-expert matching.
+"""Person tracking across frames with Ultralytics' trackers, merged-box suppression, and cross-expert matching.
 
-ByteTrack (the default; BoT-SORT on request) associates boxes by IoU with a Kalman motion model and, unlike trackers that
-drop weak detections, also matches low-score boxes in a second pass, which is what keeps
-small, partly occluded people tracked. It needs no appearance model (so no extra weights
-to ship) and is maintained inside the Ultralytics package posekit already depends on.
+ByteTrack (the default) associates boxes by IoU with a Kalman motion model and, unlike trackers
+that drop weak detections, also matches low-score boxes in a second pass, which is what keeps
+small, partly occluded people tracked. BoT-SORT (``--tracker botsort``) runs here without its
+camera-motion and appearance models (no frames and no re-identification weights reach the
+tracker). Before either sees a frame, a box that swallows two persons (:func:`merged_boxes`) is
+left untracked, so one detection of two people cannot take over a person's track.
 """
 
 from __future__ import annotations
