@@ -75,11 +75,13 @@ def merged_boxes(
 ) -> np.ndarray:
     """``(P,)`` bool: which of a frame's ``(P, 4)`` xyxy boxes swallow two persons.
 
-    A box swallows two persons when two boxes each cover :data:`MERGED_COVER` of its area, do not overlap
-    each other as much as one person's boxes do (:data:`SAME_PERSON_IOU`), and together span it (their
-    union box overlaps it by :data:`MERGED_UNION_IOU`). The persons are the frame's other boxes scored (``(P,)`` ``scores``) at least ``min_score``, and the ``(R, 4)`` ``recent`` boxes of
-    tracked persons (``(R,)`` ``recent_scores``) that none of those covers. A box scored above both persons
-    it holds is taken for a person, not a merged box (a detector scores a box of two people lower than either).
+    A box swallows two persons when two boxes each cover :data:`MERGED_COVER` of its area, do not
+    overlap each other as much as one person's boxes do (:data:`SAME_PERSON_IOU`), and together span
+    it (their union box overlaps it by :data:`MERGED_UNION_IOU`). The persons are the frame's other
+    boxes scored (``(P,)`` ``scores``) at least ``min_score``, and the ``(R, 4)`` ``recent`` boxes of
+    tracked persons (``(R,)`` ``recent_scores``) that none of those covers. A box scored above both
+    persons it holds is taken for a person, not a merged box (a detector scores a box of two people
+    lower than either).
     """
     out = np.zeros(len(boxes), bool)
     if len(boxes) + len(recent) < 3:
