@@ -179,17 +179,36 @@ def expert_agreement(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return present.sum(0), present.any(-1).sum(0)
 
 
-def drop_lone_joints(stack: TrackProposals) -> TrackProposals:
-    """``stack`` without the joints only one expert gives on frames that another expert posed (NaN there)."""
-    claimed, posing = expert_agreement(stack.keypoints)
-    lone = (claimed == 1) & (posing >= 2)[:, None]  # (n, V)
-    if not lone.any():
-        return stack
-    return replace(
-        stack,
-        keypoints=np.where(lone[None, ..., None], np.nan, stack.keypoints).astype(np.float32),
-        joint_scores=np.where(lone[None], np.nan, stack.joint_scores).astype(np.float32),
-    )
+def lone_joints(claimed: np.ndarray, posing: np.ndarray) -> np.ndarray:
+    """``(n, V)`` bool: joints one expert alone gives on frames that other experts posed and agreed on.
+
+    ``claimed`` ``(n, V)`` and ``posing`` ``(n,)`` as :func:`expert_agreement` gives them. A frame where no
+    joint is given by two experts has nothing agreed to hold the lone joints against, and keeps them.
+    """
+    agreed = (claimed >= 2).any(-1) & (posing >= 2)
+    return (claimed == 1) & agreed[:, None]
+
+
+def agreed_joints(
+    keypoints: np.ndarray, source: np.ndarray, scores: np.ndarray, proposals: np.ndarray, rule: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An aggregated pose's joints and scores after the ``lone_joints`` rule (:class:`AggregationOptions`).
+
+    ``keypoints`` ``(n, V, 2)`` pixels, ``source`` ``(n, V)`` int, ``scores`` ``(n, V)`` of the source expert,
+    ``proposals`` the ``(M, n, V, 2)`` experts' pixels. ``keep`` returns them as given; ``score`` scales each
+    score by the share of posing experts giving the joint; ``drop`` does too and makes :func:`lone_joints`
+    missing (NaN, source -1).
+    """
+    if rule == "keep":
+        return keypoints, source, scores
+    claimed, posing = expert_agreement(proposals)
+    scores = scores * claimed / np.maximum(posing, 1)[:, None]
+    if rule == "drop":
+        lone = lone_joints(claimed, posing)
+        keypoints = np.where(lone[..., None], np.nan, keypoints)
+        source = np.where(lone, -1, source)
+        scores = np.where(lone, np.nan, scores)
+    return keypoints, source, scores
 
 
 def aggregate_tracks(
@@ -198,12 +217,9 @@ def aggregate_tracks(
     """SST-A on every track, batched; each skeleton track keeps the frames with C >= gamma.
 
     The joint score of an aggregated joint is the score its source expert gave it (NaN for
-    joints filled by interpolation), times the share of the experts posing the person that give the joint
-    unless ``options.lone_joints`` is ``keep``; with ``drop``, joints only one of several posing experts gives
-    are missing before SST-A (:func:`drop_lone_joints`). ``joint_source`` indexes the experts.
+    joints filled by interpolation), then the ``lone_joints`` rule (:func:`agreed_joints`) applies to the poses
+    SST-A kept; ``joint_source`` indexes the experts.
     """
-    if options.lone_joints == "drop":
-        stacks = [drop_lone_joints(s) for s in stacks]
     out = RefinedTracks([])
     kept: dict[int, SkeletonTrack] = {}
     for group in length_batches([len(s.t) for s in stacks]):
@@ -238,14 +254,14 @@ def _aggregate_batch(
         picked = np.clip(source, 0, M - 1).astype(np.intp)
         scores = np.take_along_axis(s.joint_scores[:, keep].transpose(1, 2, 0), picked[..., None], axis=-1)[..., 0]
         scores = np.where(source >= 0, scores, np.nan)
-        if options.lone_joints != "keep":
-            claimed, posing = expert_agreement(s.keypoints[:, keep])
-            scores = scores * claimed / np.maximum(posing, 1)[:, None]
+        kpts, source, scores = agreed_joints(
+            result.keypoints[b, :n][keep], source, scores, s.keypoints[:, keep], options.lone_joints
+        )
         tracks.append(
             SkeletonTrack(
                 track_id=s.track_id,
                 t=s.t[keep],
-                keypoints=result.keypoints[b, :n][keep].astype(np.float32),
+                keypoints=kpts.astype(np.float32),
                 joint_scores=scores.astype(np.float32),
                 joint_source=source.astype(np.int8),
                 boxes=s.boxes[keep],

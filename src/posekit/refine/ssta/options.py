@@ -177,10 +177,10 @@ class AggregationOptions:
     lone_joints: LoneJoints = field(
         default="drop",
         metadata={
-            "help": "a joint only one expert gives, where another expert posed the person on that frame: drop = "
-            "missing, and every joint's score is scaled by the share of posing experts that give it; score = "
-            "kept, scores scaled; keep = taken as found, scores as the experts gave them (the earlier behaviour). "
-            "Applied to the proposals before SST-A, in every mode"
+            "help": "a joint only one expert gives, where other experts posed the person and agreed on other "
+            "joints: drop = missing, and every joint's score is scaled by the share of posing experts that give "
+            "it; score = kept, scores scaled; keep = taken as found, scores as the experts gave them (the earlier "
+            "behaviour). Applied to the poses SST-A kept, in every mode; the equations are untouched"
         },
     )
     robust: RobustOptions = field(default_factory=RobustOptions)
