@@ -11,7 +11,7 @@ drop short tracks and keep a clip's main persons. Every pose left out is counted
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -108,16 +108,19 @@ def stitch_tracks(stacks: Sequence[TrackProposals], max_gap: int) -> list[TrackP
             chains.append(part)
             continue
         chain = ended[best]
-        joined = TrackProposals(
-            chain.track_id,
-            np.concatenate([chain.t, part.t]),
-            np.concatenate([chain.keypoints, part.keypoints], axis=1),
-            np.concatenate([chain.joint_scores, part.joint_scores], axis=1),
-            np.concatenate([chain.boxes, part.boxes]),
-            np.concatenate([chain.box_scores, part.box_scores]),
-        )
-        chains[next(i for i, c in enumerate(chains) if c is chain)] = joined
+        chains[next(i for i, c in enumerate(chains) if c is chain)] = _joined(chain, part)
     return sorted(chains, key=lambda s: s.track_id)
+
+
+def _joined(first: TrackProposals, then: TrackProposals) -> TrackProposals:
+    """``first`` followed by ``then`` under ``first``'s id: every array field joined along its frame axis
+    (axis 1 of the ``(M, n, ...)`` expert stacks, axis 0 of the ``(n, ...)`` ones)."""
+    joined = {}
+    for f in fields(TrackProposals):
+        a, b = getattr(first, f.name), getattr(then, f.name)
+        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+            joined[f.name] = np.concatenate([a, b], axis=1 if a.ndim >= 3 else 0)
+    return replace(first, **joined)
 
 
 MAX_BATCH_TRACK_FRAMES = 1 << 16
