@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from posekit.refine.tracking import PersonTracker, TrackerConfig, merged_boxes
-from posekit.refine.tracks import AggregationOptions, TrackProposals, skeleton_tracks, stitch_tracks
+from posekit.refine.tracks import AggregationOptions, TrackProposals, skeleton_tracks, stitch_map, stitch_track_ids
 from posekit.skeleton.layouts import COCO17
 from posekit.skeleton.records import PoseProposals
 
@@ -61,13 +61,27 @@ def test_track_fragments_of_one_person_are_stitched_under_the_first_id() -> None
         fragment(1, range(0, 5), here),
         fragment(4, range(8, 12), here + 5),
         fragment(5, range(8, 12), elsewhere),
+        fragment(7, range(14, 16), here + 8),
         fragment(9, range(40, 45), here),
     ]
-    joined = stitch_tracks(parts, max_gap=5)
-    assert [s.track_id for s in joined] == [1, 5, 9]
-    np.testing.assert_array_equal(joined[0].t, [0, 1, 2, 3, 4, 8, 9, 10, 11])
-    assert joined[0].keypoints.shape == (1, 9, 17, 2) and (joined[0].keypoints[0, 5:] == 4).all()
-    assert [s.track_id for s in stitch_tracks(parts, max_gap=0)] == [1, 4, 5, 9]
+    assert stitch_map(parts, max_gap=5) == {4: 1, 7: 1}
+    assert stitch_map(parts, max_gap=0) == {}
+
+
+def test_stitched_ids_reach_every_expert_so_skeletons_and_proposals_agree() -> None:
+    box = np.array([[10, 10, 60, 150]], np.float32)
+
+    def frame(track_id: int) -> PoseProposals:
+        return PoseProposals(
+            np.full((1, 17, 2), 30.0, np.float32), np.ones((1, 17), np.float32), box, np.ones(1, np.float32),
+            COCO17, np.array([track_id], np.int32),
+        )  # fmt: skip
+
+    experts = [[frame(i) for i in (2, 2, -1, 6, 6)], [frame(i) for i in (2, 2, -1, 6, 6)]]
+    assert stitch_track_ids(experts, max_gap=2) == {6: 2}
+    assert [int(p.track_ids[0]) for p in experts[1]] == [2, 2, -1, 2, 2]
+    (track,) = skeleton_tracks(experts, COCO17, AggregationOptions(gamma=0.0)).tracks
+    assert track.track_id == 2 and track.t.tolist() == [0, 1, 3, 4]
 
 
 def legs_and_face(face: bool, shift: float) -> np.ndarray:

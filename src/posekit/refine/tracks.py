@@ -11,7 +11,7 @@ drop short tracks and keep a clip's main persons. Every pose left out is counted
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -90,37 +90,38 @@ STITCH_MIN_IOU = 0.3
 """Least IoU between a fragment's last box and the next fragment's first box for :func:`stitch_tracks`."""
 
 
-def stitch_tracks(stacks: Sequence[TrackProposals], max_gap: int) -> list[TrackProposals]:
-    """Join track fragments of one person: a track starting at most ``max_gap`` frames after another ended, whose
-    first box overlaps that one's last box (:data:`STITCH_MIN_IOU`), continues it under its id.
+def stitch_map(stacks: Sequence[TrackProposals], max_gap: int) -> dict[int, int]:
+    """Track fragments of one person, as ``{later id: first id}``: a track starting at most ``max_gap`` frames
+    after another ended, whose first box overlaps that one's last box (:data:`STITCH_MIN_IOU`), continues it.
 
-    Fragments are taken in order of their first frame; each joins the ended track whose last box it overlaps
-    most. ``max_gap`` 0 returns the stacks as given; the result is sorted by track id.
+    Fragments are taken in order of their first frame; each continues the ended track whose last box it
+    overlaps most. ``max_gap`` 0 joins nothing.
     """
-    if max_gap < 1 or len(stacks) < 2:
-        return list(stacks)
-    chains: list[TrackProposals] = []
+    joined: dict[int, int] = {}
+    if max_gap < 1:
+        return joined
+    ends: list[tuple[int, int, np.ndarray]] = []  # (first id, last frame, last box) of each person so far
     for part in sorted(stacks, key=lambda s: (int(s.t[0]), s.track_id)):
-        ended = [c for c in chains if 0 < part.t[0] - c.t[-1] <= max_gap]
-        iou = box_iou(part.boxes[:1], np.array([c.boxes[-1] for c in ended]).reshape(-1, 4))[0]
-        best = int(np.argmax(iou)) if len(ended) else -1
-        if best < 0 or not iou[best] >= STITCH_MIN_IOU:
-            chains.append(part)
+        ended = [k for k, (_, last, _) in enumerate(ends) if 0 < part.t[0] - last <= max_gap]
+        iou = box_iou(part.boxes[:1], np.array([ends[k][2] for k in ended]).reshape(-1, 4))[0]
+        best = ended[int(np.argmax(iou))] if len(ended) and iou.max() >= STITCH_MIN_IOU else None
+        if best is None:
+            ends.append((part.track_id, int(part.t[-1]), part.boxes[-1]))
             continue
-        chain = ended[best]
-        chains[next(i for i, c in enumerate(chains) if c is chain)] = _joined(chain, part)
-    return sorted(chains, key=lambda s: s.track_id)
+        joined[part.track_id] = ends[best][0]
+        ends[best] = (ends[best][0], int(part.t[-1]), part.boxes[-1])
+    return joined
 
 
-def _joined(first: TrackProposals, then: TrackProposals) -> TrackProposals:
-    """``first`` followed by ``then`` under ``first``'s id: every array field joined along its frame axis
-    (axis 1 of the ``(M, n, ...)`` expert stacks, axis 0 of the ``(n, ...)`` ones)."""
-    joined = {}
-    for f in fields(TrackProposals):
-        a, b = getattr(first, f.name), getattr(then, f.name)
-        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
-            joined[f.name] = np.concatenate([a, b], axis=1 if a.ndim >= 3 else 0)
-    return replace(first, **joined)
+def stitch_track_ids(per_expert: Sequence[Sequence[PoseProposals]], max_gap: int) -> dict[int, int]:
+    """Give the fragments of one person (:func:`stitch_map`) its first id in every expert's ``per_expert[m][t]``
+    proposals, in place, so that skeletons and proposals shards agree; returns ``{later id: first id}``."""
+    joined = stitch_map(stack_tracks(per_expert), max_gap)
+    if joined:
+        for frames in per_expert:
+            for props in frames:
+                props.track_ids = np.array([joined.get(int(i), int(i)) for i in props.track_ids], np.int32)
+    return joined
 
 
 MAX_BATCH_TRACK_FRAMES = 1 << 16
@@ -308,11 +309,9 @@ def skeleton_tracks(
     layout: JointLayout,
     options: AggregationOptions,
     min_joint_score: float = 0.0,
-    stitch_frames: int = 0,
 ) -> RefinedTracks:
-    """The skeleton tracks of a clip: SST-A when there are several experts, else the one expert's; fragments
-    at most ``stitch_frames`` apart are joined first (:func:`stitch_tracks`)."""
-    stacks = stitch_tracks(stack_tracks(per_expert, min_joint_score), stitch_frames)
+    """The skeleton tracks of a clip: SST-A when there are several experts, else the one expert's."""
+    stacks = stack_tracks(per_expert, min_joint_score)
     if len(per_expert) == 1:
         return single_expert_tracks(stacks)
     return aggregate_tracks(stacks, layout, options)

@@ -43,7 +43,13 @@ from posekit.io.video import (
     readable_frames,
 )
 from posekit.refine.tracking import PersonTracker, TrackerConfig, match_boxes
-from posekit.refine.tracks import AggregationOptions, TrackFilterOptions, filter_tracks, skeleton_tracks
+from posekit.refine.tracks import (
+    AggregationOptions,
+    TrackFilterOptions,
+    filter_tracks,
+    skeleton_tracks,
+    stitch_track_ids,
+)
 from posekit.skeleton.layouts import LAYOUTS, JointLayout, get_layout
 from posekit.skeleton.records import ExpertFrame, PoseProposals, SkeletonClip
 from posekit.workflows.extraction.partition import Partition
@@ -415,12 +421,9 @@ def extract_clip(
             f"{video.path}: {truncation_text(truncated)}; --strict refuses it (without --strict its "
             f"{truncated['readable_frames']} readable frames are kept)"
         )
+    stitch_track_ids(list(per_expert.values()), round(options.tracker.stitch_seconds * (sampled_fps or 30.0)))
     refined = skeleton_tracks(
-        [per_expert[name] for name in experts.names],
-        layout,
-        options.aggregation,
-        options.min_joint_score,
-        round(options.tracker.stitch_seconds * (sampled_fps or 30.0)),
+        [per_expert[name] for name in experts.names], layout, options.aggregation, options.min_joint_score
     )
     refined.dropped["merged_box"] = tracker.merged
     taken_fps = taken_rate(frame_index, info.fps)
