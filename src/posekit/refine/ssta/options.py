@@ -177,8 +177,8 @@ class AggregationOptions:
     lone_joints: LoneJoints = field(
         default="drop",
         metadata={
-            "help": "a joint only one expert gives, where other experts posed the person and agreed on other "
-            "joints: drop = missing, and every joint's score is scaled by the share of posing experts that give "
+            "help": "a joint only one expert gives on a partial view (the experts agree on at most half the "
+            "joints): drop = missing, and every joint's score is scaled by the share of posing experts that give "
             "it; score = kept, scores scaled; keep = taken as found, scores as the experts gave them (the earlier "
             "behaviour). Applied to the poses SST-A kept, in every mode; the equations are untouched"
         },
