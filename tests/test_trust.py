@@ -118,6 +118,13 @@ def test_a_joint_only_one_expert_claims_is_missing_and_scores_follow_agreement()
     assert np.isfinite(dropped.keypoints[:, 5:7]).all() and np.isfinite(dropped.keypoints[:, 11:]).all()
     np.testing.assert_allclose(dropped.joint_scores[:, 11:], 0.95, rtol=1e-6)
 
+    fuller = [[legs_and_face(False, 0.0)] * 3, [legs_and_face(False, 1.0)] * 3]
+    for pose in fuller[0] + fuller[1]:
+        pose[7:11] = [(80, 120), (120, 120), (78, 140), (122, 140)]
+    full = [expert(p) for p in fuller] + [expert([legs_and_face(True, 0.5)] * 3)]
+    (kept_on_full_view,) = skeleton_tracks(full, COCO17, AggregationOptions(gamma=0.0)).tracks
+    assert np.isfinite(kept_on_full_view.keypoints[:, :5]).all(), "12 agreed joints of 17: not a partial view"
+
     (scored,) = skeleton_tracks(experts, COCO17, AggregationOptions(gamma=0.0, lone_joints="score")).tracks
     assert np.isfinite(scored.keypoints[:, :5]).all()
     np.testing.assert_allclose(scored.joint_scores[:, :5], 0.95 / 3, rtol=1e-6)

@@ -177,10 +177,10 @@ class AggregationOptions:
     lone_joints: LoneJoints = field(
         default="drop",
         metadata={
-            "help": "a joint only one expert gives on a partial view (the experts agree on at most half the "
-            "joints): drop = missing, and every joint's score is scaled by the share of posing experts that give "
-            "it; score = kept, scores scaled; keep = taken as found, scores as the experts gave them (the earlier "
-            "behaviour). Applied to the poses SST-A kept, in every mode; the equations are untouched"
+            "help": "a joint only one of several posing experts gives: drop = missing on a partial view (the "
+            "experts agree on at most half the joints); score = kept, its score divided by the number of posing "
+            "experts; keep = taken as found (the earlier behaviour). Applied to the poses SST-A kept, in every "
+            "mode; the equations are untouched"
         },
     )
     robust: RobustOptions = field(default_factory=RobustOptions)
