@@ -15,7 +15,7 @@ Each case is a real clip or a crop of one made here (nothing is written into the
 Each case runs ``posekit extract`` with the default expert and with ``yolo,yolo-topdown,mediapipe``, once
 with the flags that reproduce the former behaviour (``before``: ``--merged-boxes keep --stitch-seconds 0
 --lone-joints keep``, persons ordered by summed box score as ``to_array`` did) and once with the defaults
-(``after``). Per run:
+(``after``); with the default expert also with ``--tracker botsort`` (``after, botsort``). Per run:
 
 - ``ghost_frames``: pose-frames whose box holds the centres of two other poses of the frame, each 25-80 %
   of its area (a box check, the same on every case);
@@ -244,8 +244,11 @@ def measure(case: str, clip: SkeletonClip, entry: dict, variant: str) -> dict:
 def run_case(case: str, video: Path, flags: list[str], workdir: Path) -> list[dict]:
     rows = []
     for experts in EXPERT_SETS:
-        for variant, extra in (("before", BEFORE), ("after", [])):
-            out = workdir / f"{case}-{experts.count(',')}-{variant}"
+        variants = [("before", BEFORE), ("after", [])]
+        if experts == "yolo":
+            variants.append(("after, botsort", ["--tracker", "botsort"]))
+        for variant, extra in variants:
+            out = workdir / f"{case}-{experts.count(',')}-{variant.replace(', ', '-')}"
             started = time.perf_counter()
             clip, entry = extract(video, out, ["--experts", experts, *flags, *extra])
             row = {"case": case, "experts": experts, "variant": variant, **measure(case, clip, entry, variant)}
