@@ -47,8 +47,9 @@ class TrackerConfig:
     merged_boxes: MergedBoxes = field(
         default="drop",
         metadata={
-            "help": "drop = a new detection spanned by two persons (each covering 25-80 % of it, detected now "
-            "or tracked in the last 0.5 s) is not tracked, counted as merged_box; keep = track it."
+            "help": "drop = a detection spanned by two persons (each covering 25-80 % of it, one scored at least "
+            "as high, detected now or tracked in the last 0.5 s) is not tracked, counted as merged_box; keep = "
+            "track it."
         },
     )
     stitch_seconds: float = field(
