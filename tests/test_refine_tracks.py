@@ -172,7 +172,7 @@ def test_street_clip_two_experts_keep_at_gamma_0_every_person_yolo_alone_finds(s
         (clip,) = read_skeletons(out)
         manifest = json.loads((out / "manifest.json").read_text())
         (entry,) = manifest["entries"]
-        assert set(entry["dropped"]) == {"below_gamma", "too_few_joints", "no_joints"}
+        assert set(entry["dropped"]) == {"below_gamma", "too_few_joints", "no_joints", "merged_box"}
         assert manifest["dropped"] == entry["dropped"] == summary.dropped
         assert entry["dropped"]["below_gamma"] == 0
         counted = sum(len(t) for t in clip.tracks) + entry["dropped"]["too_few_joints"] + entry["dropped"]["no_joints"]

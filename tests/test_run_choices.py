@@ -8,12 +8,13 @@ import pickle
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from posekit.cli.app import app
 from posekit.io.shards import read_skeletons
-from posekit.refine.tracks import RefinedTracks, TrackFilterOptions, filter_tracks, person_rank_key
+from posekit.refine.tracks import RefinedTracks, TrackFilterOptions, filter_tracks
 from posekit.workflows.datasets.build import stratified_split
 from tests.conftest import SHARED_DATA
 from tests.videos import read_frames, write_clip
@@ -157,8 +158,8 @@ def test_min_track_frames_and_max_persons_keep_the_main_persons_and_count_what_t
     (main_clip,) = read_skeletons(main)
     lengths = {track.track_id: len(track) for track in all_clip.tracks}
     assert min(lengths.values()) < 5 and sum(n >= 5 for n in lengths.values()) > 2, lengths
-    long_enough = [track for track in all_clip.tracks if len(track) >= 5]
-    ranked = sorted(long_enough, key=lambda track: -person_rank_key(track))
+    all_clip.tracks = [track for track in all_clip.tracks if len(track) >= 5]
+    ranked = all_clip.main_persons()
     assert [track.track_id for track in main_clip.tracks] == sorted(track.track_id for track in ranked[:2])
     (entry,) = manifest(main)["entries"]
     short = sum(n for n in lengths.values() if n < 5)
@@ -180,17 +181,15 @@ def test_person_filters_are_resume_settings(person_runs, sample_clip):
 
 
 @pytest.mark.slow
-def test_filter_tracks_ranks_by_box_area_times_frames_and_leaves_defaults_untouched(person_runs):
+def test_filter_tracks_keeps_the_main_persons_of_to_array_and_leaves_defaults_untouched(person_runs):
     every, _ = person_runs
     (clip,) = read_skeletons(every)
     refined = RefinedTracks(list(clip.tracks))
-    assert filter_tracks(refined, TrackFilterOptions()) is refined
-    (top,) = filter_tracks(refined, TrackFilterOptions(max_persons=1)).tracks
-    areas = {
-        t.track_id: float(((t.boxes[:, 2] - t.boxes[:, 0]) * (t.boxes[:, 3] - t.boxes[:, 1])).sum())
-        for t in clip.tracks
-    }
-    assert top.track_id == max(areas, key=areas.get)
+    frame = (clip.width, clip.height, clip.fps)
+    assert filter_tracks(refined, TrackFilterOptions(), *frame) is refined
+    (top,) = filter_tracks(refined, TrackFilterOptions(max_persons=1), *frame).tracks
+    first = clip.to_array(max_persons=1)[..., 0]
+    np.testing.assert_array_equal(first[:, top.t], top.keypoints.transpose(2, 0, 1))
     with pytest.raises(Exception, match="--max-persons must be >= 1"):
         TrackFilterOptions(max_persons=0)
 

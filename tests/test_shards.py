@@ -164,9 +164,11 @@ def test_pyarrow_polars_and_duckdb_read_shards_without_posekit(tmp_path):
     assert row[2] == pytest.approx(float(clip.tracks[0].keypoints[1, 0, 0]))
 
 
-def test_to_array_is_c_t_v_m_with_most_present_tracks_first():
+def test_to_array_is_c_t_v_m_with_the_main_person_first():
     clip = make_clip("a.mp4", 12, 3)
-    clip.tracks[2].box_scores[:] = 10.0
+    for track in clip.tracks[:2]:
+        track.boxes[:] = [0, 0, 40, 60]
+    clip.tracks[2].boxes[:] = [184, 88, 584, 488]
     arr = clip.to_array(max_persons=2, with_scores=True)
     assert arr.shape == (3, 12, 17, 2)
     best = clip.tracks[2]

@@ -112,13 +112,15 @@ def test_missing_joints_and_absent_persons_become_zero(tmp_path: Path) -> None:
     assert torch.isfinite(x).all()
 
 
-def test_keeps_the_two_most_present_persons_most_present_first(tmp_path: Path) -> None:
+def test_keeps_the_two_main_persons_main_first(tmp_path: Path) -> None:
     T = 4
     tracks = [
         _track(7, np.full((2, 17, 2), 10.0), np.array([0, 1]), score=0.9),
-        _track(8, np.full((4, 17, 2), 20.0), score=0.9),
-        _track(9, np.full((4, 17, 2), 30.0), score=0.3),
+        _track(8, np.full((4, 17, 2), 20.0), score=0.3),
+        _track(9, np.full((4, 17, 2), 30.0), score=0.9),
     ]
+    for track, box in zip(tracks, ([20, 10, 80, 90], [20, 10, 80, 90], [0, 0, 10, 20])):
+        track.boxes[:] = box
     _write(tmp_path, [_clip("a", T, tracks, width=100, height=100)])
     x = SkeletonShardDataset(tmp_path, labels=None, window=None).joints(0)
     assert x.shape == (2, T, 17, 2)

@@ -8,7 +8,7 @@ integer label (-1 when unlabelled) and its index.
 
 What happens to a clip, in order:
 
-1. The ``M`` tracks with the highest :attr:`SkeletonTrack.presence` are taken (others dropped,
+1. The ``M`` main persons (:meth:`SkeletonClip.main_persons`) are taken, main first (others dropped,
    absent persons are all-missing).
 2. Keypoints are converted from the shard's layout to the item layout with
    :func:`posekit.skeleton.convert_keypoints`.

@@ -8,6 +8,7 @@ import numpy as np
 
 from posekit.skeleton.convert import convert_keypoints
 from posekit.skeleton.layouts import JointLayout
+from posekit.skeleton.persons import rank_persons
 
 
 @dataclass
@@ -147,11 +148,6 @@ class SkeletonTrack:
     def __len__(self) -> int:
         return len(self.t)
 
-    @property
-    def presence(self) -> float:
-        """Sum of person scores over the track's frames: long, confident tracks rank first."""
-        return float(np.nansum(self.box_scores))
-
 
 @dataclass
 class SkeletonClip:
@@ -182,8 +178,13 @@ class SkeletonClip:
         """Whether any track carries ``keypoints_3d``."""
         return any(tr.keypoints_3d is not None for tr in self.tracks)
 
+    def main_persons(self, max_persons: int | None = None) -> list[SkeletonTrack]:
+        """The clip's tracks, main person first (:mod:`posekit.skeleton.persons`), at most ``max_persons``."""
+        order = rank_persons(self.tracks, self.width, self.height, self.fps)
+        return [self.tracks[i] for i in order[:max_persons]]
+
     def to_array(self, max_persons: int = 2, with_scores: bool = False, coords: str = "2d") -> np.ndarray:
-        """``(C, T, V, M)`` float32 array of the ``M = max_persons`` most present tracks.
+        """``(C, T, V, M)`` float32 array of the ``M = max_persons`` main persons (:meth:`main_persons`), in order.
 
         ``coords="2d"``: ``C`` is ``x, y`` pixels; ``"3d"``: ``x, y, z`` of ``keypoints_3d`` (NaN for a
         track without 3D); plus the joint score with ``with_scores``. NaN where a person is absent or a
@@ -194,8 +195,7 @@ class SkeletonClip:
         V = self.tracks[0].keypoints.shape[1] if self.tracks else 0
         D = 3 if coords == "3d" else 2
         out = np.full((D + int(with_scores), self.num_frames, V, max_persons), np.nan, np.float32)
-        ranked = sorted(self.tracks, key=lambda tr: -tr.presence)[:max_persons]
-        for m, track in enumerate(ranked):
+        for m, track in enumerate(self.main_persons(max_persons)):
             joints, scores = (
                 (track.keypoints_3d, track.joint_scores_3d) if coords == "3d" else (track.keypoints, track.joint_scores)
             )

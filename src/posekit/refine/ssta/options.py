@@ -21,6 +21,7 @@ Anchor = Literal["pair", "medoid"]
 Smoother = Literal["savgol", "median"]
 FirstPick = Literal["lower", "public"]
 FuseWeights = Literal["scores", "equal"]
+LoneJoints = Literal["drop", "score", "keep"]
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,15 @@ class AggregationOptions:
             "help": "thesis mode, eq. 3.1 at t = 0: lower = the lower-index expert of the closest pair; public = "
             "the authors' public code (three experts: a pair with expert 0 gives its other member, pair (1, 2) "
             "gives 1; equal distances go to the last pair of (1, 2), (0, 1), (0, 2))"
+        },
+    )
+    lone_joints: LoneJoints = field(
+        default="drop",
+        metadata={
+            "help": "a joint only one of several posing experts gives: drop = missing on a partial view (the "
+            "experts agree on at most half the joints); score = kept, its score divided by the number of posing "
+            "experts; keep = taken as found (the earlier behaviour). Applied to the poses SST-A kept, in every "
+            "mode; the equations are untouched"
         },
     )
     robust: RobustOptions = field(default_factory=RobustOptions)

@@ -4,8 +4,8 @@
   "annotations": [{frame_dir, filename, label, img_shape, original_shape, total_frames, keypoint
   (M, T, V, 2) float32 pixels, keypoint_score (M, T, V) float32, box_score (M, T), valid}, ...],
   "layout": {...}}``, their 2D skeleton annotation format as their Kinetics pickles hold it.
-  Persons are the clip's tracks by presence; layouts their graphs do not know and unlabelled
-  clips are refused unless asked for.
+  Persons are the clip's tracks, main persons first (:mod:`posekit.skeleton.persons`); layouts their graphs do
+  not know and unlabelled clips are refused unless asked for.
 - **NTU-style arrays** (:func:`export_ntu`): ``{split}_data.npy`` ``(N, C, T, V, M)`` float32
   (C = x, y[, score]; screen-normalised as in thesis 3.7.1 or pixels; or x, y, z of the 3D joints; one T
   for every split), with ``{split}_label.npy`` (N,) int64, ``{split}_num_frames.npy``,
@@ -108,8 +108,8 @@ def person_arrays(
     clip: SkeletonClip, src: JointLayout, dst: JointLayout, max_persons: int | None = None, coords: str = "2d"
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(M, T, V, 2)`` float32 pixels (``coords="3d"``: ``(M, T, V, 3)`` of ``keypoints_3d``) and ``(M, T, V)``
-    float32 scores of the clip's tracks by presence (all tracks when ``max_persons`` is None; at least one,
-    all zero, without any); missing joints are 0 with score 0."""
+    float32 scores of the clip's tracks, main person first (all tracks when ``max_persons`` is None; at least
+    one, all zero, without any); missing joints are 0 with score 0."""
     M = max(1, len(clip.tracks) if max_persons is None else max_persons)
     D = 3 if coords == "3d" else 2
     arr = clip.to_array(max_persons=M, with_scores=True, coords=coords).transpose(3, 1, 2, 0)  # (M, T, V, D + 1)
@@ -137,7 +137,7 @@ class PysklOptions:
         metadata={"help": "Convert joints to this layout (default: the shards'); their 2D graphs know coco17."},
     )
     max_persons: int | None = field(
-        default=None, metadata={"help": "Keep the M most present tracks (default: all).", "min": 1}
+        default=None, metadata={"help": "Keep the M main persons, main first (default: all).", "min": 1}
     )
     split_prefix: str = field(default="", metadata={"help": "Prefix of split names, e.g. xsub_ -> xsub_train."})
     any_layout: bool = field(
@@ -170,7 +170,7 @@ class NtuOptions:
     frames: int | None = field(
         default=None, metadata={"help": "T of every split (default: the longest clip of all splits).", "min": 1}
     )
-    max_persons: int = field(default=2, metadata={"help": "M, the most present tracks kept.", "min": 1})
+    max_persons: int = field(default=2, metadata={"help": "M, the main persons kept, main first.", "min": 1})
     channels: int = field(
         default=3, metadata={"help": "2D: 3 = x, y, score; 2 = x, y (3D: always x, y, z).", "min": 2, "max": 3}
     )
@@ -238,7 +238,7 @@ def box_score_array(clip: SkeletonClip, max_persons: int | None = None) -> np.nd
     """``(M, T)`` float32 person-box scores in the person order of :func:`person_arrays`; 0 where absent."""
     M = max(1, len(clip.tracks) if max_persons is None else max_persons)
     out = np.zeros((M, clip.num_frames), np.float32)
-    for m, track in enumerate(sorted(clip.tracks, key=lambda tr: -tr.presence)[:M]):
+    for m, track in enumerate(clip.main_persons(M)):
         out[m, track.t] = np.nan_to_num(track.box_scores)
     return out
 

@@ -44,7 +44,13 @@ from posekit.io.video import (
 )
 from posekit.refine.pose3d import expert_3d_source
 from posekit.refine.tracking import PersonTracker, TrackerConfig, match_boxes
-from posekit.refine.tracks import AggregationOptions, TrackFilterOptions, filter_tracks, skeleton_tracks
+from posekit.refine.tracks import (
+    AggregationOptions,
+    TrackFilterOptions,
+    filter_tracks,
+    skeleton_tracks,
+    stitch_track_ids,
+)
 from posekit.skeleton.layouts import LAYOUTS, JointLayout, check_layout_option, get_layout
 from posekit.skeleton.records import ExpertFrame, PoseProposals, SkeletonClip
 from posekit.workflows.extraction.partition import Partition
@@ -106,7 +112,7 @@ class ExtractOptions:
     )
     shard_clips: int = field(default=64, metadata={"help": "Clips per shard file.", "min": 1, "resume": False})
     shard_bytes: int = field(default=256 << 20, metadata={"cli": False, "resume": False})
-    tracker: TrackerConfig = field(default_factory=TrackerConfig, metadata={"cli": False})
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     aggregation: AggregationOptions = field(default_factory=AggregationOptions)
     images: ImageInputOptions = field(default_factory=ImageInputOptions)
     tracks: TrackFilterOptions = field(default_factory=TrackFilterOptions)
@@ -450,11 +456,13 @@ def extract_clip(
             f"{video.path}: {truncation_text(truncated)}; --strict refuses it (without --strict its "
             f"{truncated['readable_frames']} readable frames are kept)"
         )
+    stitch_track_ids(list(per_expert.values()), round(options.tracker.stitch_seconds * (sampled_fps or 30.0)))
     proposals = [per_expert[name] for name in experts.names]
     source_3d = expert_3d_source(proposals) if options.pose_3d else None
     refined = skeleton_tracks(proposals, layout, options.aggregation, options.min_joint_score, source_3d)
-    refined = filter_tracks(refined, options.tracks)
+    refined.dropped["merged_box"] = tracker.merged
     taken_fps = taken_rate(frame_index, info.fps)
+    refined = filter_tracks(refined, options.tracks, info.width, info.height, taken_fps)
     clip = SkeletonClip(
         clip_id=video.clip_id,
         video_path=str(video.path.resolve()),

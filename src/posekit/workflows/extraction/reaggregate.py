@@ -66,7 +66,7 @@ def clip_from_proposals(
     first = frames[0]
     proposals = list(per_expert.values())
     refined = skeleton_tracks(proposals, info.layout, options, min_joint_score, expert_3d_source(proposals))
-    refined = filter_tracks(refined, tracks or TrackFilterOptions())
+    refined = filter_tracks(refined, tracks or TrackFilterOptions(), first.width, first.height, first.fps)
     clip = SkeletonClip(
         clip_id=first.clip_id,
         video_path=first.video_path,
