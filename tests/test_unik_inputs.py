@@ -128,13 +128,13 @@ def test_what_would_fail_at_the_first_batch_is_refused_at_load(ntu: Path, poseti
         SkeletonShardDataset(ntu / "train", layout="nope")
 
 
-def test_validation_scores_all_frames_of_every_clip_replaying_a_batch_to_its_longest(ntu: Path) -> None:
+def test_validation_scores_all_frames_of_every_clip_replayed_to_the_longest_of_the_set(ntu: Path) -> None:
     cfg = resolve_config({"data": str(ntu), **TINY, "batch_size": 4})
     train_set, val_set = build_datasets(cfg, load_label_map(cfg, ntu / "train"))
     assert val_set.window is None and train_set.window == 16
     x, _, idx = next(iter(build_loader(val_set, cfg, setup_distributed("cpu"), train=False)))
     lengths = val_set.num_frames[idx.numpy()]
-    assert x.shape[2] == lengths.max()
+    assert x.shape[2] == val_set.num_frames.max(), "the same length whatever the clips batched together"
     short = int(np.argmin(lengths))
     T = int(lengths[short])
     torch.testing.assert_close(x[short, :, T : 2 * T], x[short, :, :T])  # replayed, not zero-padded

@@ -56,9 +56,10 @@ for datasets larger than memory or local disk caches.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -218,6 +219,14 @@ class SkeletonShardDataset(Dataset):
     def classes(self) -> tuple[str, ...]:
         return self.labels.classes if self.labels is not None else ()
 
+    def collate_fn(self) -> Callable | None:
+        """How a DataLoader batches this set's items: windows stack as they are; whole clips (``window`` None)
+        are replayed to the longest clip of the set, so every clip is scored alike whatever the batch size."""
+        if self.window is not None:
+            return None
+        longest = max(int(self.num_frames.max(initial=0)), self.normalise_frames or 0)
+        return functools.partial(replay_collate, frames=longest)
+
     @property
     def num_classes(self) -> int:
         return len(self.classes)
@@ -301,10 +310,14 @@ def to_item(
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
 
-def replay_collate(batch: list[tuple[torch.Tensor, int, int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Batch whole clips of different lengths: each ``(C, T, V, M)`` item is replayed to the longest ``T``
-    (the thesis' test on all frames, 3.7.1, with its replay padding)."""
-    longest = max(x.shape[1] for x, _, _ in batch)
+def replay_collate(
+    batch: list[tuple[torch.Tensor, int, int]], frames: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Batch whole clips of different lengths: each ``(C, T, V, M)`` item is replayed to ``frames`` frames, or to
+    the batch's longest ``T`` when longer (the thesis' test on all frames, 3.7.1, with its replay padding).
+    Give ``frames`` the longest clip of the whole set (:meth:`SkeletonShardDataset.collate_fn`) so that a clip's
+    score does not depend on the clips it is batched with."""
+    longest = max(frames, *(x.shape[1] for x, _, _ in batch))
     items = [_replayed(x, longest) for x, _, _ in batch]
     labels = torch.tensor([y for _, y, _ in batch], dtype=torch.int64)
     return torch.stack(items), labels, torch.tensor([i for _, _, i in batch], dtype=torch.int64)

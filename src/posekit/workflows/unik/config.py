@@ -118,7 +118,7 @@ class TrainConfig:
     test_frames: Literal["all", "window"] = field(
         default="all",
         metadata={
-            "help": "Validate on all frames of each clip (thesis; a batch is replayed to its longest clip) "
+            "help": "Validate on all frames of each clip (thesis; clips are replayed to the longest of the set) "
             "or on the centred --window.",
             "panel": _DATA,
         },

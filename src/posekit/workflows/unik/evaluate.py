@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 
 from posekit.core.errors import ConfigError
 from posekit.io.samples import LabelMap, find_labels
-from posekit.io.torch_dataset import SkeletonShardDataset, replay_collate
+from posekit.io.torch_dataset import SkeletonShardDataset
 from posekit.skeleton.features import fuse_scores, softmax
 from posekit.skeleton.layouts import JointLayout
 from posekit.unik.model import UNIK
@@ -146,8 +146,7 @@ def predict_logits(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(N, K)`` float32 logits and ``(N,)`` labels of every item of ``dataset``, in order."""
     model.eval()
-    collate = replay_collate if dataset.window is None else None
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate)
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=dataset.collate_fn())
     logits, labels = [], []
     for x, y, _ in loader:
         logits.append(model(x.to(device, non_blocking=True)).float().cpu().numpy())

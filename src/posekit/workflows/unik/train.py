@@ -52,7 +52,7 @@ from posekit import __version__
 from posekit.core.errors import ConfigError
 from posekit.core.files import atomic_path
 from posekit.io.samples import LabelMap, find_labels
-from posekit.io.torch_dataset import SkeletonShardDataset, replay_collate
+from posekit.io.torch_dataset import SkeletonShardDataset
 from posekit.skeleton.features import softmax
 from posekit.unik.model import UNIK, count_parameters
 from posekit.workflows.unik.config import TrainConfig, plain, save_config
@@ -161,7 +161,7 @@ def build_loader(dataset: SkeletonShardDataset, cfg: TrainConfig, d: Dist, train
         num_workers=cfg.workers,
         pin_memory=d.device.type == "cuda",
         prefetch_factor=4 if cfg.workers > 0 else None,
-        collate_fn=replay_collate if dataset.window is None else None,
+        collate_fn=dataset.collate_fn(),
     )
 
 
