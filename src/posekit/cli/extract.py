@@ -23,7 +23,9 @@ SSTA_PANEL = "SST-A (thesis 3.3.2), with several experts"
 CLUSTER_PANEL = "Cluster (Ray Data actors, or one scheduler array task per part)"
 _EXPERTS_HELP = (
     "Comma-separated experts; with several, SST-A aggregates them into the skeletons. "
-    "NAME or NAME:WEIGHTS, e.g. yolo, yolo:runs/best.pt, mediapipe. Known: " + ", ".join(EXPERTS)
+    "NAME or NAME:WEIGHTS, e.g. yolo, yolo:runs/best.pt, mediapipe. A .pt is read with Ultralytics' safe loading "
+    "(weights only: a file naming any other code is refused before it runs); .onnx files are graphs, not code. "
+    "Known: " + ", ".join(EXPERTS)
 )
 
 

@@ -26,6 +26,7 @@ from posekit.io.samples import LabelMap, find_labels
 from posekit.io.torch_dataset import SkeletonShardDataset
 from posekit.skeleton.features import fuse_scores, softmax
 from posekit.unik.model import UNIK
+from posekit.workflows.unik.checks import read_unik_checkpoint
 
 
 def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
@@ -113,14 +114,13 @@ class LoadedModel:
 def load_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> LoadedModel:
     """Rebuild the UNIK of a training checkpoint (loaded with ``weights_only=True``)."""
     path = Path(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise ConfigError(f"cannot load checkpoint {path}: {exc}") from exc
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "model_args" not in ckpt:
-        raise ConfigError(f"{path} is not a posekit UNIK checkpoint (no model / model_args)")
+    ckpt = read_unik_checkpoint(path, "--ckpt")
     model = UNIK(**ckpt["model_args"])
-    model.load_state_dict(ckpt["model"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as exc:
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        raise ConfigError(f"--ckpt {path}: its weights do not fit the model it describes ({reason})") from None
     model.to(device).eval()
     return LoadedModel(model, tuple(ckpt.get("classes", ())), dict(ckpt.get("config", {})), int(ckpt.get("epoch", 0)))
 
