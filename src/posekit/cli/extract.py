@@ -8,7 +8,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from posekit.cli.common import EXIT_INPUT_FAILED, console, friendly_errors, setup_logging
+from posekit.cli.common import (
+    EXIT_INPUT_FAILED,
+    Terminated,
+    console,
+    friendly_errors,
+    setup_logging,
+    sigterm_as_interrupt,
+)
 from posekit.cli.options import Group, with_options
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import EXPERTS, parse_experts
@@ -84,19 +91,21 @@ def extract_command(
         **fields,
     )
     try:
-        summary = run_extraction(
-            input,
-            out,
-            options,
-            overwrite=overwrite,
-            progress=progress,
-            partition=partition.partition(),
-            backend=backend.build(),
-            retry_failed=retry_failed,
-        )
-    except KeyboardInterrupt:
-        console.print("interrupted: finished clips are saved; rerun the same command to resume")
-        raise typer.Exit(130) from None
+        with sigterm_as_interrupt():
+            summary = run_extraction(
+                input,
+                out,
+                options,
+                overwrite=overwrite,
+                progress=progress,
+                partition=partition.partition(),
+                backend=backend.build(),
+                retry_failed=retry_failed,
+            )
+    except KeyboardInterrupt as exc:
+        signal = "SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+        console.print(f"{signal}: finished clips are saved; rerun the same command to resume")
+        raise typer.Exit(getattr(exc, "exit_code", 130)) from None
     print_summary(summary)
     if summary.failed:
         raise typer.Exit(EXIT_INPUT_FAILED)

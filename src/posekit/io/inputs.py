@@ -78,6 +78,7 @@ def find_inputs(root: Path) -> tuple[list[VideoInput], list[tuple[VideoInput, st
                 (VideoInput(folder, relative_folder + "/"), f"{folder}: cannot list folder ({err.strerror})")
             )
             continue
+        listed = _usable_entries(folder, root, listed, problems)
         files = [e for e in listed if not e.is_dir()]
         if folder != root and _holds_frames(e.name for e in files):
             found.append(VideoInput(folder, relative_folder, f"{real_root}/{relative_folder}"))
@@ -97,6 +98,35 @@ def find_inputs(root: Path) -> tuple[list[VideoInput], list[tuple[VideoInput, st
                 found.append(VideoInput(path, relative, key))
     found.sort(key=lambda v: v.clip_id)
     return found, problems
+
+
+def printable_name(name: str) -> str:
+    """``name`` as text: the bytes of a file name that is not valid UTF-8 shown as ``\\xNN`` escapes."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def _usable_entries(
+    folder: Path, root: Path, listed: list[os.DirEntry], problems: list[tuple[VideoInput, str]]
+) -> list[os.DirEntry]:
+    """The entries of ``folder`` that can be told apart and named; each other one goes to ``problems`` with its
+    one line: a name that is not valid UTF-8 (shards and manifests hold text), a symbolic link loop."""
+    usable = []
+    for entry in listed:
+        path = folder / entry.name
+        relative = printable_name(path.relative_to(root).as_posix())
+        if relative != path.relative_to(root).as_posix():
+            reason = f"{printable_name(str(path))}: the file name is not valid UTF-8; rename it (e.g. convmv -t utf8)"
+        else:
+            try:
+                entry.is_dir()
+                usable.append(entry)
+                continue
+            except OSError as err:
+                reason = (
+                    f"{path}: cannot be followed ({err.strerror or err}: a symbolic link loop?); fix or remove the link"
+                )
+        problems.append((VideoInput(path, relative), reason))
+    return usable
 
 
 def _holds_frames(names: Iterator[str]) -> bool:

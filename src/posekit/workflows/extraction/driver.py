@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -29,8 +30,9 @@ from posekit.estimators.base import Estimator, EstimatorConfig
 from posekit.estimators.registry import ExpertSpec, build_estimator
 from posekit.estimators.runtimes import RuntimeOptions, fix_mmap_threshold, one_torch_thread, require_runtime
 from posekit.io.images import IMAGE_EXTENSIONS, ImageInputOptions
-from posekit.io.inputs import find_inputs, iter_input_frames, probe_input, unique_inputs
+from posekit.io.inputs import find_inputs, iter_input_frames, printable_name, probe_input, unique_inputs
 from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
+from posekit.io.outputs import OutputLock, check_output_dir
 from posekit.io.sink import ShardSink, prepare_output
 from posekit.io.video import (
     VIDEO_EXTENSIONS,
@@ -65,6 +67,7 @@ class ExtractOptions:
         min_joint_score: joints an expert scores below this count as missing (NaN).
         keep_proposals: also write every expert's raw output as proposals shards.
         shard_clips: clips per shard (a shard is also cut at ``shard_bytes``).
+        commit_seconds: finished clips are committed at least this often (seconds).
         aggregation: SST-A settings, used when there are several experts.
         images: how single images and folders of frames become clips (their frame rate).
         tracks: which skeleton tracks are kept (minimum length, the main persons).
@@ -89,6 +92,16 @@ class ExtractOptions:
     )
     shard_clips: int = field(default=64, metadata={"help": "Clips per shard file.", "min": 1, "resume": False})
     shard_bytes: int = field(default=256 << 20, metadata={"cli": False, "resume": False})
+    commit_seconds: float = field(
+        default=60.0,
+        metadata={
+            "help": "Commit finished clips at least this often (seconds), so that a killed or preempted run loses "
+            "at most this much work; the shard being filled is rewritten as it grows.",
+            "min": 0,
+            "min_open": True,
+            "resume": False,
+        },
+    )
     tracker: TrackerConfig = field(default_factory=TrackerConfig, metadata={"cli": False})
     aggregation: AggregationOptions = field(default_factory=AggregationOptions)
     images: ImageInputOptions = field(default_factory=ImageInputOptions)
@@ -622,8 +635,6 @@ def run_extraction(
     the same shards. ``retry_failed`` redoes only the clips the manifest records as failed.
     The same file listed twice (a symlink, a list naming it twice) is extracted once.
     """
-    from tqdm import tqdm
-
     backend = backend if backend is not None else LocalBackend()
     videos, problems = find_inputs(input_path)
     videos, repeats = unique_inputs(videos)
@@ -642,7 +653,25 @@ def run_extraction(
         raise ConfigError("--retry-failed keeps the finished clips and --overwrite deletes them; give one of them")
     if retry_failed and not (Path(out) / MANIFEST_NAME).is_file():
         raise ConfigError(f"--retry-failed: {out} has no {MANIFEST_NAME}; run without --retry-failed first")
-    prepare_output(out, overwrite)
+    check_output_dir(out, "--out")
+    with OutputLock(out):
+        prepare_output(out, overwrite)
+        return _extract_locked(Path(out), videos, problems, repeats, options, backend, progress, retry_failed)
+
+
+def _extract_locked(
+    out: Path,
+    videos: list[VideoInput],
+    problems: list[tuple[VideoInput, str]],
+    repeats: list[tuple[VideoInput, str]],
+    options: ExtractOptions,
+    backend: Backend,
+    progress: bool,
+    retry_failed: bool,
+) -> RunSummary:
+    """:func:`run_extraction` once ``out`` is locked: skip what is done, extract the rest, commit as it goes."""
+    from tqdm import tqdm
+
     manifest = RunManifest.open(out, options.settings())
     summary = RunSummary(out=Path(out))
     for flag, line in unused_run_flags(options).items():
@@ -690,6 +719,7 @@ def run_extraction(
         options.shard_clips,
         options.shard_bytes,
         options.keep_proposals,
+        options.commit_seconds,
     )
     started = time.perf_counter()
     outcomes = backend.outcomes(todo, options, progress)
@@ -755,7 +785,8 @@ def _commit(sink: ShardSink, summary: RunSummary, result: ClipResult) -> None:
 
 def _record_failure(manifest: RunManifest, summary: RunSummary, video: VideoInput, reason: str) -> None:
     log.error("failed: %s", reason)
-    manifest.record(ManifestEntry(video.clip_id, str(video.path.resolve()), "failed", reason=reason))
+    path = printable_name(os.path.abspath(video.path))  # a symbolic link loop has no resolved path
+    manifest.record(ManifestEntry(video.clip_id, path, "failed", reason=reason))
     manifest.save()
     summary.failed += 1
     summary.failures.append(reason)
