@@ -23,6 +23,7 @@ from posekit.estimators.registry import EXPERTS
 from posekit.io.images import EXIF_ORIENTATION_TAG, read_image
 from posekit.io.inputs import probe_input
 from posekit.io.shards import read_skeletons
+from posekit.workflows.datasets.inputs import link_inputs, read_folder_tree
 from tests.fake_expert import write_fake_plugin
 
 runner = CliRunner()
@@ -111,3 +112,13 @@ def test_a_jpeg_rotated_by_its_exif_is_read_upright(tmp_path):
     image = read_image(jpeg)
     assert image.shape == (100, 60, 3)
     assert image[:15].mean() > 200 and image[30:].mean() < 30
+
+
+def test_build_dataset_links_a_clip_whose_name_fills_the_file_name_limit(tmp_path):
+    videos = tmp_path / "videos" / "waving"
+    videos.mkdir(parents=True)
+    name = "v" * 245 + ".mp4"  # 249 bytes: the link's temporary name must not add to it
+    (videos / name).write_bytes(b"")
+    collection = read_folder_tree(tmp_path / "videos")
+    links = link_inputs(collection.clips, tmp_path / "links")
+    assert (links / "waving" / name).resolve() == (videos / name).resolve()

@@ -69,7 +69,9 @@ def extract_command(
         ),
     ] = False,
     overwrite: Annotated[bool, typer.Option(help="Delete the shards and manifest already in OUT first.")] = False,
-    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    progress: Annotated[
+        bool, typer.Option(help="Show progress: bars on a terminal, elsewhere (a log file) one line every 30 s.")
+    ] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Extract tracked 2D skeletons from videos into Parquet shards.

@@ -309,7 +309,12 @@ def read_shard_info(path: Path) -> ShardInfo:
         schema = pq.read_schema(path)
     except (OSError, pa.ArrowInvalid) as exc:
         raise ShardError(f"cannot read shard {path}: {exc}") from exc
-    return ShardInfo.from_metadata(schema.metadata, str(path))
+    try:
+        return ShardInfo.from_metadata(schema.metadata, str(path))
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise ShardError(
+            f"{path} is not a posekit shard: its metadata lacks or garbles {exc}; give shards posekit wrote"
+        ) from None
 
 
 def _read(path: Path, kind: str, filters=None) -> tuple[pa.Table, ShardInfo]:

@@ -26,6 +26,7 @@ import numpy as np
 
 from posekit.core.errors import ConfigError, PosekitError, VideoError
 from posekit.core.options import check_bounds, flag_name, recorded_settings
+from posekit.core.progress import progress_bar
 from posekit.estimators.base import Estimator, EstimatorConfig
 from posekit.estimators.registry import ExpertSpec, build_estimator
 from posekit.estimators.runtimes import RuntimeOptions, fix_mmap_threshold, one_torch_thread, require_runtime
@@ -261,12 +262,10 @@ class LocalBackend:
     name = "local"
 
     def outcomes(self, videos: list[VideoInput], options: ExtractOptions, progress: bool) -> Iterator[ClipOutcome]:
-        from tqdm import tqdm
-
         experts = ExpertSet(options.experts, options.estimator, options.runtime)
         for video in videos:
             total = expected_frames(video, options) if progress else None
-            with tqdm(total=total, desc=video.clip_id[-40:], unit="frame", leave=False, disable=not progress) as bar:
+            with progress_bar(total, video.clip_id[-40:], "frame", progress, leave=False) as bar:
                 yield extract_outcome(video, experts, options, on_frames=bar.update)
 
 
@@ -670,8 +669,6 @@ def _extract_locked(
     retry_failed: bool,
 ) -> RunSummary:
     """:func:`run_extraction` once ``out`` is locked: skip what is done, extract the rest, commit as it goes."""
-    from tqdm import tqdm
-
     manifest = RunManifest.open(out, options.settings())
     summary = RunSummary(out=Path(out))
     for flag, line in unused_run_flags(options).items():
@@ -724,7 +721,7 @@ def _extract_locked(
     started = time.perf_counter()
     outcomes = backend.outcomes(todo, options, progress)
     try:
-        with tqdm(total=len(todo), desc="videos", unit="video", disable=not progress) as overall:
+        with progress_bar(len(todo), "videos", "video", progress) as overall:
             for outcome in outcomes:
                 if outcome.fatal:
                     raise ConfigError(outcome.reason)

@@ -37,6 +37,7 @@ import numpy as np
 
 from posekit.core.errors import ConfigError, PosekitError
 from posekit.core.options import check_bounds
+from posekit.core.progress import progress_bar
 from posekit.estimators.base import check_device
 from posekit.estimators.yolo import bundled_yolo_weights, load_yolo, read_checkpoint
 from posekit.workflows.selftrain.pseudo_labels import PseudoLabelDataset, PseudoLabelOptions, build_pseudo_labels
@@ -502,10 +503,8 @@ def self_train(
         raise ConfigError(f"{out} holds an unfinished self-training run with other settings; use another --out")
     started = time.perf_counter()
 
-    from tqdm import tqdm
-
     try:
-        with tqdm(desc="pseudo labels", unit="frame", disable=not progress) as bar:
+        with progress_bar(None, "pseudo labels", "frame", progress) as bar:
             dataset = build_pseudo_labels(shards, out / DATASET_DIR, videos, options.labels, on_frames=bar.update)
     except BaseException:
         if created:  # bad input: leave no trace of this run
