@@ -74,7 +74,7 @@ def huge_png_header(path: Path, width: int, height: int) -> Path:
 
 def test_a_huge_png_is_refused_from_its_header_before_any_decoding(tmp_path):
     png = huge_png_header(tmp_path / "huge.png", 30000, 30000)
-    with pytest.raises(VideoError, match=r"huge\.png: 30000x30000 frames exceed posekit's 67 Mpixel limit"):
+    with pytest.raises(VideoError, match=r"huge\.png: 30000x30000 frames exceed the limit of 67108864 pixels"):
         probe_input(png, 30.0)
     with pytest.raises(VideoError, match="exceed"):
         read_image(png)
@@ -122,3 +122,16 @@ def test_build_dataset_links_a_clip_whose_name_fills_the_file_name_limit(tmp_pat
     collection = read_folder_tree(tmp_path / "videos")
     links = link_inputs(collection.clips, tmp_path / "links")
     assert (links / "waving" / name).resolve() == (videos / name).resolve()
+
+
+def test_max_pixels_refuses_larger_inputs_alone_from_their_header(tmp_path, fake_detector):
+    root = tmp_path / "in"
+    root.mkdir()
+    cv2.imwrite(str(root / "small.png"), np.zeros((20, 30, 3), np.uint8))
+    cv2.imwrite(str(root / "large.png"), np.zeros((40, 50, 3), np.uint8))
+    args = ["extract", str(root), "--out", str(tmp_path / "out"), "--experts", "fake-detector", "--no-progress"]
+    result = runner.invoke(app, [*args, "--max-pixels", "1000"])
+    assert result.exit_code == 1, result.output
+    assert f"{root}/large.png: 50x40 frames exceed the limit of 1000 pixels (--max-pixels)" in result.output
+    assert [c.clip_id for c in read_skeletons(tmp_path / "out")] == ["small.png"]
+    assert runner.invoke(app, [*args, "--retry-failed"]).exit_code == 0  # the default limit takes it

@@ -103,8 +103,8 @@ class ImageHeader:
 
 
 def read_header(path: Path) -> ImageHeader:
-    """The header of the image file ``path``, read without decoding its pixels; :class:`VideoError` when it is
-    unreadable or larger than ``MAX_PIXELS`` (checked here, before anything is decoded)."""
+    """The header of the image file ``path``, read without decoding its pixels (its size can be checked before
+    anything is decoded); :class:`VideoError` when it is unreadable."""
     try:
         with open(path, "rb") as file:
             width, height, tag = _parse_header(file)
@@ -116,7 +116,6 @@ def read_header(path: Path) -> ImageHeader:
         raise VideoError(f"{path}: {UNREADABLE}") from None
     orientation = EXIF_ORIENTATIONS.get(tag, Orientation())
     width, height = orientation.size(width, height)
-    check_frame_size(path, width, height)
     return ImageHeader(width, height, tag if tag in EXIF_ORIENTATIONS else 1)
 
 
@@ -144,10 +143,17 @@ def _parse_header(file: BinaryIO) -> tuple[int, int, int]:
     raise SyntaxError("no image format takes the file")
 
 
-def read_image(path: Path) -> np.ndarray:
+def read_image(path: Path, max_pixels: int | None = None) -> np.ndarray:
     """The upright ``(H, W, 3)`` uint8 RGB pixels of the image file ``path`` (its EXIF orientation applied, as
-    viewers show it); its size is checked from the header before decoding. :class:`VideoError` if unreadable."""
+    viewers show it); its size is checked from the header against ``max_pixels`` (default
+    :data:`~posekit.io.video.MAX_PIXELS`) before decoding. :class:`VideoError` if unreadable or too large."""
     header = read_header(path)
+    check_frame_size(path, header.width, header.height, max_pixels)
+    return decode_image(path, header)
+
+
+def decode_image(path: Path, header: ImageHeader) -> np.ndarray:
+    """The upright ``(H, W, 3)`` uint8 RGB pixels of the image file ``path`` whose header is ``header``."""
     try:
         data = np.fromfile(path, np.uint8)
     except OSError as exc:
@@ -158,12 +164,13 @@ def read_image(path: Path) -> np.ndarray:
     return header.orientation.apply(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
 
 
-def probe_images(files: Sequence[Path], source: Path, frame_rate: float) -> VideoInfo:
-    """The clip of ``files`` (one image, or a folder's frames) at ``frame_rate``: size of the first frame."""
+def probe_images(files: Sequence[Path], source: Path, frame_rate: float, max_pixels: int | None = None) -> VideoInfo:
+    """The clip of ``files`` (one image, or a folder's frames) at ``frame_rate``: size of the first frame, checked
+    from its header against ``max_pixels`` (default :data:`~posekit.io.video.MAX_PIXELS`)."""
     header = read_header(files[0])
-    width, height = header.width, header.height
+    check_frame_size(files[0], header.width, header.height, max_pixels)
     names = tuple(f.name for f in files)
-    return VideoInfo(source, width, height, float(frame_rate), len(files), "image", frame_files=names)
+    return VideoInfo(source, header.width, header.height, float(frame_rate), len(files), "image", frame_files=names)
 
 
 def iter_images(
@@ -175,7 +182,7 @@ def iter_images(
     """Decode ``files`` as the frames of one clip, keeping one every ``1/fps`` seconds at ``info.fps``.
 
     Frame ``i`` is at ``i / info.fps`` seconds. Raises :class:`VideoError` naming the file when an
-    image is unreadable or its size differs from ``info`` (the first frame's).
+    image is unreadable or its size differs from ``info`` (the first frame's, read from its header before decoding).
     """
     sampler = FrameSampler(fps)
     kept = 0
@@ -183,14 +190,14 @@ def iter_images(
         time = index / info.fps
         if not sampler.keep(time):
             continue
-        image = read_image(path)
-        if image.shape[:2] != (info.height, info.width):
+        header = read_header(path)
+        if (header.height, header.width) != (info.height, info.width):
             raise VideoError(
-                f"{path}: {image.shape[1]}x{image.shape[0]} differs from the first frame {files[0].name} "
+                f"{path}: {header.width}x{header.height} differs from the first frame {files[0].name} "
                 f"({info.width}x{info.height}); a folder of frames holds one size (give differently sized "
                 "images in a .txt list to extract each as its own clip)"
             )
-        yield Frame(index, time, image)
+        yield Frame(index, time, decode_image(path, header))
         kept += 1
         if max_frames is not None and kept >= max_frames:
             return

@@ -194,16 +194,17 @@ def unique_inputs(inputs: list[VideoInput]) -> tuple[list[VideoInput], list[tupl
     return unique, repeats
 
 
-def probe_input(path: Path, frame_rate: float) -> VideoInfo:
-    """Size, rate and frame count of one input; ``frame_rate`` is the time base of images (frames/s).
+def probe_input(path: Path, frame_rate: float, max_pixels: int | None = None) -> VideoInfo:
+    """Size, rate and frame count of one input; ``frame_rate`` is the time base of images (frames/s); a frame size
+    over ``max_pixels`` (default :data:`~posekit.io.video.MAX_PIXELS`) is refused from the header.
 
     Raises :class:`~posekit.core.errors.VideoError` naming the file when it cannot be used.
     """
     kind = input_kind(path)
     if kind == "video":
-        return probe_video(path)
+        return probe_video(path, max_pixels)
     files = frame_files(path) if kind == "frames" else [Path(path)]
-    return probe_images(files, Path(path), frame_rate)
+    return probe_images(files, Path(path), frame_rate, max_pixels)
 
 
 def iter_input_frames(

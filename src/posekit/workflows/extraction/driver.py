@@ -36,6 +36,7 @@ from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
 from posekit.io.outputs import OutputLock, check_output_dir
 from posekit.io.sink import ShardSink, prepare_output
 from posekit.io.video import (
+    MAX_PIXELS,
     VIDEO_EXTENSIONS,
     DecodeEnd,
     Frame,
@@ -68,6 +69,7 @@ class ExtractOptions:
         min_joint_score: joints an expert scores below this count as missing (NaN).
         keep_proposals: also write every expert's raw output as proposals shards.
         shard_clips: clips per shard (a shard is also cut at ``shard_bytes``).
+        max_pixels: inputs with larger frames fail (checked from the header, before decoding).
         commit_seconds: finished clips are committed at least this often (seconds).
         aggregation: SST-A settings, used when there are several experts.
         images: how single images and folders of frames become clips (their frame rate).
@@ -93,6 +95,15 @@ class ExtractOptions:
     )
     shard_clips: int = field(default=64, metadata={"help": "Clips per shard file.", "min": 1, "resume": False})
     shard_bytes: int = field(default=256 << 20, metadata={"cli": False, "resume": False})
+    max_pixels: int = field(
+        default=MAX_PIXELS,
+        metadata={
+            "help": "Refuse inputs whose frames hold more pixels than this, read from the header before decoding "
+            "(a decoding queue of larger frames would need gigabytes).",
+            "min": 1,
+            "resume": False,
+        },
+    )
     commit_seconds: float = field(
         default=60.0,
         metadata={
@@ -273,7 +284,7 @@ def expected_frames(video: VideoInput, options: ExtractOptions) -> int | None:
     """The frames :func:`extract_clip` will sample from ``video`` (a progress bar's total): the count its
     header declares, thinned by ``fps`` and capped by ``max_frames``; None when neither is known."""
     try:
-        info = probe_input(video.path, options.images.frame_rate)
+        info = probe_input(video.path, options.images.frame_rate, options.max_pixels)
     except PosekitError:
         return options.max_frames
     declared = info.declared_frames
@@ -400,7 +411,7 @@ def extract_clip(
 ) -> ClipResult:
     """Run the experts over one video and build its skeleton clip; raise VideoError if unusable."""
     started = time.perf_counter()
-    info = probe_input(video.path, options.images.frame_rate)
+    info = probe_input(video.path, options.images.frame_rate, options.max_pixels)
     layout = get_layout(options.layout)
     sampled_fps = min(options.fps, info.fps) if options.fps and info.fps else (options.fps or info.fps)
     tracker = PersonTracker(sampled_fps, options.tracker)
