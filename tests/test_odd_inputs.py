@@ -135,3 +135,16 @@ def test_max_pixels_refuses_larger_inputs_alone_from_their_header(tmp_path, fake
     assert f"{root}/large.png: 50x40 frames exceed the limit of 1000 pixels (--max-pixels)" in result.output
     assert [c.clip_id for c in read_skeletons(tmp_path / "out")] == ["small.png"]
     assert runner.invoke(app, [*args, "--retry-failed"]).exit_code == 0  # the default limit takes it
+
+
+def test_the_manifest_records_the_exif_orientation_applied(tmp_path, fake_detector):
+    root = tmp_path / "in"
+    root.mkdir()
+    exif_image(root / "phone.png", np.zeros((30, 50, 3), np.uint8), 6)
+    cv2.imwrite(str(root / "plain.png"), np.zeros((30, 50, 3), np.uint8))
+    args = ["extract", str(root), "--out", str(tmp_path / "out"), "--experts", "fake-detector", "--no-progress"]
+    assert runner.invoke(app, args).exit_code == 0
+    entries = {e["clip_id"]: e for e in json.loads((tmp_path / "out" / "manifest.json").read_text())["entries"]}
+    assert (entries["phone.png"]["exif_orientation"], entries["plain.png"]["exif_orientation"]) == (6, 1)
+    sizes = {c.clip_id: (c.width, c.height) for c in read_skeletons(tmp_path / "out")}
+    assert sizes == {"phone.png": (30, 50), "plain.png": (50, 30)}

@@ -170,7 +170,8 @@ def probe_images(files: Sequence[Path], source: Path, frame_rate: float, max_pix
     header = read_header(files[0])
     check_frame_size(files[0], header.width, header.height, max_pixels)
     names = tuple(f.name for f in files)
-    return VideoInfo(source, header.width, header.height, float(frame_rate), len(files), "image", frame_files=names)
+    size = (header.width, header.height)
+    return VideoInfo(source, *size, float(frame_rate), len(files), "image", names, header.exif_orientation)
 
 
 def iter_images(

@@ -67,6 +67,9 @@ class ManifestEntry:
     """For a video that ends before the frame count its header declares: ``readable_frames``, ``declared_frames``,
     ``checked`` (``decoded``, or ``packets`` when ``--max-frames`` stopped decoding first) and the decoder's
     ``error`` if one ended the frames; empty otherwise."""
+    exif_orientation: int = 0
+    """For an image input, the EXIF orientation (1-8) of its first frame, applied to its pixels and coordinates
+    (1: stored upright); 0 for videos (their display matrix is applied the same way)."""
 
 
 @dataclass

@@ -65,6 +65,8 @@ class VideoInfo:
     declared_frames: int
     codec: str
     frame_files: tuple[str, ...] = ()
+    exif_orientation: int = 0
+    """The EXIF orientation (1-8, 1: stored upright) of an image input's first frame, applied; 0 for videos."""
 
 
 @dataclass(frozen=True)

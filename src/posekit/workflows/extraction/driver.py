@@ -225,6 +225,8 @@ class ClipResult:
     """The network input size each full-frame expert ran at (pixels), by name (:meth:`ExpertSet.input_sizes`)."""
     unused: dict[str, str] = field(default_factory=dict)
     """Flags that did nothing for this clip, each with the one line saying so (e.g. ``--fps`` above its rate)."""
+    exif_orientation: int = 0
+    """The EXIF orientation applied to an image input (``VideoInfo.exif_orientation``); 0 for videos."""
 
 
 @dataclass
@@ -471,6 +473,7 @@ def extract_clip(
         truncated=truncated,
         input_sizes=experts.input_sizes(options.estimator.imgsz),
         unused=_unused_for_clip(video, info, options, taken_fps),
+        exif_orientation=info.exif_orientation,
     )
 
 
@@ -768,6 +771,7 @@ def _commit(sink: ShardSink, summary: RunSummary, result: ClipResult) -> None:
         source_fps=result.source_fps,
         decoded_frames=result.decoded,
         truncated=result.truncated,
+        exif_orientation=result.exif_orientation,
     )
     sink.add(clip, entry, result.expert_frames)
     summary.done += 1
