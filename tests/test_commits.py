@@ -19,12 +19,15 @@ from typer.testing import CliRunner
 from posekit.cli.app import app
 from posekit.core.errors import ConfigError
 from posekit.estimators.registry import EXPERTS, parse_experts
+from posekit.io.images import ImageInputOptions
 from posekit.io.outputs import LOCK_NAME
 from posekit.io.shards import list_shards, read_skeletons
 from posekit.workflows.extraction.driver import ExtractOptions, LocalBackend, run_extraction
 from tests.fake_expert import write_fake_plugin
 
 runner = CliRunner()
+PHOTOS_FAKE = ["--photos", "--experts", "fake-detector", "--no-progress"]
+"""Each image a clip, posed by the fake detector."""
 REPO = Path(__file__).resolve().parents[1]
 GATED_PLUGIN = '''
 import os
@@ -86,7 +89,21 @@ def assert_each_clip_once(out: Path, expected: list[str]) -> None:
 
 
 def options(**kw) -> ExtractOptions:
-    return ExtractOptions(experts=tuple(parse_experts("fake-detector")), **kw)
+    """The fake detector on images taken as photos (each image a clip)."""
+    return ExtractOptions(experts=tuple(parse_experts("fake-detector")), images=ImageInputOptions(photos=True), **kw)
+
+
+def wait_for_fifo(fifo: Path, process: subprocess.Popen, seconds: float = 120) -> str:
+    """What a writer puts in ``fifo``; fails (instead of hanging) when ``process`` never writes it."""
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.append(fifo.read_text()), daemon=True)
+    reader.start()
+    reader.join(seconds)
+    if not said:
+        process.kill()
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # lets the reader end
+        pytest.fail(f"the run never reached the gate: {process.communicate()[0].decode()}")
+    return said[0]
 
 
 def test_sigterm_commits_the_finished_clips_before_exit(tmp_path, fake_experts):
@@ -103,10 +120,10 @@ def test_sigterm_commits_the_finished_clips_before_exit(tmp_path, fake_experts):
         "GATE_WAIT": str(wait),
     }
     command = [sys.executable, "-m", "posekit", "extract", str(tmp_path / "in"), "--out", str(out)]
-    command += ["--experts", "gated-detector", "--threads", "1", "--no-progress"]
+    command += ["--photos", "--experts", "gated-detector", "--threads", "1", "--no-progress"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        assert ready.read_text() == "ready"  # blocks until the 4th clip is being detected
+        assert wait_for_fifo(ready, process) == "ready"  # the 4th clip is being detected
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=60)[0].decode()
     finally:
@@ -203,7 +220,16 @@ def test_a_shard_holding_clips_its_manifest_does_not_name_is_cut_back_to_them(tm
 def test_a_missing_or_damaged_manifest_never_deletes_finished_shards(tmp_path, fake_experts):
     image_inputs(tmp_path / "in", 3)
     out = tmp_path / "out"
-    args = ["extract", str(tmp_path / "in"), "--out", str(out), "--experts", "fake-detector", "--no-progress"]
+    args = [
+        "extract",
+        str(tmp_path / "in"),
+        "--out",
+        str(out),
+        "--photos",
+        "--experts",
+        "fake-detector",
+        "--no-progress",
+    ]
     assert runner.invoke(app, args).exit_code == 0
     shards = {p: p.read_bytes() for p in list_shards(out)}
     for damage in ("[]", '{"entries": [{"clip": 1}]}', None):

@@ -27,6 +27,8 @@ from posekit.workflows.datasets.inputs import link_inputs, read_folder_tree
 from tests.fake_expert import write_fake_plugin
 
 runner = CliRunner()
+PHOTOS_FAKE = ["--photos", "--experts", "fake-detector", "--no-progress"]
+"""Each image a clip, posed by the fake detector."""
 
 
 @pytest.fixture
@@ -46,7 +48,16 @@ def test_a_name_that_is_not_utf8_and_a_symlink_loop_fail_alone_on_every_run(tmp_
     cv2.imwrite(str(root / "good.png"), np.zeros((40, 40, 3), np.uint8))
     os.link(root / "good.png", os.fsencode(root) + b"/caf\xe9.png")  # a Latin-1 name, as old archives hold
     os.symlink("loop", root / "loop")
-    args = ["extract", str(root), "--out", str(tmp_path / "out"), "--experts", "fake-detector", "--no-progress"]
+    args = [
+        "extract",
+        str(root),
+        "--out",
+        str(tmp_path / "out"),
+        "--photos",
+        "--experts",
+        "fake-detector",
+        "--no-progress",
+    ]
     for _ in range(2):  # the rerun does not crash either
         result = runner.invoke(app, args)
         assert result.exit_code == 1, result.output
@@ -129,7 +140,16 @@ def test_max_pixels_refuses_larger_inputs_alone_from_their_header(tmp_path, fake
     root.mkdir()
     cv2.imwrite(str(root / "small.png"), np.zeros((20, 30, 3), np.uint8))
     cv2.imwrite(str(root / "large.png"), np.zeros((40, 50, 3), np.uint8))
-    args = ["extract", str(root), "--out", str(tmp_path / "out"), "--experts", "fake-detector", "--no-progress"]
+    args = [
+        "extract",
+        str(root),
+        "--out",
+        str(tmp_path / "out"),
+        "--photos",
+        "--experts",
+        "fake-detector",
+        "--no-progress",
+    ]
     result = runner.invoke(app, [*args, "--max-pixels", "1000"])
     assert result.exit_code == 1, result.output
     assert f"{root}/large.png: 50x40 frames exceed the limit of 1000 pixels (--max-pixels)" in result.output
@@ -142,7 +162,16 @@ def test_the_manifest_records_the_exif_orientation_applied(tmp_path, fake_detect
     root.mkdir()
     exif_image(root / "phone.png", np.zeros((30, 50, 3), np.uint8), 6)
     cv2.imwrite(str(root / "plain.png"), np.zeros((30, 50, 3), np.uint8))
-    args = ["extract", str(root), "--out", str(tmp_path / "out"), "--experts", "fake-detector", "--no-progress"]
+    args = [
+        "extract",
+        str(root),
+        "--out",
+        str(tmp_path / "out"),
+        "--photos",
+        "--experts",
+        "fake-detector",
+        "--no-progress",
+    ]
     assert runner.invoke(app, args).exit_code == 0
     entries = {e["clip_id"]: e for e in json.loads((tmp_path / "out" / "manifest.json").read_text())["entries"]}
     assert (entries["phone.png"]["exif_orientation"], entries["plain.png"]["exif_orientation"]) == (6, 1)

@@ -27,7 +27,7 @@ def test_extract_writes_progress_lines_not_bars_when_stderr_is_a_file(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin), str(REPO), str(REPO / "src")])}
     command = [sys.executable, "-m", "posekit", "extract", str(root), "--out", str(tmp_path / "out")]
     with open(log, "w") as stderr:
-        subprocess.run([*command, "--experts", "fake-detector"], env=env, stderr=stderr, check=True)
+        subprocess.run([*command, "--photos", "--experts", "fake-detector"], env=env, stderr=stderr, check=True)
     text = log.read_text()
     assert "\r" not in text and "\x1b[" not in text, repr(text)
     assert "videos: 0/3 video [" in text and "videos: 3/3 video [" in text, text

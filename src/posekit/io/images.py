@@ -42,6 +42,14 @@ class ImageInputOptions:
         },
     )
 
+    photos: bool = field(
+        default=False,
+        metadata={
+            "help": "The images are separate photos: each image is a 1-frame clip (COCO style). By default a folder "
+            "holding only images is one clip of frames, whether it is named or found under the input."
+        },
+    )
+
     def __post_init__(self) -> None:
         check_bounds(self)
 

@@ -95,7 +95,8 @@ class RunManifest:
         """
         path = Path(out_dir) / MANIFEST_NAME
         if not path.exists():
-            shards = [p for p in Path(out_dir).rglob("*.parquet") if SHARD_PATTERN.match(p.name)]
+            folders = (Path(out_dir), Path(out_dir) / "proposals")  # where a run's own shards lie (not its parts')
+            shards = [p for f in folders if f.is_dir() for p in f.glob("*.parquet") if SHARD_PATTERN.match(p.name)]
             if shards:
                 raise ConfigError(
                     f"{out_dir} holds {len(shards)} shard(s) but no {MANIFEST_NAME}, so which clips they hold cannot "
@@ -113,6 +114,9 @@ class RunManifest:
             ) from None
         since = {key: value for key, value in SETTINGS_SINCE.items() if key in settings}
         previous = {**since, **previous_settings}
+        for key, value in since.items():  # a group that gained a field since: its default filled in
+            if isinstance(value, dict) and isinstance(previous[key], dict):
+                previous[key] = {**value, **previous[key]}
         if previous != settings:
             changed = sorted(k for k in set(previous) | set(settings) if previous.get(k) != settings.get(k))
             raise ConfigError(

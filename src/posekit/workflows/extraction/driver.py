@@ -649,7 +649,7 @@ def run_extraction(
     The same file listed twice (a symlink, a list naming it twice) is extracted once.
     """
     backend = backend if backend is not None else LocalBackend()
-    videos, problems = find_inputs(input_path)
+    videos, problems = find_inputs(input_path, options.images.photos)
     videos, repeats = unique_inputs(videos)
     if not (videos or problems or repeats):
         raise ConfigError(
