@@ -291,3 +291,16 @@ def test_the_lock_of_a_run_that_died_is_taken_over_with_one_line(tmp_path, fake_
     (out / LOCK_NAME).write_text(json.dumps({"host": "node7", "pid": 4242, "started": "2026-01-01T00:00:00+00:00"}))
     assert run_extraction(tmp_path / "in", out, options(), progress=False).done == 1
     assert "taking over" in caplog.text and "host node7 pid 4242" in caplog.text
+
+
+def test_a_run_on_a_merged_folder_finds_every_part_shard_and_redoes_nothing(tmp_path, fake_experts):
+    names = image_inputs(tmp_path / "in", 4)
+    out = tmp_path / "out"
+    for index in range(2):
+        args = ["extract", str(tmp_path / "in"), "--out", str(out), *PHOTOS_FAKE, "--keep-proposals"]
+        assert runner.invoke(app, [*args, "--shard-index", str(index), "--num-shards", "2"]).exit_code == 0
+    assert runner.invoke(app, ["manifest", "merge", str(out)]).exit_code == 0
+    rerun = runner.invoke(app, ["extract", str(tmp_path / "in"), "--out", str(out), *PHOTOS_FAKE, "--keep-proposals"])
+    assert rerun.exit_code == 0 and "skipping 4 video(s) already done" in rerun.output, rerun.output
+    assert "will be redone" not in rerun.output
+    assert sorted(c.clip_id for c in read_skeletons(out)) == sorted(names)

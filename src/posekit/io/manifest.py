@@ -218,13 +218,18 @@ def verify_committed(out: Path, manifest: RunManifest) -> None:
 
 
 def _named_shards(out: Path, manifest: RunManifest) -> dict[Path, set[str]]:
-    """Each shard the manifest names, with the ids of the done clips it should hold."""
+    """Each shard the manifest names, with the ids of the done clips it should hold.
+
+    A run's own proposals shards lie in ``out/proposals``; a merged manifest names the shards of its parts by
+    their path relative to ``out`` (``part-00000-of-00004/proposals/proposals-00000.parquet``).
+    """
     named: dict[Path, set[str]] = {}
     for entry in manifest.with_status("done"):
         if entry.shard:
             named.setdefault(out / entry.shard, set()).add(entry.clip_id)
         if entry.proposals_shard:
-            named.setdefault(out / "proposals" / entry.proposals_shard, set()).add(entry.clip_id)
+            folder = out if "/" in entry.proposals_shard else out / "proposals"
+            named.setdefault(folder / entry.proposals_shard, set()).add(entry.clip_id)
     return named
 
 
