@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 from posekit.cli.app import app
 from posekit.core.errors import ConfigError
 from posekit.estimators.registry import EXPERTS, parse_experts
+from posekit.io import outputs
 from posekit.io.images import ImageInputOptions
 from posekit.io.outputs import LOCK_NAME
 from posekit.io.shards import list_shards, read_skeletons
@@ -304,3 +306,16 @@ def test_a_run_on_a_merged_folder_finds_every_part_shard_and_redoes_nothing(tmp_
     assert rerun.exit_code == 0 and "skipping 4 video(s) already done" in rerun.output, rerun.output
     assert "will be redone" not in rerun.output
     assert sorted(c.clip_id for c in read_skeletons(out)) == sorted(names)
+
+
+def test_a_folder_that_cannot_be_locked_is_written_with_one_warning(tmp_path, fake_experts, monkeypatch, caplog):
+    """Some network file systems refuse locks (ENOLCK): the run goes on and says so."""
+    names = image_inputs(tmp_path / "in", 2)
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(outputs.fcntl, "flock", no_locks)
+    assert run_extraction(tmp_path / "in", tmp_path / "out", options(), progress=False).done == 2
+    assert "cannot lock" in caplog.text and "make sure no other run writes into this folder" in caplog.text
+    assert_each_clip_once(tmp_path / "out", names)

@@ -91,6 +91,8 @@ class OutputLock:
                 f"{self.flag} {self.path.parent} is in use by another posekit run ({holder}); wait for it to end, "
                 "or give another folder"
             ) from None
+        except OSError as exc:  # a file system without locks (some network mounts): the run goes on, said once
+            log.warning("cannot lock %s (%s): make sure no other run writes into this folder", self.path, exc.strerror)
         previous = _read_holder(fd)
         if previous != "unknown":
             log.info("taking over %s: the run that held it (%s) is no longer running", self.path, previous)
