@@ -50,6 +50,13 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def exit_interrupted(exc: KeyboardInterrupt, saved: str) -> typer.Exit:
+    """The exit of a command stopped by Ctrl-C (130) or SIGTERM (143), after one line saying ``saved``."""
+    cause = "SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+    console.print(f"{cause}: {saved}; rerun the same command to resume")
+    return typer.Exit(getattr(exc, "exit_code", 130))
+
+
 def setup_logging(verbose: bool = False) -> None:
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("ULTRALYTICS_SAFE_LOAD", "1")

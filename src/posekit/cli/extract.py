@@ -10,8 +10,8 @@ from rich.table import Table
 
 from posekit.cli.common import (
     EXIT_INPUT_FAILED,
-    Terminated,
     console,
+    exit_interrupted,
     friendly_errors,
     setup_logging,
     sigterm_as_interrupt,
@@ -50,8 +50,8 @@ def extract_command(
         Path,
         typer.Argument(
             help="A video or image file, a folder searched recursively, or a .txt list of paths (one a line). "
-            "In a folder, every video and image is a clip, except that a sub-folder holding only images is one "
-            "clip (its frames in natural order)."
+            "In a folder, every video and image is a clip, except that a folder holding only images (the input "
+            "itself or one under it) is one clip, its frames in natural order; --photos makes each image a clip."
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for shards and manifest.json.")],
@@ -105,9 +105,7 @@ def extract_command(
                 retry_failed=retry_failed,
             )
     except KeyboardInterrupt as exc:
-        signal = "SIGTERM" if isinstance(exc, Terminated) else "interrupted"
-        console.print(f"{signal}: finished clips are saved; rerun the same command to resume")
-        raise typer.Exit(getattr(exc, "exit_code", 130)) from None
+        raise exit_interrupted(exc, "finished clips are saved") from None
     print_summary(summary)
     if summary.failed:
         raise typer.Exit(EXIT_INPUT_FAILED)

@@ -53,8 +53,6 @@ class ShardSink:
         self.manifest = manifest
         self.commit_seconds = commit_seconds
         out = Path(out)
-        self._drop_uncommitted_shards(out)
-        manifest.save()
         self.skeletons = ShardWriter(out, ShardInfo("skeletons", layout, experts), shard_clips, shard_bytes)
         self.proposals = None
         if keep_proposals:
@@ -63,6 +61,8 @@ class ShardSink:
             self.proposals = ShardWriter(out / "proposals", info, shard_clips, shard_bytes)
         self._pending: list[ManifestEntry] = []
         self._broken = False
+        self._drop_uncommitted_shards(out)
+        manifest.save()
         self._committed_at = time.monotonic()
 
     def _drop_uncommitted_shards(self, out: Path) -> None:

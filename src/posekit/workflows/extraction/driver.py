@@ -693,24 +693,7 @@ def _extract_locked(
         if not manifest.is_done(video.clip_id):
             manifest.record(ManifestEntry(video.clip_id, str(video.path.absolute()), "skipped", reason=reason))
         summary.duplicates += 1
-    todo = []
-    left = 0
-    for video in videos:
-        done = manifest.entries.get(video.clip_id)
-        if done is not None and done.status == "done":
-            if done.path != str(video.path.resolve()):
-                reason = (
-                    f"{video.path}: {out} already holds clip id {video.clip_id!r} from {done.path}; use another --out"
-                )
-                log.error("failed: %s", reason)
-                summary.failures.append(reason)
-                summary.failed += 1
-            else:
-                summary.skipped += 1
-        elif retry_failed and (done is None or done.status != "failed"):
-            left += 1
-        else:
-            todo.append(video)
+    todo, left = _clips_to_do(manifest, videos, out, summary, retry_failed)
     if summary.skipped:
         log.info("skipping %d video(s) already done in %s", summary.skipped, out)
     if summary.duplicates:
@@ -754,6 +737,32 @@ def _extract_locked(
                 close()  # stop the backend's workers now, not when the generator is collected
             summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _clips_to_do(
+    manifest: RunManifest, videos: list[VideoInput], out: Path, summary: RunSummary, retry_failed: bool
+) -> tuple[list[VideoInput], int]:
+    """The inputs this run extracts, and how many ``retry_failed`` leaves for a plain run; the done ones are
+    counted as skipped (or failed, when another input already holds their clip id)."""
+    todo = []
+    left = 0
+    for video in videos:
+        done = manifest.entries.get(video.clip_id)
+        if done is not None and done.status == "done":
+            if done.path != str(video.path.resolve()):
+                reason = (
+                    f"{video.path}: {out} already holds clip id {video.clip_id!r} from {done.path}; use another --out"
+                )
+                log.error("failed: %s", reason)
+                summary.failures.append(reason)
+                summary.failed += 1
+            else:
+                summary.skipped += 1
+        elif retry_failed and (done is None or done.status != "failed"):
+            left += 1
+        else:
+            todo.append(video)
+    return todo, left
 
 
 def _commit(sink: ShardSink, summary: RunSummary, result: ClipResult) -> None:
