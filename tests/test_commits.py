@@ -19,13 +19,13 @@ from typer.testing import CliRunner
 
 from posekit.cli.app import app
 from posekit.core.errors import ConfigError
-from posekit.estimators.registry import EXPERTS, parse_experts
+from posekit.estimators.registry import parse_experts
 from posekit.io import outputs
 from posekit.io.images import ImageInputOptions
 from posekit.io.outputs import LOCK_NAME
 from posekit.io.shards import list_shards, read_skeletons
 from posekit.workflows.extraction.driver import ExtractOptions, LocalBackend, run_extraction
-from tests.fake_expert import write_fake_plugin
+from tests.fake_expert import fake_plugin_installed
 
 runner = CliRunner()
 PHOTOS_FAKE = ["--photos", "--experts", "fake-detector", "--no-progress"]
@@ -56,15 +56,9 @@ class GatedDetector(FakeDetector):
 def fake_experts(tmp_path, monkeypatch) -> Path:
     """``fake-detector`` and ``gated-detector`` installed as experts (this process and subprocesses)."""
     (tmp_path / "plugin").mkdir()
-    plugin = write_fake_plugin(tmp_path / "plugin", "gated-detector = gated_plugin:GatedDetector\n")
-    (plugin / "gated_plugin.py").write_text(GATED_PLUGIN)
-    monkeypatch.syspath_prepend(str(plugin))
-    EXPERTS.refresh()
-    yield plugin
-    monkeypatch.undo()
-    for name in ("fake_posekit_plugin", "gated_plugin"):
-        sys.modules.pop(name, None)
-    EXPERTS.refresh()
+    (tmp_path / "plugin" / "gated_plugin.py").write_text(GATED_PLUGIN)
+    with fake_plugin_installed(tmp_path / "plugin", monkeypatch, "gated-detector = gated_plugin:GatedDetector\n") as p:
+        yield p
 
 
 def image_inputs(root: Path, count: int) -> list[str]:

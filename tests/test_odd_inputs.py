@@ -19,12 +19,11 @@ from typer.testing import CliRunner
 
 from posekit.cli.app import app
 from posekit.core.errors import VideoError
-from posekit.estimators.registry import EXPERTS
 from posekit.io.images import EXIF_ORIENTATION_TAG, read_image
 from posekit.io.inputs import probe_input
 from posekit.io.shards import read_skeletons
 from posekit.workflows.datasets.inputs import link_inputs, read_folder_tree
-from tests.fake_expert import write_fake_plugin
+from tests.fake_expert import fake_plugin_installed
 
 runner = CliRunner()
 PHOTOS_FAKE = ["--photos", "--experts", "fake-detector", "--no-progress"]
@@ -33,13 +32,8 @@ PHOTOS_FAKE = ["--photos", "--experts", "fake-detector", "--no-progress"]
 
 @pytest.fixture
 def fake_detector(tmp_path, monkeypatch):
-    (tmp_path / "plugin").mkdir()
-    monkeypatch.syspath_prepend(str(write_fake_plugin(tmp_path / "plugin")))
-    EXPERTS.refresh()
-    yield
-    monkeypatch.undo()
-    sys.modules.pop("fake_posekit_plugin", None)
-    EXPERTS.refresh()
+    with fake_plugin_installed(tmp_path / "plugin", monkeypatch):
+        yield
 
 
 def test_a_name_that_is_not_utf8_and_a_symlink_loop_fail_alone_on_every_run(tmp_path, fake_detector):
@@ -48,16 +42,7 @@ def test_a_name_that_is_not_utf8_and_a_symlink_loop_fail_alone_on_every_run(tmp_
     cv2.imwrite(str(root / "good.png"), np.zeros((40, 40, 3), np.uint8))
     os.link(root / "good.png", os.fsencode(root) + b"/caf\xe9.png")  # a Latin-1 name, as old archives hold
     os.symlink("loop", root / "loop")
-    args = [
-        "extract",
-        str(root),
-        "--out",
-        str(tmp_path / "out"),
-        "--photos",
-        "--experts",
-        "fake-detector",
-        "--no-progress",
-    ]
+    args = ["extract", str(root), "--out", str(tmp_path / "out"), *PHOTOS_FAKE]
     for _ in range(2):  # the rerun does not crash either
         result = runner.invoke(app, args)
         assert result.exit_code == 1, result.output
@@ -140,16 +125,7 @@ def test_max_pixels_refuses_larger_inputs_alone_from_their_header(tmp_path, fake
     root.mkdir()
     cv2.imwrite(str(root / "small.png"), np.zeros((20, 30, 3), np.uint8))
     cv2.imwrite(str(root / "large.png"), np.zeros((40, 50, 3), np.uint8))
-    args = [
-        "extract",
-        str(root),
-        "--out",
-        str(tmp_path / "out"),
-        "--photos",
-        "--experts",
-        "fake-detector",
-        "--no-progress",
-    ]
+    args = ["extract", str(root), "--out", str(tmp_path / "out"), *PHOTOS_FAKE]
     result = runner.invoke(app, [*args, "--max-pixels", "1000"])
     assert result.exit_code == 1, result.output
     assert f"{root}/large.png: 50x40 frames exceed the limit of 1000 pixels (--max-pixels)" in result.output
@@ -162,16 +138,7 @@ def test_the_manifest_records_the_exif_orientation_applied(tmp_path, fake_detect
     root.mkdir()
     exif_image(root / "phone.png", np.zeros((30, 50, 3), np.uint8), 6)
     cv2.imwrite(str(root / "plain.png"), np.zeros((30, 50, 3), np.uint8))
-    args = [
-        "extract",
-        str(root),
-        "--out",
-        str(tmp_path / "out"),
-        "--photos",
-        "--experts",
-        "fake-detector",
-        "--no-progress",
-    ]
+    args = ["extract", str(root), "--out", str(tmp_path / "out"), *PHOTOS_FAKE]
     assert runner.invoke(app, args).exit_code == 0
     entries = {e["clip_id"]: e for e in json.loads((tmp_path / "out" / "manifest.json").read_text())["entries"]}
     assert (entries["phone.png"]["exif_orientation"], entries["plain.png"]["exif_orientation"]) == (6, 1)
