@@ -313,3 +313,15 @@ def test_a_folder_that_cannot_be_locked_is_written_with_one_warning(tmp_path, fa
     assert run_extraction(tmp_path / "in", tmp_path / "out", options(), progress=False).done == 2
     assert "cannot lock" in caplog.text and "make sure no other run writes into this folder" in caplog.text
     assert_each_clip_once(tmp_path / "out", names)
+
+
+def test_re_aggregation_into_a_folder_in_use_is_refused_too(tmp_path, fake_experts):
+    image_inputs(tmp_path / "in", 2)
+    run_extraction(tmp_path / "in", tmp_path / "out", options(keep_proposals=True), progress=False)
+    args = ["refine", "aggregate", "--proposals", str(tmp_path / "out" / "proposals"), "--out", str(tmp_path / "re")]
+    (tmp_path / "re").mkdir()
+    with outputs.OutputLock(tmp_path / "re"):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and "is in use by another posekit run" in result.output, result.output
+    assert runner.invoke(app, args).exit_code == 0
+    assert len(read_skeletons(tmp_path / "re")) == 2

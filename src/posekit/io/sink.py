@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
-from posekit.io.outputs import check_output_dir
+from posekit.io.outputs import OutputLock, check_output_dir
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import SHARD_PATTERN, ShardWriter
 from posekit.skeleton.layouts import JointLayout
 from posekit.skeleton.records import ExpertFrame, SkeletonClip
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def locked_output(out: Path, overwrite: bool) -> Iterator[Path]:
+    """:func:`prepare_output` under the folder's :class:`~posekit.io.outputs.OutputLock`, held while the block runs
+    (one run writes into a folder at a time; a second is refused with one line naming the first)."""
+    with OutputLock(check_output_dir(out, "--out")):
+        prepare_output(out, overwrite)
+        yield Path(out)
 
 
 def prepare_output(out: Path, overwrite: bool) -> None:

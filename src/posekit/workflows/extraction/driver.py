@@ -33,8 +33,7 @@ from posekit.estimators.runtimes import RuntimeOptions, fix_mmap_threshold, one_
 from posekit.io.images import IMAGE_EXTENSIONS, ImageInputOptions
 from posekit.io.inputs import find_inputs, iter_input_frames, printable_name, probe_input, unique_inputs
 from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
-from posekit.io.outputs import OutputLock, check_output_dir
-from posekit.io.sink import ShardSink, prepare_output
+from posekit.io.sink import ShardSink, locked_output
 from posekit.io.video import (
     MAX_PIXELS,
     VIDEO_EXTENSIONS,
@@ -666,10 +665,8 @@ def run_extraction(
         raise ConfigError("--retry-failed keeps the finished clips and --overwrite deletes them; give one of them")
     if retry_failed and not (Path(out) / MANIFEST_NAME).is_file():
         raise ConfigError(f"--retry-failed: {out} has no {MANIFEST_NAME}; run without --retry-failed first")
-    check_output_dir(out, "--out")
-    with OutputLock(out):
-        prepare_output(out, overwrite)
-        return _extract_locked(Path(out), videos, problems, repeats, options, backend, progress, retry_failed)
+    with locked_output(out, overwrite) as folder:
+        return _extract_locked(folder, videos, problems, repeats, options, backend, progress, retry_failed)
 
 
 def _extract_locked(
