@@ -2,7 +2,7 @@
 
 For each set of ``gt-dev`` (COCO, MPII, CrowdPose: images with their labels, scored apart,
 never pooled) and each method, runs the real ``posekit extract`` on the image folder (each
-image a 1-frame clip named by its file) and ``posekit.eval.coco.score_shards`` on the result:
+image a 1-frame clip named by its file: ``--photos``) and ``posekit.eval.coco.score_shards`` on the result:
 
 - each expert alone (``yolo``, ``yolo-topdown``, ``mediapipe``) at ``--imgsz`` 640 and 1280;
 - SST-A of the three (``--experts yolo,yolo-topdown,mediapipe``) at 640 and 1280;
@@ -59,7 +59,8 @@ def methods() -> list[tuple[str, list[str]]]:
 
 def extract(images: Path, out: Path, flags: list[str]) -> float:
     """Run ``posekit extract`` on ``images`` into ``out``; median seconds per frame of its clips after the first."""
-    cmd = [sys.executable, "-m", "posekit", "extract", str(images), "--out", str(out), *flags, "--no-progress"]
+    cmd = [sys.executable, "-m", "posekit", "extract", str(images), "--out", str(out), "--photos", *flags]
+    cmd.append("--no-progress")
     env = {**os.environ, "YOLO_OFFLINE": "1"}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:

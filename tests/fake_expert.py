@@ -7,7 +7,9 @@ mapping back, score filtering, registration, tracking, aggregation, shards) is p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +97,23 @@ def write_fake_plugin(root: Path, extra_entry_points: str = "") -> Path:
         "fake-topdown = fake_posekit_plugin:FakeTopDown\n" + extra_entry_points
     )
     return root
+
+
+@contextlib.contextmanager
+def fake_plugin_installed(root: Path, monkeypatch, extra_entry_points: str = "") -> Iterator[Path]:
+    """:func:`write_fake_plugin` under ``root`` (made), on ``sys.path`` and in the expert registry while the block
+    runs; yields the folder to put on a subprocess's ``PYTHONPATH``."""
+    from posekit.estimators.registry import EXPERTS
+
+    root.mkdir(parents=True, exist_ok=True)
+    plugin = write_fake_plugin(root, extra_entry_points)
+    monkeypatch.syspath_prepend(str(plugin))
+    EXPERTS.refresh()
+    try:
+        yield plugin
+    finally:
+        monkeypatch.undo()
+        loaded = [name for name, m in sys.modules.items() if str(getattr(m, "__file__", "")).startswith(str(root))]
+        for name in loaded:  # the plugin's modules, so that the next test imports its own
+            sys.modules.pop(name, None)
+        EXPERTS.refresh()

@@ -179,8 +179,8 @@ def test_unmatched_clips_are_reported_and_skipped(tmp_path: Path, shards: Path) 
 def _fake_part(extract: Path, part: str, clip_ids: list[str]) -> None:
     """A finished extraction part: shards and a manifest, as run_extraction leaves them."""
     folder = extract / part
-    _write(folder, [_posed_clip(c, 6, 6) for c in clip_ids], layout=COCO17)
     manifest = RunManifest.open(folder, {"experts": ["fake"]})
+    _write(folder, [_posed_clip(c, 6, 6) for c in clip_ids], layout=COCO17)
     for c in clip_ids:
         manifest.record(ManifestEntry(c, c, "done", frames=6, tracks=1, shard="skeletons-00000.parquet"))
     manifest.save()

@@ -308,13 +308,15 @@ def test_export_coco_results_is_a_pycocotools_results_list_with_the_files_image_
 @pytest.mark.slow
 def test_two_real_images_extracted_with_yolo_are_scored_end_to_end(tmp_path):
     from posekit.estimators.registry import parse_experts
+    from posekit.io.images import ImageInputOptions
     from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
 
     images = tmp_path / "coco"
     images.mkdir()
     for name in ("000000000785.jpg", "000000197388.jpg"):
         shutil.copy(GT_DEV / "coco" / name, images / name)
-    run_extraction(images, tmp_path / "s", ExtractOptions(experts=tuple(parse_experts("yolo"))), progress=False)
+    options = ExtractOptions(experts=tuple(parse_experts("yolo")), images=ImageInputOptions(photos=True))
+    run_extraction(images, tmp_path / "s", options, progress=False)
     result = score_shards(SETS["coco"], tmp_path / "s", images=GT_DEV / "coco")
     assert result.images_scored == 2 and result.unmatched == ["000000040083.jpg/0", "000000196141.jpg/0"]
     r = result.overall

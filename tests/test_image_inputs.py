@@ -118,10 +118,17 @@ def test_rerun_on_a_folder_of_frames_resumes_with_the_new_clip_only(tmp_path, fr
     assert sorted(c.clip_id for c in read_skeletons(out)) == ["later", "street"]
 
 
-def test_coco_images_are_one_clip_each_named_by_their_file_name():
-    clips, _ = find_inputs(COCO)
+def test_coco_images_are_one_clip_each_named_by_their_file_name_as_photos():
+    clips, _ = find_inputs(COCO, photos=True)
     assert [c.clip_id for c in clips] == sorted(p.name for p in COCO.glob("*.jpg"))
     assert len(clips) == 4
+
+
+def test_a_folder_of_frames_is_one_clip_whether_it_or_its_parent_is_named(frame_root):
+    (named,), _ = find_inputs(frame_root / "street")
+    (found,), _ = find_inputs(frame_root)
+    assert named.clip_id == found.clip_id == "street" and named.file_key == found.file_key
+    assert named.path == found.path == frame_root / "street"
 
 
 @pytest.mark.slow
@@ -143,13 +150,14 @@ def test_mixed_sizes_fail_that_clip_naming_the_file_and_the_others_go_on(tmp_pat
     for i, image in enumerate(clip_frames[:3]):
         write_jpeg(root / "mixed" / f"{i}.jpg", image)
     small = write_jpeg(root / "mixed" / "3.jpg", cv2.resize(clip_frames[3], (384, 288)))
-    shutil.copy(COCO_IMAGE, root / COCO_IMAGE.name)
+    (root / "single").mkdir()
+    shutil.copy(COCO_IMAGE, root / "single" / COCO_IMAGE.name)
     summary = run_extraction(root, tmp_path / "out", options(), progress=False)
     assert (summary.done, summary.failed) == (1, 1)
     (reason,) = summary.failures
     assert str(small) in reason and "384x288 differs from the first frame 0.jpg (768x576)" in reason
     entries = {e["clip_id"]: e for e in json.loads((tmp_path / "out" / "manifest.json").read_text())["entries"]}
-    assert entries["mixed"]["status"] == "failed" and entries[COCO_IMAGE.name]["status"] == "done"
+    assert entries["mixed"]["status"] == "failed" and entries["single"]["status"] == "done"
 
 
 @pytest.mark.slow

@@ -66,8 +66,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (videos / c.clip_id).parent.mkdir(parents=True, exist_ok=True)
         (videos / c.clip_id).write_bytes(b"")
     extract = root / "ds" / "extract" / "shards"
-    _write(extract, clips, layout=COCO17)
     manifest = RunManifest.open(extract, {"experts": ["demo"]})
+    _write(extract, clips, layout=COCO17)
     for c in clips:
         manifest.record(
             ManifestEntry(c.clip_id, c.clip_id, "done", frames=c.num_frames, tracks=1, shard="skeletons-00000.parquet")

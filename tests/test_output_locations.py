@@ -125,7 +125,7 @@ def test_refine_aggregate_refuses_an_unwritable_out(unwritable, proposals):
 
 
 def test_viz_refuses_an_unwritable_out_before_decoding(unwritable, shards, monkeypatch):
-    monkeypatch.setattr(overlay_module, "iter_frames", None)  # any decoding would fail the command otherwise
+    monkeypatch.setattr(overlay_module, "iter_input_frames", None)  # any decoding would fail the command otherwise
     _one_line_exit_2(["viz", KINETICS.name, "--shards", str(shards), "--out", str(unwritable / "x.mp4")], "--out")
 
 
@@ -181,16 +181,16 @@ def test_writes_that_fail_after_the_check_raise_one_line_and_no_second_error(unw
 def test_an_overlay_whose_folder_vanishes_mid_write_fails_with_one_line(tmp_path):
     clip = demo_clip(KINETICS, (340, 256), 4)
     out = tmp_path / "viz" / "arm.mp4"
-    frames = overlay_module.iter_frames
+    frames = overlay_module.iter_input_frames
 
-    def frames_then_folder_removed(path):
-        for i, frame in enumerate(frames(path)):
+    def frames_then_folder_removed(path, info):
+        for i, frame in enumerate(frames(path, info)):
             if i == 2:
                 shutil.rmtree(out.parent)
             yield frame
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(overlay_module, "iter_frames", frames_then_folder_removed)
+        patch.setattr(overlay_module, "iter_input_frames", frames_then_folder_removed)
         with pytest.raises(PosekitError, match=r"^cannot write .*arm\.mp4: No such file or directory$"):
             write_overlay(clip, COCO17, out)
 

@@ -101,3 +101,36 @@ def test_viz_writes_the_overlay_video_and_creates_its_folder(tmp_path):
     assert len(frames) == 3 and frames[0].shape == (1080, 1920, 3)
     assert (np.abs(frames[0].astype(int) - source[0]).max(-1) > 60).sum() > 2000  # skeletons and labels drawn
     assert not list(out.parent.glob(".*.tmp"))
+
+
+def test_viz_draws_a_folder_of_frames_and_a_single_image(tmp_path, ntu_frame):
+    small = cv2.resize(ntu_frame, (480, 270))
+    folder = tmp_path / "seq"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i + 1}.png"), cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+    clips = [demo_clip(folder, (480, 270), 3, "seq"), demo_clip(folder / "2.png", (480, 270), 1, "seq/2.png")]
+    shards = write_shards(tmp_path / "shards", clips)
+    for clip_id, frames in (("seq", 3), ("seq/2.png", 1)):
+        out = tmp_path / f"{frames}.mp4"
+        result = runner.invoke(app, ["viz", clip_id, "--shards", str(shards), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        with av.open(str(out)) as container:
+            drawn = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        assert len(drawn) == frames and drawn[0].shape == (270, 480, 3)
+        assert (np.abs(drawn[0].astype(int) - small).max(-1) > 60).sum() > 200  # skeletons drawn on the frames
+
+
+def test_viz_refuses_an_output_it_cannot_write_and_a_video_that_is_not_the_clips(tmp_path):
+    shards = write_shards(tmp_path / "shards", [demo_clip(NTU, (1920, 1080), 3)])
+    for name in ("ntu.png", "ntu.avi"):
+        result = runner.invoke(app, ["viz", NTU.name, "--shards", str(shards), "--out", str(tmp_path / name)])
+        assert result.exit_code == 2 and "give a name ending in .mp4" in result.output, result.output
+        assert not (tmp_path / name).exists()
+    other = tmp_path / "other.png"
+    cv2.imwrite(str(other), np.zeros((100, 200, 3), np.uint8))
+    args = ["viz", NTU.name, "--shards", str(shards), "--out", str(tmp_path / "a.mp4"), "--video", str(other)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert f"--video {other} is 200x100, 1 frame(s), but the clip in the shards is 1920x1080" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "a.mp4").exists()

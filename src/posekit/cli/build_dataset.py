@@ -9,7 +9,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from posekit.cli.common import EXIT_INPUT_FAILED, console, friendly_errors, setup_logging
+from posekit.cli.common import (
+    EXIT_INPUT_FAILED,
+    console,
+    exit_interrupted,
+    friendly_errors,
+    setup_logging,
+    sigterm_as_interrupt,
+)
 from posekit.cli.extract import CLUSTER_PANEL
 from posekit.cli.options import Group, with_options
 from posekit.estimators.base import EstimatorConfig
@@ -108,21 +115,21 @@ def _command(kind: str):
                 **fields,
             )
         try:
-            result = build_dataset(
-                collection,
-                out,
-                options,
-                extract_options=extract_options,
-                shards=shards,
-                partition=partition.partition(),
-                assemble_only=assemble_only,
-                overwrite=overwrite,
-                progress=progress,
-                backend=backend.build(),
-            )
-        except KeyboardInterrupt:
-            console.print("interrupted: finished work is saved; rerun the same command to resume")
-            raise typer.Exit(130) from None
+            with sigterm_as_interrupt():
+                result = build_dataset(
+                    collection,
+                    out,
+                    options,
+                    extract_options=extract_options,
+                    shards=shards,
+                    partition=partition.partition(),
+                    assemble_only=assemble_only,
+                    overwrite=overwrite,
+                    progress=progress,
+                    backend=backend.build(),
+                )
+        except KeyboardInterrupt as exc:
+            raise exit_interrupted(exc, "finished work is saved") from None
         print_result(result, kind)
         if any(d.stage in ("input", "extraction") for d in result.dropped):
             raise typer.Exit(EXIT_INPUT_FAILED)

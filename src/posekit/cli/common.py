@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import typer
@@ -22,8 +25,41 @@ EXIT_INPUT_FAILED = 1
 EXIT_USAGE = 2
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what a cluster scheduler sends a preempted job), raised where Ctrl-C raises KeyboardInterrupt."""
+
+    exit_code = 128 + signal.SIGTERM
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated`, so the clean-up a Ctrl-C runs (committing the
+    finished clips) runs too; a second SIGTERM during that clean-up is ignored (the scheduler's SIGKILL ends it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def exit_interrupted(exc: KeyboardInterrupt, saved: str) -> typer.Exit:
+    """The exit of a command stopped by Ctrl-C (130) or SIGTERM (143), after one line saying ``saved``."""
+    cause = "SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+    console.print(f"{cause}: {saved}; rerun the same command to resume")
+    return typer.Exit(getattr(exc, "exit_code", 130))
+
+
 def setup_logging(verbose: bool = False) -> None:
     os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("ULTRALYTICS_SAFE_LOAD", "1")
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(

@@ -12,6 +12,7 @@ from rich.table import Table
 from posekit.cli.common import console, friendly_errors, setup_logging
 from posekit.cli.options import Group, with_options
 from posekit.core.errors import ConfigError
+from posekit.core.progress import progress_bar
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import EXPERTS, parse_experts
 from posekit.eval.coco import GtScoreOptions
@@ -244,17 +245,15 @@ def gt_command(
 
 
 class _Progress:
-    """One tqdm bar per protocol stage."""
+    """One progress bar per protocol stage (:func:`~posekit.core.progress.progress_bar`)."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.bar = None
 
     def stage(self, name: str, frames: int) -> None:
-        from tqdm import tqdm
-
         self.close()
-        self.bar = tqdm(total=frames or None, desc=name[:32], unit="frame", disable=not self.enabled)
+        self.bar = progress_bar(frames or None, name[:32], "frame", self.enabled)
 
     def frames(self, n: int) -> None:
         if self.bar is not None:

@@ -8,7 +8,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from posekit.cli.common import EXIT_INPUT_FAILED, console, friendly_errors, setup_logging
+from posekit.cli.common import (
+    EXIT_INPUT_FAILED,
+    console,
+    exit_interrupted,
+    friendly_errors,
+    setup_logging,
+    sigterm_as_interrupt,
+)
 from posekit.cli.options import Group, with_options
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import EXPERTS, parse_experts
@@ -23,7 +30,9 @@ SSTA_PANEL = "SST-A (thesis 3.3.2), with several experts"
 CLUSTER_PANEL = "Cluster (Ray Data actors, or one scheduler array task per part)"
 _EXPERTS_HELP = (
     "Comma-separated experts; with several, SST-A aggregates them into the skeletons. "
-    "NAME or NAME:WEIGHTS, e.g. yolo, yolo:runs/best.pt, mediapipe. Known: " + ", ".join(EXPERTS)
+    "NAME or NAME:WEIGHTS, e.g. yolo, yolo:runs/best.pt, mediapipe. A .pt is read with Ultralytics' safe loading "
+    "(weights only: a file naming any other code is refused before it runs); .onnx files are graphs, not code. "
+    "Known: " + ", ".join(EXPERTS)
 )
 
 
@@ -41,8 +50,8 @@ def extract_command(
         Path,
         typer.Argument(
             help="A video or image file, a folder searched recursively, or a .txt list of paths (one a line). "
-            "In a folder, every video and image is a clip, except that a sub-folder holding only images is one "
-            "clip (its frames in natural order)."
+            "In a folder, every video and image is a clip, except that a folder holding only images (the input "
+            "itself or one under it) is one clip, its frames in natural order; --photos makes each image a clip."
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for shards and manifest.json.")],
@@ -60,7 +69,9 @@ def extract_command(
         ),
     ] = False,
     overwrite: Annotated[bool, typer.Option(help="Delete the shards and manifest already in OUT first.")] = False,
-    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    progress: Annotated[
+        bool, typer.Option(help="Show progress: bars on a terminal, elsewhere (a log file) one line every 30 s.")
+    ] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Extract tracked 2D skeletons from videos into Parquet shards.
@@ -82,19 +93,19 @@ def extract_command(
         **fields,
     )
     try:
-        summary = run_extraction(
-            input,
-            out,
-            options,
-            overwrite=overwrite,
-            progress=progress,
-            partition=partition.partition(),
-            backend=backend.build(),
-            retry_failed=retry_failed,
-        )
-    except KeyboardInterrupt:
-        console.print("interrupted: finished clips are saved; rerun the same command to resume")
-        raise typer.Exit(130) from None
+        with sigterm_as_interrupt():
+            summary = run_extraction(
+                input,
+                out,
+                options,
+                overwrite=overwrite,
+                progress=progress,
+                partition=partition.partition(),
+                backend=backend.build(),
+                retry_failed=retry_failed,
+            )
+    except KeyboardInterrupt as exc:
+        raise exit_interrupted(exc, "finished clips are saved") from None
     print_summary(summary)
     if summary.failed:
         raise typer.Exit(EXIT_INPUT_FAILED)

@@ -22,10 +22,13 @@ def viz_command(
     ],
     shards: Annotated[Path, typer.Option(help="Skeletons shard file or folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Overlay video to write (.mp4).")],
-    video: Annotated[Path | None, typer.Option(help="The source video, if it moved since extraction.")] = None,
+    video: Annotated[
+        Path | None,
+        typer.Option(help="The source video, image or folder of frames, if it moved since extraction."),
+    ] = None,
 ) -> None:
-    """Draw a clip's tracked skeletons on its video: one colour per track (never shared by people seen together),
-    its #id above the head."""
+    """Draw a clip's tracked skeletons on its video, image or folder of frames, into an MP4: one colour per track
+    (never shared by people seen together), its #id above the head."""
     setup_logging()
     check_output_file(out, "--out")
     wanted = Path(clip)

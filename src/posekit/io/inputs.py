@@ -2,11 +2,12 @@
 
 Under an input folder (searched recursively):
 - every video file is a clip, its id the path relative to the root (``a/b.mp4``);
-- a sub-folder whose media files are all images (no video beside them) is a folder of frames,
-  one clip whose id is the folder's path relative to the root (``seq01``, PoseTrack style) and
-  whose frame ``i`` is its ``i``-th image in natural order (:mod:`posekit.io.images`);
-- any other image (directly in the root, or beside videos) is a 1-frame clip whose id is its
-  path relative to the root (``000000000785.jpg``, COCO style).
+- a folder whose media files are all images (no video beside them) is a folder of frames, one
+  clip whose frame ``i`` is its ``i``-th image in natural order (:mod:`posekit.io.images`), the
+  same clip whether the folder is named itself (its id is its name) or found under the named
+  folder (its id is its path relative to it: ``seq01``, PoseTrack style);
+- any other image (beside videos) is a 1-frame clip whose id is its path relative to the root;
+- with ``photos`` (``--photos``), every image is a 1-frame clip (``000000000785.jpg``, COCO style).
 A clip id therefore maps a COCO or PoseTrack ``file_name`` onto (clip, frame) without renaming.
 """
 
@@ -46,8 +47,12 @@ def input_kind(path: Path) -> InputKind:
     return "image" if Path(path).suffix.lower() in IMAGE_EXTENSIONS else "video"
 
 
-def find_inputs(root: Path) -> tuple[list[VideoInput], list[tuple[VideoInput, str]]]:
+def find_inputs(root: Path, photos: bool = False) -> tuple[list[VideoInput], list[tuple[VideoInput, str]]]:
     """The clips at ``root`` (a file, a list file, or a folder searched recursively), sorted by id.
+
+    A folder holding images and no video is a folder of frames, one clip, whether it is ``root`` itself
+    (its id is its name, as when its parent is named) or a folder under it; with ``photos`` every image
+    is a 1-frame clip instead (COCO-style photo folders).
 
     Returns the inputs and, for each sub-folder that could not be read, that folder (as an
     input with its relative id) and the reason, so it is reported without stopping the rest.
@@ -78,14 +83,16 @@ def find_inputs(root: Path) -> tuple[list[VideoInput], list[tuple[VideoInput, st
                 (VideoInput(folder, relative_folder + "/"), f"{folder}: cannot list folder ({err.strerror})")
             )
             continue
+        listed = _usable_entries(folder, root, listed, problems)
         files = [e for e in listed if not e.is_dir()]
-        if folder != root and _holds_frames(e.name for e in files):
-            found.append(VideoInput(folder, relative_folder, f"{real_root}/{relative_folder}"))
+        if not photos and _holds_frames(e.name for e in files):
+            clip_id = Path(real_root).name if folder == root else relative_folder
+            found.append(VideoInput(folder, clip_id, real_root if folder == root else f"{real_root}/{relative_folder}"))
             files = []
         for entry in listed:
             if entry.is_dir(follow_symlinks=False):
                 folders.append(folder / entry.name)
-            elif entry.is_symlink() and entry.is_dir() and _is_frame_folder(folder / entry.name):
+            elif not photos and entry.is_symlink() and entry.is_dir() and _is_frame_folder(folder / entry.name):
                 path = folder / entry.name
                 found.append(VideoInput(path, path.relative_to(root).as_posix(), os.path.realpath(path)))
         for entry in files:
@@ -97,6 +104,35 @@ def find_inputs(root: Path) -> tuple[list[VideoInput], list[tuple[VideoInput, st
                 found.append(VideoInput(path, relative, key))
     found.sort(key=lambda v: v.clip_id)
     return found, problems
+
+
+def printable_name(name: str) -> str:
+    """``name`` as text: the bytes of a file name that is not valid UTF-8 shown as ``\\xNN`` escapes."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def _usable_entries(
+    folder: Path, root: Path, listed: list[os.DirEntry], problems: list[tuple[VideoInput, str]]
+) -> list[os.DirEntry]:
+    """The entries of ``folder`` that can be told apart and named; each other one goes to ``problems`` with its
+    one line: a name that is not valid UTF-8 (shards and manifests hold text), a symbolic link loop."""
+    usable = []
+    for entry in listed:
+        path = folder / entry.name
+        relative = printable_name(path.relative_to(root).as_posix())
+        if relative != path.relative_to(root).as_posix():
+            reason = f"{printable_name(str(path))}: the file name is not valid UTF-8; rename it (e.g. convmv -t utf8)"
+        else:
+            try:
+                entry.is_dir()
+                usable.append(entry)
+                continue
+            except OSError as err:
+                reason = (
+                    f"{path}: cannot be followed ({err.strerror or err}: a symbolic link loop?); fix or remove the link"
+                )
+        problems.append((VideoInput(path, relative), reason))
+    return usable
 
 
 def _holds_frames(names: Iterator[str]) -> bool:
@@ -164,16 +200,17 @@ def unique_inputs(inputs: list[VideoInput]) -> tuple[list[VideoInput], list[tupl
     return unique, repeats
 
 
-def probe_input(path: Path, frame_rate: float) -> VideoInfo:
-    """Size, rate and frame count of one input; ``frame_rate`` is the time base of images (frames/s).
+def probe_input(path: Path, frame_rate: float, max_pixels: int | None = None) -> VideoInfo:
+    """Size, rate and frame count of one input; ``frame_rate`` is the time base of images (frames/s); a frame size
+    over ``max_pixels`` (default :data:`~posekit.io.video.MAX_PIXELS`) is refused from the header.
 
     Raises :class:`~posekit.core.errors.VideoError` naming the file when it cannot be used.
     """
     kind = input_kind(path)
     if kind == "video":
-        return probe_video(path)
+        return probe_video(path, max_pixels)
     files = frame_files(path) if kind == "frames" else [Path(path)]
-    return probe_images(files, Path(path), frame_rate)
+    return probe_images(files, Path(path), frame_rate, max_pixels)
 
 
 def iter_input_frames(

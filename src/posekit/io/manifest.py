@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
 from posekit import __version__
 from posekit.core.errors import ConfigError, write_error
 from posekit.io.images import ImageInputOptions
+from posekit.io.shards import SHARD_PATTERN, write_table_atomic
+
+log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 STATUSES = ("done", "failed", "skipped")
@@ -60,6 +68,9 @@ class ManifestEntry:
     """For a video that ends before the frame count its header declares: ``readable_frames``, ``declared_frames``,
     ``checked`` (``decoded``, or ``packets`` when ``--max-frames`` stopped decoding first) and the decoder's
     ``error`` if one ended the frames; empty otherwise."""
+    exif_orientation: int = 0
+    """For an image input, the EXIF orientation (1-8) of its first frame, applied to its pixels and coordinates
+    (1: stored upright); 0 for videos (their display matrix is applied the same way)."""
 
 
 @dataclass
@@ -75,24 +86,47 @@ class RunManifest:
 
     @classmethod
     def open(cls, out_dir: Path, settings: dict[str, Any]) -> RunManifest:
-        """Load the folder's manifest, or start one; refuse to mix runs made with other settings."""
+        """Load the folder's manifest, or start one; refuse to mix runs made with other settings.
+
+        The shards the manifest names are checked (:func:`verify_committed`): the clips of a damaged one are
+        no longer done, and are redone by the run.
+
+        A folder holding shards but no manifest is refused: which clips they hold cannot be checked, and
+        finished shards are never deleted but by ``--overwrite`` (a run saves its manifest before its first shard).
+        """
         path = Path(out_dir) / MANIFEST_NAME
         if not path.exists():
+            folders = (Path(out_dir), Path(out_dir) / "proposals")  # where a run's own shards lie (not its parts')
+            shards = [p for f in folders if f.is_dir() for p in f.glob("*.parquet") if SHARD_PATTERN.match(p.name)]
+            if shards:
+                raise ConfigError(
+                    f"{out_dir} holds {len(shards)} shard(s) but no {MANIFEST_NAME}, so which clips they hold cannot "
+                    "be checked; they are kept: give another --out, or --overwrite to delete them and start again"
+                )
             return cls(path, settings)
         try:
             data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"cannot read {path} ({exc}); remove it or use --overwrite") from exc
+            entries = {e["clip_id"]: ManifestEntry(**e) for e in data.get("entries", [])}
+            previous_settings = dict(data.get("settings", {}))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(
+                f"cannot read {path} ({type(exc).__name__}: {exc}); the shards beside it are kept: restore it, "
+                "give another --out, or --overwrite to delete them and start again"
+            ) from None
         since = {key: value for key, value in SETTINGS_SINCE.items() if key in settings}
-        previous = {**since, **data.get("settings", {})}
+        previous = {**since, **previous_settings}
+        for key, value in since.items():  # a group that gained a field since: its default filled in
+            if isinstance(value, dict) and isinstance(previous[key], dict):
+                previous[key] = {**value, **previous[key]}
         if previous != settings:
             changed = sorted(k for k in set(previous) | set(settings) if previous.get(k) != settings.get(k))
             raise ConfigError(
                 f"{out_dir} holds a run made with other settings ({', '.join(changed)} differ); "
                 "use another --out, or --overwrite to start again"
             )
-        entries = {e["clip_id"]: ManifestEntry(**e) for e in data.get("entries", [])}
-        return cls(path, settings, entries, data.get("effective", {}))
+        manifest = cls(path, settings, entries, data.get("effective", {}))
+        verify_committed(Path(out_dir), manifest)
+        return manifest
 
     @classmethod
     def read(cls, path: Path) -> RunManifest:
@@ -101,8 +135,10 @@ class RunManifest:
         try:
             data = json.loads(path.read_text())
             entries = {e["clip_id"]: ManifestEntry(**e) for e in data.get("entries", [])}
-        except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ConfigError(f"cannot read {path} ({exc})") from exc
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(
+                f"cannot read {path} ({type(exc).__name__}: {exc}); give a manifest posekit wrote"
+            ) from None
         return cls(path, data.get("settings", {}), entries, data.get("effective", {}))
 
     def with_status(self, status: str) -> list[ManifestEntry]:
@@ -155,3 +191,52 @@ class RunManifest:
             with contextlib.suppress(OSError):  # a read-only or vanished folder keeps no temporary file
                 tmp.unlink(missing_ok=True)
             raise write_error(self.path, exc, "clips committed before are kept and a rerun resumes after them") from exc
+
+
+def verify_committed(out: Path, manifest: RunManifest) -> None:
+    """Check that each shard the manifest names exists and holds exactly the done clips it names.
+
+    A shard that is missing, unreadable or short of a clip is damaged: its clips are taken off the
+    manifest's done list (redone by this run) with one line. A shard holding more clips than the manifest
+    names (a commit cut between replacing a shard and saving the manifest) is rewritten with those it names.
+    """
+    damaged = False
+    for path, expected in _named_shards(out, manifest).items():
+        held = _clip_ids(path)
+        if held is None or not expected <= held:
+            what = "is missing" if not path.exists() else "cannot be read" if held is None else "lacks clips"
+            log.warning("%s %s: its %d clip(s) will be redone", path, what, len(expected))
+            for clip_id in expected:
+                manifest.entries.pop(clip_id, None)
+            damaged = True
+    for path, expected in _named_shards(out, manifest).items():
+        if _clip_ids(path) != expected:
+            table = pq.read_table(path)
+            keep = pc.is_in(table.column("clip_id"), value_set=pa.array(sorted(expected), pa.string()))
+            write_table_atomic(table.filter(keep), path)
+    if damaged:
+        manifest.save()
+
+
+def _named_shards(out: Path, manifest: RunManifest) -> dict[Path, set[str]]:
+    """Each shard the manifest names, with the ids of the done clips it should hold.
+
+    A run's own proposals shards lie in ``out/proposals``; a merged manifest names the shards of its parts by
+    their path relative to ``out`` (``part-00000-of-00004/proposals/proposals-00000.parquet``).
+    """
+    named: dict[Path, set[str]] = {}
+    for entry in manifest.with_status("done"):
+        if entry.shard:
+            named.setdefault(out / entry.shard, set()).add(entry.clip_id)
+        if entry.proposals_shard:
+            folder = out if "/" in entry.proposals_shard else out / "proposals"
+            named.setdefault(folder / entry.proposals_shard, set()).add(entry.clip_id)
+    return named
+
+
+def _clip_ids(path: Path) -> set[str] | None:
+    """The clip ids a shard holds; None when it is missing or unreadable."""
+    try:
+        return set(pq.read_table(path, columns=["clip_id"]).column("clip_id").to_pylist())
+    except (OSError, pa.ArrowException):
+        return None

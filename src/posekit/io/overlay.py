@@ -1,4 +1,5 @@
-"""Overlay videos: a clip's skeleton tracks drawn on its frames, written as H.264 MP4.
+"""Overlay videos: a clip's skeleton tracks drawn on the frames of its input (a video, an image or a folder of
+frames), written as H.264 MP4.
 
 Each track keeps one colour for its whole life, and tracks seen together never share one
 (:func:`track_colors`); its ``#id`` label sits above the head, sized to the frame.
@@ -15,8 +16,9 @@ import cv2
 import numpy as np
 
 from posekit.core.errors import PosekitError, write_error
+from posekit.io.inputs import iter_input_frames, probe_input
 from posekit.io.outputs import check_output_file
-from posekit.io.video import iter_frames
+from posekit.io.video import VideoInfo
 from posekit.skeleton.layouts import JointLayout
 from posekit.skeleton.records import SkeletonClip
 
@@ -148,16 +150,37 @@ def draw_frame(
             draw_label(image, f"#{track_id}", anchor, colors[track_id])
 
 
-def write_overlay(clip: SkeletonClip, layout: JointLayout, out: Path, video: Path | None = None) -> int:
-    """Render ``clip`` over the frames of its video into ``out``; return the frames written.
+def check_overlay_source(clip: SkeletonClip, source: Path, given: bool) -> VideoInfo:
+    """The probe of the input ``source`` of ``clip``; :class:`PosekitError` when it is missing, or when its frame
+    size or frame count cannot be the input the clip was extracted from (``given``: named by ``--video``)."""
+    named = f"--video {source}" if given else f"the input of clip {clip.clip_id!r}, {source},"
+    if not source.exists():
+        fix = "give the input it was extracted from" if given else "pass it with --video"
+        raise PosekitError(f"{named} not found; {fix}")
+    info = probe_input(source, 1.0)
+    last = int(clip.frame_index.max()) if len(clip.frame_index) else -1
+    count = len(info.frame_files) or info.declared_frames
+    if (info.width, info.height) != (clip.width, clip.height) or (count > 0 and last >= count):
+        frames = f", {count} frame(s)" if count > 0 else ""
+        raise PosekitError(
+            f"{named} is {info.width}x{info.height}{frames}, but the clip in the shards is {clip.width}x"
+            f"{clip.height} with frames up to index {last}; give the input it was extracted from"
+        )
+    return info
 
-    ``out`` is checked before any frame is decoded; a write that fails later (disk full) raises
-    the one-line :func:`posekit.core.errors.write_error` and leaves no partial file.
+
+def write_overlay(clip: SkeletonClip, layout: JointLayout, out: Path, video: Path | None = None) -> int:
+    """Render ``clip`` over the frames of its input (a video, an image or a folder of frames) into the MP4 ``out``;
+    return the frames written.
+
+    ``out`` and the input (:func:`check_overlay_source`) are checked before any frame is decoded; a write that
+    fails later (disk full) raises the one-line :func:`posekit.core.errors.write_error` and leaves no partial file.
     """
     out = check_output_file(Path(out), "--out")
+    if out.suffix.lower() != ".mp4":
+        raise PosekitError(f"--out {out}: posekit viz writes H.264 MP4 video; give a name ending in .mp4")
     source = Path(video or clip.video_path)
-    if not source.is_file():
-        raise PosekitError(f"video for clip {clip.clip_id!r} not found at {source}; pass it with --video")
+    info = check_overlay_source(clip, source, given=video is not None)
     wanted = {int(f): t for t, f in enumerate(clip.frame_index)}
     poses: dict[int, list[tuple[int, np.ndarray]]] = {}
     for track in clip.tracks:
@@ -173,7 +196,7 @@ def write_overlay(clip: SkeletonClip, layout: JointLayout, out: Path, video: Pat
             stream.width, stream.height = clip.width - clip.width % 2, clip.height - clip.height % 2
             stream.pix_fmt = "yuv420p"
             stream.options = {"crf": "23", "preset": "veryfast"}
-            for frame in iter_frames(source):
+            for frame in iter_input_frames(source, info):
                 t = wanted.get(frame.index)
                 if t is None:
                     continue

@@ -323,14 +323,24 @@ class ShardWriter:
 
     def flush(self) -> Path | None:
         """Write pending records as one shard; return its path (None if nothing was pending)."""
+        path = self.checkpoint()
+        if path is not None:
+            self._index += 1
+            self._records, self._clips, self._bytes = [], 0, 0
+        return path
+
+    def checkpoint(self) -> Path | None:
+        """Write the pending records to the shard they will end in, and keep them pending.
+
+        The next checkpoint or :meth:`flush` replaces that shard (atomically) with one holding them and
+        those added since, so the shards a run leaves do not depend on when it checkpointed.
+        """
         if not self._clips:
             return None
         to_table = skeletons_to_table if self.info.kind == "skeletons" else proposals_to_table
         table = to_table(self._records, self.info)
         path = self.out_dir / f"{self.info.kind}-{self._index:05d}.parquet"
         write_table_atomic(table, path, self.row_group_clips, self.compact)
-        self._index += 1
-        self._records, self._clips, self._bytes = [], 0, 0
         return path
 
 
@@ -355,7 +365,12 @@ def read_shard_info(path: Path) -> ShardInfo:
         schema = pq.read_schema(path)
     except (OSError, pa.ArrowInvalid) as exc:
         raise ShardError(f"cannot read shard {path}: {exc}") from exc
-    return ShardInfo.from_metadata(schema.metadata, str(path))
+    try:
+        return ShardInfo.from_metadata(schema.metadata, str(path))
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise ShardError(
+            f"{path} is not a posekit shard: its metadata lacks or garbles {exc}; give shards posekit wrote"
+        ) from None
 
 
 def _read(path: Path, kind: str, filters=None) -> tuple[pa.Table, ShardInfo]:

@@ -65,6 +65,8 @@ class VideoInfo:
     declared_frames: int
     codec: str
     frame_files: tuple[str, ...] = ()
+    exif_orientation: int = 0
+    """The EXIF orientation (1-8, 1: stored upright) of an image input's first frame, applied; 0 for videos."""
 
 
 @dataclass(frozen=True)
@@ -151,12 +153,13 @@ class FrameSampler:
         return True
 
 
-def check_frame_size(path: Path, width: int, height: int) -> None:
-    """Refuse frames over :data:`MAX_PIXELS` with the fix."""
-    if width * height > MAX_PIXELS:
+def check_frame_size(path: Path, width: int, height: int, max_pixels: int | None = None) -> None:
+    """Refuse frames over ``max_pixels`` (default :data:`MAX_PIXELS`) with the fix."""
+    limit = MAX_PIXELS if max_pixels is None else max_pixels
+    if width * height > limit:
         raise VideoError(
-            f"{path}: {width}x{height} frames exceed posekit's {MAX_PIXELS // 10**6} Mpixel limit; "
-            "downscale it first (e.g. ffmpeg -i IN -vf scale=-2:2160 OUT)"
+            f"{path}: {width}x{height} frames exceed the limit of {limit} pixels (--max-pixels); "
+            "downscale it first (e.g. ffmpeg -i IN -vf scale=-2:2160 OUT), or raise --max-pixels"
         )
 
 
@@ -179,8 +182,9 @@ def _reason(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
-def probe_video(path: Path) -> VideoInfo:
-    """Read the stream header and the first frame's orientation; the size is the upright one.
+def probe_video(path: Path, max_pixels: int | None = None) -> VideoInfo:
+    """Read the stream header and the first frame's orientation; the size is the upright one, checked against
+    ``max_pixels`` (default :data:`MAX_PIXELS`).
 
     Raises :class:`VideoError` if there is no decodable video stream. A first frame that does not
     decode leaves the size as stored (:func:`iter_frames` then reports the failure).
@@ -192,7 +196,7 @@ def probe_video(path: Path) -> VideoInfo:
         ctx = stream.codec_context
         if not ctx.width or not ctx.height:
             raise VideoError(f"{path}: video stream has no frame size (codec {ctx.name!r} unreadable)")
-        check_frame_size(path, ctx.width, ctx.height)
+        check_frame_size(path, ctx.width, ctx.height, max_pixels)
         rate = stream.average_rate or stream.guessed_rate or Fraction(0)
         width, height = _first_orientation(container, stream, path).size(ctx.width, ctx.height)
         return VideoInfo(path, width, height, float(rate), int(stream.frames or 0), ctx.name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import os
 import string
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,7 +232,7 @@ def link_inputs(clips: list[AnnotatedClip], folder: Path) -> Path:
         if link.is_symlink() and Path(os.readlink(link)) == target:
             continue
         link.parent.mkdir(parents=True, exist_ok=True)
-        tmp = link.with_name(f".{link.name}.link-{os.getpid()}")
+        tmp = link.with_name(f".link-{os.getpid()}-{uuid.uuid4().hex[:8]}")  # short: any name the OS allows fits
         try:
             tmp.unlink(missing_ok=True)
             os.symlink(target, tmp)

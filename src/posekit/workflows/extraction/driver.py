@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -25,14 +26,16 @@ import numpy as np
 
 from posekit.core.errors import ConfigError, PosekitError, VideoError
 from posekit.core.options import check_bounds, flag_name, recorded_settings
+from posekit.core.progress import progress_bar
 from posekit.estimators.base import Estimator, EstimatorConfig
 from posekit.estimators.registry import ExpertSpec, build_estimator, expert_class
 from posekit.estimators.runtimes import RuntimeOptions, fix_mmap_threshold, one_torch_thread, require_runtime
 from posekit.io.images import IMAGE_EXTENSIONS, ImageInputOptions
-from posekit.io.inputs import find_inputs, iter_input_frames, probe_input, unique_inputs
+from posekit.io.inputs import find_inputs, iter_input_frames, printable_name, probe_input, unique_inputs
 from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
-from posekit.io.sink import ShardSink, prepare_output
+from posekit.io.sink import ShardSink, locked_output
 from posekit.io.video import (
+    MAX_PIXELS,
     VIDEO_EXTENSIONS,
     DecodeEnd,
     Frame,
@@ -75,6 +78,8 @@ class ExtractOptions:
         min_joint_score: joints an expert scores below this count as missing (NaN).
         keep_proposals: also write every expert's raw output as proposals shards.
         shard_clips: clips per shard (a shard is also cut at ``shard_bytes``).
+        max_pixels: inputs with larger frames fail (checked from the header, before decoding).
+        commit_seconds: finished clips are committed at least this often (seconds).
         aggregation: SST-A settings, used when there are several experts.
         images: how single images and folders of frames become clips (their frame rate).
         tracks: which skeleton tracks are kept (minimum length, the main persons).
@@ -112,6 +117,25 @@ class ExtractOptions:
     )
     shard_clips: int = field(default=64, metadata={"help": "Clips per shard file.", "min": 1, "resume": False})
     shard_bytes: int = field(default=256 << 20, metadata={"cli": False, "resume": False})
+    max_pixels: int = field(
+        default=MAX_PIXELS,
+        metadata={
+            "help": "Refuse inputs whose frames hold more pixels than this, read from the header before decoding "
+            "(a decoding queue of larger frames would need gigabytes).",
+            "min": 1,
+            "resume": False,
+        },
+    )
+    commit_seconds: float = field(
+        default=60.0,
+        metadata={
+            "help": "Commit finished clips at least this often (seconds), so that a killed or preempted run loses "
+            "at most this much work; the shard being filled is rewritten as it grows.",
+            "min": 0,
+            "min_open": True,
+            "resume": False,
+        },
+    )
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     aggregation: AggregationOptions = field(default_factory=AggregationOptions)
     images: ImageInputOptions = field(default_factory=ImageInputOptions)
@@ -241,6 +265,8 @@ class ClipResult:
     """The network input size each full-frame expert ran at (pixels), by name (:meth:`ExpertSet.input_sizes`)."""
     unused: dict[str, str] = field(default_factory=dict)
     """Flags that did nothing for this clip, each with the one line saying so (e.g. ``--fps`` above its rate)."""
+    exif_orientation: int = 0
+    """The EXIF orientation applied to an image input (``VideoInfo.exif_orientation``); 0 for videos."""
 
 
 @dataclass
@@ -289,12 +315,10 @@ class LocalBackend:
     name = "local"
 
     def outcomes(self, videos: list[VideoInput], options: ExtractOptions, progress: bool) -> Iterator[ClipOutcome]:
-        from tqdm import tqdm
-
         experts = ExpertSet(options.experts, options.estimator, options.runtime, options.frames_per_batch)
         for video in videos:
             total = expected_frames(video, options) if progress else None
-            with tqdm(total=total, desc=video.clip_id[-40:], unit="frame", leave=False, disable=not progress) as bar:
+            with progress_bar(total, video.clip_id[-40:], "frame", progress, leave=False) as bar:
                 yield extract_outcome(video, experts, options, on_frames=bar.update)
 
 
@@ -302,7 +326,7 @@ def expected_frames(video: VideoInput, options: ExtractOptions) -> int | None:
     """The frames :func:`extract_clip` will sample from ``video`` (a progress bar's total): the count its
     header declares, thinned by ``fps`` and capped by ``max_frames``; None when neither is known."""
     try:
-        info = probe_input(video.path, options.images.frame_rate)
+        info = probe_input(video.path, options.images.frame_rate, options.max_pixels)
     except PosekitError:
         return options.max_frames
     declared = info.declared_frames
@@ -429,7 +453,7 @@ def extract_clip(
 ) -> ClipResult:
     """Run the experts over one video and build its skeleton clip; raise VideoError if unusable."""
     started = time.perf_counter()
-    info = probe_input(video.path, options.images.frame_rate)
+    info = probe_input(video.path, options.images.frame_rate, options.max_pixels)
     layout = get_layout(options.layout)
     sampled_fps = min(options.fps, info.fps) if options.fps and info.fps else (options.fps or info.fps)
     tracker = PersonTracker(sampled_fps, options.tracker)
@@ -491,6 +515,7 @@ def extract_clip(
         truncated=truncated,
         input_sizes=experts.input_sizes(),
         unused=_unused_for_clip(video, info, options, taken_fps),
+        exif_orientation=info.exif_orientation,
     )
 
 
@@ -665,10 +690,8 @@ def run_extraction(
     the same shards. ``retry_failed`` redoes only the clips the manifest records as failed.
     The same file listed twice (a symlink, a list naming it twice) is extracted once.
     """
-    from tqdm import tqdm
-
     backend = backend if backend is not None else LocalBackend()
-    videos, problems = find_inputs(input_path)
+    videos, problems = find_inputs(input_path, options.images.photos)
     videos, repeats = unique_inputs(videos)
     if not (videos or problems or repeats):
         raise ConfigError(
@@ -685,7 +708,21 @@ def run_extraction(
         raise ConfigError("--retry-failed keeps the finished clips and --overwrite deletes them; give one of them")
     if retry_failed and not (Path(out) / MANIFEST_NAME).is_file():
         raise ConfigError(f"--retry-failed: {out} has no {MANIFEST_NAME}; run without --retry-failed first")
-    prepare_output(out, overwrite)
+    with locked_output(out, overwrite) as folder:
+        return _extract_locked(folder, videos, problems, repeats, options, backend, progress, retry_failed)
+
+
+def _extract_locked(
+    out: Path,
+    videos: list[VideoInput],
+    problems: list[tuple[VideoInput, str]],
+    repeats: list[tuple[VideoInput, str]],
+    options: ExtractOptions,
+    backend: Backend,
+    progress: bool,
+    retry_failed: bool,
+) -> RunSummary:
+    """:func:`run_extraction` once ``out`` is locked: skip what is done, extract the rest, commit as it goes."""
     manifest = RunManifest.open(out, options.settings())
     summary = RunSummary(out=Path(out))
     for flag, line in unused_run_flags(options).items():
@@ -696,24 +733,7 @@ def run_extraction(
         if not manifest.is_done(video.clip_id):
             manifest.record(ManifestEntry(video.clip_id, str(video.path.absolute()), "skipped", reason=reason))
         summary.duplicates += 1
-    todo = []
-    left = 0
-    for video in videos:
-        done = manifest.entries.get(video.clip_id)
-        if done is not None and done.status == "done":
-            if done.path != str(video.path.resolve()):
-                reason = (
-                    f"{video.path}: {out} already holds clip id {video.clip_id!r} from {done.path}; use another --out"
-                )
-                log.error("failed: %s", reason)
-                summary.failures.append(reason)
-                summary.failed += 1
-            else:
-                summary.skipped += 1
-        elif retry_failed and (done is None or done.status != "failed"):
-            left += 1
-        else:
-            todo.append(video)
+    todo, left = _clips_to_do(manifest, videos, out, summary, retry_failed)
     if summary.skipped:
         log.info("skipping %d video(s) already done in %s", summary.skipped, out)
     if summary.duplicates:
@@ -734,11 +754,12 @@ def run_extraction(
         options.shard_bytes,
         options.keep_proposals,
         options.pose_3d,
+        options.commit_seconds,
     )
     started = time.perf_counter()
     outcomes = backend.outcomes(todo, options, progress)
     try:
-        with tqdm(total=len(todo), desc="videos", unit="video", disable=not progress) as overall:
+        with progress_bar(len(todo), "videos", "video", progress) as overall:
             for outcome in outcomes:
                 if outcome.fatal:
                     raise ConfigError(outcome.reason)
@@ -759,6 +780,32 @@ def run_extraction(
     return summary
 
 
+def _clips_to_do(
+    manifest: RunManifest, videos: list[VideoInput], out: Path, summary: RunSummary, retry_failed: bool
+) -> tuple[list[VideoInput], int]:
+    """The inputs this run extracts, and how many ``retry_failed`` leaves for a plain run; the done ones are
+    counted as skipped (or failed, when another input already holds their clip id)."""
+    todo = []
+    left = 0
+    for video in videos:
+        done = manifest.entries.get(video.clip_id)
+        if done is not None and done.status == "done":
+            if done.path != str(video.path.resolve()):
+                reason = (
+                    f"{video.path}: {out} already holds clip id {video.clip_id!r} from {done.path}; use another --out"
+                )
+                log.error("failed: %s", reason)
+                summary.failures.append(reason)
+                summary.failed += 1
+            else:
+                summary.skipped += 1
+        elif retry_failed and (done is None or done.status != "failed"):
+            left += 1
+        else:
+            todo.append(video)
+    return todo, left
+
+
 def _commit(sink: ShardSink, summary: RunSummary, result: ClipResult) -> None:
     clip = result.clip
     entry = ManifestEntry(
@@ -774,6 +821,7 @@ def _commit(sink: ShardSink, summary: RunSummary, result: ClipResult) -> None:
         source_fps=result.source_fps,
         decoded_frames=result.decoded,
         truncated=result.truncated,
+        exif_orientation=result.exif_orientation,
     )
     sink.add(clip, entry, result.expert_frames)
     summary.done += 1
@@ -799,7 +847,8 @@ def _commit(sink: ShardSink, summary: RunSummary, result: ClipResult) -> None:
 
 def _record_failure(manifest: RunManifest, summary: RunSummary, video: VideoInput, reason: str) -> None:
     log.error("failed: %s", reason)
-    manifest.record(ManifestEntry(video.clip_id, str(video.path.resolve()), "failed", reason=reason))
+    path = printable_name(os.path.abspath(video.path))  # a symbolic link loop has no resolved path
+    manifest.record(ManifestEntry(video.clip_id, path, "failed", reason=reason))
     manifest.save()
     summary.failed += 1
     summary.failures.append(reason)

@@ -111,7 +111,7 @@ def merge_manifests(out: Path, inputs: Path | None = None) -> MergeReport:
                 _add(merged, ".", entry)
     report.duplicates = {clip: where for clip, where in merged.holders.items() if len(where) > 1}
     if inputs is not None:
-        videos, _ = find_inputs(inputs)
+        videos, _ = find_inputs(inputs, bool((settings.get("images") or {}).get("photos", False)))
         videos, repeats = unique_inputs(videos)
         for video in [*videos, *(v for v, _ in repeats)]:
             if video.clip_id not in merged.entries:

@@ -19,7 +19,7 @@ from posekit.core.options import recorded_settings
 from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import list_shards, read_proposals, read_shard_info
-from posekit.io.sink import ShardSink, prepare_output
+from posekit.io.sink import ShardSink, locked_output
 from posekit.refine.pose3d import expert_3d_source
 from posekit.refine.tracks import AggregationOptions, TrackFilterOptions, filter_tracks, skeleton_tracks
 from posekit.skeleton.records import ExpertFrame, PoseProposals, SkeletonClip
@@ -110,44 +110,59 @@ def aggregate_proposal_shards(
     if Path(proposals).resolve().is_relative_to(Path(out).resolve()):
         raise ConfigError(f"--out {out} holds the proposals being read; write the new skeletons to another folder")
     tracks = tracks or run_track_filters(proposals, {})
-    prepare_output(out, overwrite)
-    settings = {
-        "proposals": str(Path(proposals).resolve()),
-        "min_joint_score": min_joint_score,
-        **options.settings(),
-        "tracks": recorded_settings(tracks),
-    }
-    manifest = RunManifest.open(out, settings)
-    sink = ShardSink(out, info.layout, info.experts, manifest, shard_clips)
-    summary = AggregateSummary()
-    written: set[str] = set()
-    try:
-        for shard in shards:
-            if read_shard_info(shard).experts != info.experts:
-                raise ShardError(f"{shard} was made with other experts than {shards[0]}; aggregate them separately")
-            by_clip: dict[str, list[ExpertFrame]] = defaultdict(list)
-            for frame in read_proposals(shard):
-                by_clip[frame.clip_id].append(frame)
-            for clip_id, frames in by_clip.items():
-                if manifest.is_done(clip_id) or clip_id in written:
-                    summary.skipped += 1
-                    continue
-                written.add(clip_id)
-                clip, dropped = clip_from_proposals(frames, info, options, min_joint_score, tracks)
-                entry = ManifestEntry(
-                    clip_id, clip.video_path, "done", frames=clip.num_frames, tracks=len(clip.tracks), dropped=dropped
-                )
-                sink.add(clip, entry)
-                summary.done += 1
-                summary.tracks += len(clip.tracks)
-                summary.person_frames += sum(len(t) for t in clip.tracks)
-                for reason, n in dropped.items():
-                    summary.dropped[reason] = summary.dropped.get(reason, 0) + n
-                if any(dropped.values()):
-                    lost = ", ".join(f"{n} {reason}" for reason, n in dropped.items() if n)
-                    log.info("%s: %s dropped", clip_id, lost)
-    finally:
-        sink.flush()
+    with locked_output(out, overwrite):
+        settings = {
+            "proposals": str(Path(proposals).resolve()),
+            "min_joint_score": min_joint_score,
+            **options.settings(),
+            "tracks": recorded_settings(tracks),
+        }
+        manifest = RunManifest.open(out, settings)
+        sink = ShardSink(out, info.layout, info.experts, manifest, shard_clips)
+        try:
+            summary = _aggregate_clips(shards, info, manifest, sink, options, min_joint_score, tracks)
+        finally:
+            sink.flush()
     if summary.skipped:
         log.info("skipped %d clip(s) already aggregated in %s", summary.skipped, out)
+    return summary
+
+
+def _aggregate_clips(
+    shards: list[Path],
+    info: ShardInfo,
+    manifest: RunManifest,
+    sink: ShardSink,
+    options: AggregationOptions,
+    min_joint_score: float,
+    tracks: TrackFilterOptions,
+) -> AggregateSummary:
+    """SST-A and the person filters ``tracks`` over the clips of ``shards`` that ``manifest`` does not hold yet,
+    each added to ``sink``."""
+    summary = AggregateSummary()
+    written: set[str] = set()
+    for shard in shards:
+        if read_shard_info(shard).experts != info.experts:
+            raise ShardError(f"{shard} was made with other experts than {shards[0]}; aggregate them separately")
+        by_clip: dict[str, list[ExpertFrame]] = defaultdict(list)
+        for frame in read_proposals(shard):
+            by_clip[frame.clip_id].append(frame)
+        for clip_id, frames in by_clip.items():
+            if manifest.is_done(clip_id) or clip_id in written:
+                summary.skipped += 1
+                continue
+            written.add(clip_id)
+            clip, dropped = clip_from_proposals(frames, info, options, min_joint_score, tracks)
+            entry = ManifestEntry(
+                clip_id, clip.video_path, "done", frames=clip.num_frames, tracks=len(clip.tracks), dropped=dropped
+            )
+            sink.add(clip, entry)
+            summary.done += 1
+            summary.tracks += len(clip.tracks)
+            summary.person_frames += sum(len(t) for t in clip.tracks)
+            for reason, n in dropped.items():
+                summary.dropped[reason] = summary.dropped.get(reason, 0) + n
+            if any(dropped.values()):
+                lost = ", ".join(f"{n} {reason}" for reason, n in dropped.items() if n)
+                log.info("%s: %s dropped", clip_id, lost)
     return summary

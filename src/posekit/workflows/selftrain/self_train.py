@@ -38,8 +38,9 @@ import numpy as np
 from posekit.core.boxes import box_iou
 from posekit.core.errors import ConfigError, PosekitError
 from posekit.core.options import check_bounds
+from posekit.core.progress import progress_bar
 from posekit.estimators.base import check_device
-from posekit.estimators.yolo import bundled_yolo_weights, load_yolo
+from posekit.estimators.yolo import bundled_yolo_weights, load_yolo, read_checkpoint
 from posekit.workflows.selftrain.pseudo_labels import PseudoLabelDataset, PseudoLabelOptions, build_pseudo_labels
 
 log = logging.getLogger(__name__)
@@ -405,8 +406,7 @@ def average_weights(start: Path, trained: Path, share: float, out: Path) -> None
     """
     import torch
 
-    ckpt = torch.load(trained, map_location="cpu", weights_only=False)
-    initial = torch.load(start, map_location="cpu", weights_only=False)
+    ckpt, initial = read_checkpoint(trained), read_checkpoint(start)
     model = ckpt["model"]
     dtype = next(model.parameters()).dtype
     ours, theirs = model.float().state_dict(), initial["model"].float().state_dict()
@@ -427,7 +427,7 @@ def write_student_settings(weights: Path, settings: dict) -> None:
     """
     import torch
 
-    ckpt = torch.load(weights, map_location="cpu", weights_only=False)
+    ckpt = read_checkpoint(weights)
     ckpt["posekit"] = {**(ckpt.get("posekit") or {}), **settings}
     tmp = weights.with_name(f".{weights.name}.tmp-{os.getpid()}")
     torch.save(ckpt, tmp)
@@ -494,10 +494,8 @@ def self_train(
         raise ConfigError(f"{out} holds an unfinished self-training run with other settings; use another --out")
     started = time.perf_counter()
 
-    from tqdm import tqdm
-
     try:
-        with tqdm(desc="pseudo labels", unit="frame", disable=not progress) as bar:
+        with progress_bar(None, "pseudo labels", "frame", progress) as bar:
             dataset = build_pseudo_labels(shards, out / DATASET_DIR, videos, options.labels, on_frames=bar.update)
     except BaseException:
         if created:  # bad input: leave no trace of this run
@@ -581,14 +579,12 @@ def training_state(last: Path) -> str:
     """``"unfinished"`` when Ultralytics can resume ``last.pt`` (optimizer state kept), else ``"finished"``.
 
     Ultralytics strips the optimizer from the checkpoints when training ends. The file is
-    this run's own checkpoint (a pickle, as every Ultralytics checkpoint).
+    this run's own checkpoint, read safely (:func:`~posekit.estimators.yolo.read_checkpoint`).
     """
-    import torch
-
     try:
-        ckpt = torch.load(last, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise PosekitError(f"cannot read {last} to resume ({exc}); delete it to restart training") from exc
+        ckpt = read_checkpoint(last)
+    except ConfigError as exc:
+        raise PosekitError(f"cannot resume from {last}: {exc}; delete it to restart training") from None
     return "unfinished" if ckpt.get("optimizer") is not None and ckpt.get("epoch", -1) >= 0 else "finished"
 
 

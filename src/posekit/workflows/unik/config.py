@@ -15,6 +15,7 @@ import yaml
 from posekit.core.errors import ConfigError
 from posekit.core.options import check_bounds
 from posekit.unik.thesis import THESIS_CHANNELS
+from posekit.workflows.unik.checks import read_unik_checkpoint
 
 Stream = Literal["joint", "bone", "joint_motion", "bone_motion"]
 Preset = Literal[
@@ -252,6 +253,9 @@ def resolve_config(overrides: dict[str, Any] | None = None, config_file: str | P
     values = {key: _coerce(key, value, fields[key]) for key, value in values.items()}
     cfg = TrainConfig(**values)
     _check(cfg)
+    if cfg.resume_from or (cfg.resume and (Path(cfg.out) / "last.pt").is_file()):
+        flag = "--resume-from" if cfg.resume_from else "--resume"
+        read_unik_checkpoint(cfg.resume_from or Path(cfg.out) / "last.pt", flag)
     return cfg
 
 
@@ -260,12 +264,7 @@ ARCHITECTURE = ("channels", "strides", "dilations", "num_heads", "tau", "max_per
 
 def _architecture_of(checkpoint: str) -> dict[str, Any]:
     """The model shape options of a checkpoint, so fine-tuning need not repeat them."""
-    import torch
-
-    try:
-        args = torch.load(checkpoint, map_location="cpu", weights_only=True).get("model_args", {})
-    except (OSError, RuntimeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"cannot load --pretrained {checkpoint}: {exc}") from exc
+    args = read_unik_checkpoint(checkpoint, "--pretrained", weights_only_file=True).get("model_args", {})
     renamed = {**args, "max_persons": args.get("num_persons")}
     return {k: renamed[k] for k in ARCHITECTURE if renamed.get(k) is not None}
 

@@ -27,6 +27,7 @@ from posekit.io.torch_dataset import SkeletonShardDataset
 from posekit.skeleton.features import fuse_scores, softmax
 from posekit.skeleton.layouts import JointLayout
 from posekit.unik.model import UNIK
+from posekit.workflows.unik.checks import read_unik_checkpoint
 
 
 def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
@@ -122,14 +123,13 @@ class LoadedModel:
 def load_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> LoadedModel:
     """Rebuild the UNIK of a training checkpoint (loaded with ``weights_only=True``)."""
     path = Path(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise ConfigError(f"cannot load checkpoint {path}: {exc}") from exc
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "model_args" not in ckpt:
-        raise ConfigError(f"{path} is not a posekit UNIK checkpoint (no model / model_args)")
+    ckpt = read_unik_checkpoint(path, "--ckpt")
     model = UNIK(**ckpt["model_args"])
-    model.load_state_dict(ckpt["model"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as exc:
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        raise ConfigError(f"--ckpt {path}: its weights do not fit the model it describes ({reason})") from None
     model.to(device).eval()
     classes, config = tuple(ckpt.get("classes", ())), dict(ckpt.get("config", {}))
     layout = JointLayout.from_json(ckpt["layout"]) if ckpt.get("layout") else None

@@ -55,6 +55,7 @@ from posekit.io.samples import LabelMap, find_labels
 from posekit.io.torch_dataset import SkeletonShardDataset
 from posekit.skeleton.features import softmax
 from posekit.unik.model import UNIK, count_parameters
+from posekit.workflows.unik.checks import check_training_set
 from posekit.workflows.unik.config import TrainConfig, plain, save_config
 from posekit.workflows.unik.evaluate import classification_metrics, save_confusion_png, save_scores
 
@@ -454,6 +455,7 @@ def prepare_run(cfg: TrainConfig, d: Dist) -> Run:
     train_path, _ = split_paths(cfg)
     labels = load_label_map(cfg, train_path)
     train_set, val_set = build_datasets(cfg, labels)
+    check_training_set(train_set, labels.classes)
     train_loader = build_loader(train_set, cfg, d, train=True)
     val_loader = build_loader(val_set, cfg, d, train=False) if val_set is not None else None
     torch.manual_seed(cfg.seed)
