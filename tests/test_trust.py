@@ -144,3 +144,25 @@ def test_either_tracker_keeps_the_ids_of_two_people_walking_past_each_other(kind
     for k in range(1, 12):
         moved = boxes(walker + k * step, other - k * step)
         assert tracker.update(moved, scores).tolist() == first.tolist()
+
+
+def test_a_run_from_before_the_tracker_choices_resumes_only_with_their_old_values(tmp_path) -> None:
+    import json
+
+    from posekit.core.errors import ConfigError
+    from posekit.estimators.registry import ExpertSpec
+    from posekit.io.manifest import MANIFEST_NAME, RunManifest
+    from posekit.refine.tracking import TrackerConfig
+    from posekit.workflows.extraction.driver import ExtractOptions
+
+    def settings(tracker: TrackerConfig) -> dict:
+        return ExtractOptions(experts=(ExpertSpec("yolo"),), tracker=tracker).settings()
+
+    as_before = TrackerConfig(merged_boxes="keep", stitch_seconds=0.0)
+    old = settings(as_before)
+    for new_field in ("tracker", "merged_boxes", "stitch_seconds"):
+        del old["tracker"][new_field]
+    (tmp_path / MANIFEST_NAME).write_text(json.dumps({"settings": old, "entries": []}))
+    RunManifest.open(tmp_path, settings(as_before))
+    with pytest.raises(ConfigError, match="tracker differ"):
+        RunManifest.open(tmp_path, settings(TrackerConfig()))
