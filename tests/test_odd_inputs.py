@@ -74,8 +74,10 @@ def test_a_huge_png_is_refused_from_its_header_before_any_decoding(tmp_path):
         probe_input(png, 30.0)
     with pytest.raises(VideoError, match="exceed"):
         read_image(png)
-    script = "import resource, sys\nfrom posekit.io.images import read_image\ntry:\n    read_image(sys.argv[1])\n"
-    script += "except Exception:\n    pass\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child of a large test process
+    # would report the parent's peak.
+    script = "import sys\nfrom posekit.io.images import read_image\ntry:\n    read_image(sys.argv[1])\n"
+    script += "except Exception:\n    pass\nprint(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])\n"
     peak_kib = int(subprocess.run([sys.executable, "-c", script, str(png)], capture_output=True, check=True).stdout)
     assert peak_kib < 1 << 20, f"{peak_kib / 1024:.0f} MiB peak: the pixels were decoded"  # 2.7 GB if decoded
 
