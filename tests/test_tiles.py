@@ -71,23 +71,6 @@ def test_the_tile_pass_finds_the_street_people_the_whole_frame_misses_at_640(sam
     assert np.isfinite(tiled.keypoints).any(axis=(1, 2)).all()
 
 
-def test_one_frame_per_batch_sends_its_tiles_to_the_model_in_one_call():
-    from tests.fake_expert import FakeDetector
-
-    calls: list[int] = []
-
-    class CountingDetector(FakeDetector):
-        def infer_frames(self, frames):
-            calls.append(len(frames))
-            return super().infer_frames(frames)
-
-    expert = CountingDetector(None, EstimatorConfig(tiles=2, tile_max_upscale=10.0))
-    frames = [np.full((480, 640, 3), 200, np.uint8) for _ in range(3)]
-    for frame in frames:
-        expert.predict([frame])
-    assert calls == [1, 4] * 3, "the whole frame, then its four tiles together"
-
-
 @pytest.mark.slow
 def test_the_tiles_are_laid_out_for_the_input_size_the_network_runs_at():
     expert = build_estimator(ExpertSpec("yolo"), EstimatorConfig(imgsz=100))
