@@ -7,10 +7,8 @@ resumes, so a run killed at any point redoes exactly the clips it had not commit
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import pyarrow.parquet as pq
 
 from posekit import __version__
 from posekit.core.errors import ConfigError, write_error
+from posekit.core.files import atomic_write_text
 from posekit.io.images import ImageInputOptions
 from posekit.io.shards import SHARD_PATTERN, write_table_atomic
 
@@ -186,13 +185,9 @@ class RunManifest:
             "effective": self.effective,
             "entries": [asdict(e) for e in sorted(self.entries.values(), key=lambda e: e.clip_id)],
         }
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         try:
-            tmp.write_text(json.dumps(data, indent=1))
-            os.replace(tmp, self.path)
+            atomic_write_text(self.path, json.dumps(data, indent=1))
         except OSError as exc:
-            with contextlib.suppress(OSError):  # a read-only or vanished folder keeps no temporary file
-                tmp.unlink(missing_ok=True)
             raise write_error(self.path, exc, "clips committed before are kept and a rerun resumes after them") from exc
 
 

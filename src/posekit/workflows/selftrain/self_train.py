@@ -37,6 +37,7 @@ import numpy as np
 
 from posekit.core.boxes import box_iou
 from posekit.core.errors import ConfigError, PosekitError
+from posekit.core.files import atomic_path, atomic_write_text
 from posekit.core.options import check_bounds
 from posekit.core.progress import progress_bar
 from posekit.estimators.base import check_device
@@ -245,9 +246,8 @@ def anchor_student(base_weights: Path, classes: int, out: Path) -> Path:
         "train_args": student.args,
         "posekit": {"anchor_classes": classes, "from": str(base_weights)},
     }
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        torch.save(ckpt, tmp)
     return out
 
 
@@ -415,9 +415,8 @@ def average_weights(start: Path, trained: Path, share: float, out: Path) -> None
     }
     model.load_state_dict(mixed)
     ckpt["model"] = model.to(dtype)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        torch.save(ckpt, tmp)
 
 
 def write_student_settings(weights: Path, settings: dict) -> None:
@@ -429,9 +428,8 @@ def write_student_settings(weights: Path, settings: dict) -> None:
 
     ckpt = read_checkpoint(weights)
     ckpt["posekit"] = {**(ckpt.get("posekit") or {}), **settings}
-    tmp = weights.with_name(f".{weights.name}.tmp-{os.getpid()}")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, weights)
+    with atomic_path(weights) as tmp:
+        torch.save(ckpt, tmp)
 
 
 def check_output(out: Path) -> None:
@@ -568,9 +566,7 @@ def self_train(
         "seconds": round(time.perf_counter() - started, 1),
         "finished": datetime.datetime.now().isoformat(timespec="seconds"),
     }
-    tmp_card = out / f".{CARD_NAME}.tmp-{os.getpid()}"
-    tmp_card.write_text(json.dumps(card, indent=1) + "\n")
-    os.replace(tmp_card, card_path)
+    atomic_write_text(card_path, json.dumps(card, indent=1) + "\n")
     pending.unlink(missing_ok=True)
     return SelfTrainResult(final, card, resumed=resumed)
 
