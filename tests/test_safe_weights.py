@@ -64,6 +64,7 @@ def test_a_truncated_yolo_checkpoint_is_one_line_naming_it(tmp_path):
         load_yolo(cut)
 
 
+@pytest.mark.slow
 def test_the_bundled_model_loads_with_safe_loading():
     model = load_yolo(None)
     assert model.task == "pose" and os.environ["ULTRALYTICS_SAFE_LOAD"] == "1"
