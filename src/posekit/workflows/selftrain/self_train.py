@@ -481,15 +481,10 @@ def self_train(
     check_output(out)
     card_path = out / CARD_NAME
     settings = {"shards": str(Path(shards).resolve()), **options.settings()}
-    if card_path.is_file():
-        card = json.loads(card_path.read_text())
-        if card.get("settings") != jsonable(settings):
-            raise ConfigError(f"{out} holds a self-training run with other settings; use another --out")
-        log.info("self-training in %s is already complete", out)
-        return SelfTrainResult(out / WEIGHTS_NAME, card, already_done=True)
+    done = _finished_run(out, settings)
+    if done is not None:
+        return done
     pending = out / "settings.json"
-    if pending.is_file() and json.loads(pending.read_text()) != jsonable(settings):
-        raise ConfigError(f"{out} holds an unfinished self-training run with other settings; use another --out")
     started = time.perf_counter()
 
     try:
@@ -515,24 +510,7 @@ def self_train(
 
     before = validate(base, dataset, options)
     log.info("before self-training (val split): %s", before)
-    weights_dir = out / TRAIN_DIR / "weights"
-    last = weights_dir / "last.pt"
-    resumed = last.is_file()
-    try:
-        if not resumed:
-            _train(init, None, dataset, options, out, progress)
-        elif training_state(last) == "unfinished":
-            _train(init, last, dataset, options, out, progress)
-        else:
-            log.info("training in %s had finished before the run stopped; writing its results", out)
-    except PosekitError:
-        raise
-    except (FileNotFoundError, RuntimeError, ValueError, AssertionError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise PosekitError(f"self-training failed in {out}: {reason}") from exc
-    best = weights_dir / "best.pt" if (weights_dir / "best.pt").is_file() else last
-    if not best.is_file():
-        raise PosekitError(f"self-training in {out} wrote no weights; rerun the same command to resume")
+    best, resumed = _train_or_resume(init, dataset, options, out, progress)
     final = out / WEIGHTS_NAME
     average_weights(init, best, options.trained_share, final)
     after = validate(final, dataset, options)
@@ -569,6 +547,47 @@ def self_train(
     atomic_write_text(card_path, json.dumps(card, indent=1) + "\n")
     pending.unlink(missing_ok=True)
     return SelfTrainResult(final, card, resumed=resumed)
+
+
+def _finished_run(out: Path, settings: dict) -> SelfTrainResult | None:
+    """The complete run in ``out`` made with ``settings`` (None when there is none yet); ConfigError when ``out``
+    holds a run, complete or not, made with other settings."""
+    card_path = out / CARD_NAME
+    if card_path.is_file():
+        card = json.loads(card_path.read_text())
+        if card.get("settings") != jsonable(settings):
+            raise ConfigError(f"{out} holds a self-training run with other settings; use another --out")
+        log.info("self-training in %s is already complete", out)
+        return SelfTrainResult(out / WEIGHTS_NAME, card, already_done=True)
+    pending = out / "settings.json"
+    if pending.is_file() and json.loads(pending.read_text()) != jsonable(settings):
+        raise ConfigError(f"{out} holds an unfinished self-training run with other settings; use another --out")
+    return None
+
+
+def _train_or_resume(
+    init: Path, dataset: PseudoLabelDataset, options: SelfTrainOptions, out: Path, progress: bool
+) -> tuple[Path, bool]:
+    """Fine-tune the student from ``init`` (or resume its ``last.pt``); its best weights and whether it resumed."""
+    weights_dir = out / TRAIN_DIR / "weights"
+    last = weights_dir / "last.pt"
+    resumed = last.is_file()
+    try:
+        if not resumed:
+            _train(init, None, dataset, options, out, progress)
+        elif training_state(last) == "unfinished":
+            _train(init, last, dataset, options, out, progress)
+        else:
+            log.info("training in %s had finished before the run stopped; writing its results", out)
+    except PosekitError:
+        raise
+    except (FileNotFoundError, RuntimeError, ValueError, AssertionError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise PosekitError(f"self-training failed in {out}: {reason}") from exc
+    best = weights_dir / "best.pt" if (weights_dir / "best.pt").is_file() else last
+    if not best.is_file():
+        raise PosekitError(f"self-training in {out} wrote no weights; rerun the same command to resume")
+    return best, resumed
 
 
 def training_state(last: Path) -> str:
