@@ -520,33 +520,51 @@ def self_train(
     log.info("person threshold (val split): before %s, after %s", threshold_before, threshold)
     student = {"person_threshold": threshold["threshold"], "nms_iou": threshold["nms_iou"], "imgsz": options.imgsz}
     write_student_settings(final, student)
-    card = {
+    calibration = {"before": threshold_before, "after": threshold}
+    metrics = {"before": before, "after": after}
+    card = _run_card(final, settings, dataset, options, frozen, metrics, student, calibration, resumed, started)
+    atomic_write_text(card_path, json.dumps(card, indent=1) + "\n")
+    pending.unlink(missing_ok=True)
+    return SelfTrainResult(final, card, resumed=resumed)
+
+
+def _run_card(
+    final: Path,
+    settings: dict,
+    dataset: PseudoLabelDataset,
+    options: SelfTrainOptions,
+    frozen: str,
+    metrics: dict,
+    student: dict,
+    calibration: dict,
+    resumed: bool,
+    started: float,
+) -> dict:
+    """The run card written beside the student (``OUT/run-card.json``): what was trained on what, and how well."""
+    return {
         "posekit": "self-training run card (thesis 3.3.3)",
         "weights": WEIGHTS_NAME,
         "use": f"posekit extract VIDEOS --out SHARDS --experts yolo:{final} --imgsz {options.imgsz}",
         "settings": jsonable(settings),
         "data": {k: dataset.meta[k] for k in ("clips", "split", "frames", "poses", "class_counts")},
         "gamma": options.labels.gamma,
-        "anchor_classes": classes,
+        "anchor_classes": options.labels.anchor_classes,
         "epochs": options.epochs,
         "train_heads": list(options.train_heads),
         "trained_share": options.trained_share,
         "frozen": frozen,
         "metrics_note": "validation split of the pseudo labels, every class counted as a person",
-        "metrics_before": before,
-        "metrics_after": after,
+        "metrics_before": metrics["before"],
+        "metrics_after": metrics["after"],
         "student": student,
         "student_note": "read by posekit.estimators.yolo from best.pt: detections below person_threshold are "
         "dropped, NMS at nms_iou; calibrated on the validation split (best F1 of found labelled persons)",
-        "calibration_before": threshold_before,
-        "calibration_after": threshold,
+        "calibration_before": calibration["before"],
+        "calibration_after": calibration["after"],
         "resumed": resumed,
         "seconds": round(time.perf_counter() - started, 1),
         "finished": datetime.datetime.now().isoformat(timespec="seconds"),
     }
-    atomic_write_text(card_path, json.dumps(card, indent=1) + "\n")
-    pending.unlink(missing_ok=True)
-    return SelfTrainResult(final, card, resumed=resumed)
 
 
 def _finished_run(out: Path, settings: dict) -> SelfTrainResult | None:
