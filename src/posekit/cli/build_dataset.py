@@ -41,6 +41,30 @@ build_app = typer.Typer(
 _EXTRACT = "Extraction (ignored with --shards)"
 
 
+VideosOption = Annotated[
+    Path | None,
+    typer.Option(help="Folder of the videos; alone, a folder per class (CLASS/clip.mp4 or SPLIT/CLASS/clip.mp4)."),
+]
+AnnotationsOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Kinetics-style CSV (label,youtube_id,time_start,time_end[,split]) or a list file "
+        "('path<TAB>label[<TAB>split]' per line)."
+    ),
+]
+PatternOption = Annotated[
+    str, typer.Option(help="How a CSV row names its video file (stem or relative path, Python format fields).")
+]
+ShardsOption = Annotated[
+    Path | None,
+    typer.Option(help="Use existing skeletons shards (clip ids matched to the annotations) instead of extracting."),
+]
+CaptionsOption = Annotated[
+    Path | None,
+    typer.Option(help="Descriptions per clip (CSV clip_id,text / JSON / JSONL); default: templates from labels."),
+]
+
+
 def _command(kind: str):
     @with_options(
         build=Group(BuildOptions, mode="values"),
@@ -65,35 +89,11 @@ def _command(kind: str):
         images: ImageInputOptions,
         partition: PartitionOptions,
         backend: BackendOptions,
-        videos: Annotated[
-            Path | None,
-            typer.Option(
-                help="Folder of the videos; alone, a folder per class (CLASS/clip.mp4 or SPLIT/CLASS/clip.mp4)."
-            ),
-        ] = None,
-        annotations: Annotated[
-            Path | None,
-            typer.Option(
-                help="Kinetics-style CSV (label,youtube_id,time_start,time_end[,split]) or a list file "
-                "('path<TAB>label[<TAB>split]' per line)."
-            ),
-        ] = None,
-        pattern: Annotated[
-            str,
-            typer.Option(help="How a CSV row names its video file (stem or relative path, Python format fields)."),
-        ] = KINETICS_PATTERN,
-        shards: Annotated[
-            Path | None,
-            typer.Option(
-                help="Use existing skeletons shards (clip ids matched to the annotations) instead of extracting."
-            ),
-        ] = None,
-        captions: Annotated[
-            Path | None,
-            typer.Option(
-                help="Descriptions per clip (CSV clip_id,text / JSON / JSONL); default: templates from labels."
-            ),
-        ] = None,
+        videos: VideosOption = None,
+        annotations: AnnotationsOption = None,
+        pattern: PatternOption = KINETICS_PATTERN,
+        shards: ShardsOption = None,
+        captions: CaptionsOption = None,
         experts: Annotated[str, typer.Option(help="As for posekit extract.", rich_help_panel=_EXTRACT)] = "yolo",
         assemble_only: Annotated[
             bool, typer.Option(help="Skip extraction; assemble the finished parts.", rich_help_panel=CLUSTER_PANEL)
