@@ -20,7 +20,6 @@ from posekit.cli.common import (
 from posekit.cli.extract import CLUSTER_PANEL
 from posekit.cli.options import Group, with_options
 from posekit.estimators.base import EstimatorConfig
-from posekit.estimators.registry import parse_experts
 from posekit.io.images import ImageInputOptions
 from posekit.refine.tracks import AggregationOptions
 from posekit.workflows.datasets.build import BuildOptions, BuildResult, build_dataset
@@ -107,13 +106,7 @@ def _command(kind: str):
         collection = read_collection(annotations, videos, pattern)
         extract_options = None
         if shards is None and not assemble_only:
-            extract_options = ExtractOptions(
-                experts=tuple(parse_experts(experts)),
-                estimator=estimator,
-                aggregation=ssta,
-                images=images,
-                **fields,
-            )
+            extract_options = ExtractOptions.from_flags(experts, estimator, ssta, images, fields)
         try:
             with sigterm_as_interrupt():
                 result = build_dataset(

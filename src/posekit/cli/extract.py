@@ -18,7 +18,7 @@ from posekit.cli.common import (
 )
 from posekit.cli.options import Group, with_options
 from posekit.estimators.base import EstimatorConfig
-from posekit.estimators.registry import EXPERTS, parse_experts
+from posekit.estimators.registry import EXPERTS
 from posekit.io.images import ImageInputOptions
 from posekit.refine.tracks import AggregationOptions
 from posekit.workflows.extraction.driver import ExtractOptions, RunSummary, run_extraction
@@ -85,13 +85,7 @@ def extract_command(
     --workers 8 --num-gpus-per-worker 1 --device cuda:0 (see docs/cluster.md).
     """
     setup_logging(verbose)
-    options = ExtractOptions(
-        experts=tuple(parse_experts(experts)),
-        estimator=estimator,
-        aggregation=ssta,
-        images=images,
-        **fields,
-    )
+    options = ExtractOptions.from_flags(experts, estimator, ssta, images, fields)
     try:
         with sigterm_as_interrupt():
             summary = run_extraction(

@@ -28,7 +28,7 @@ from posekit.core.errors import ConfigError, PosekitError, VideoError
 from posekit.core.options import check_bounds, flag_name, recorded_settings
 from posekit.core.progress import progress_bar
 from posekit.estimators.base import Estimator, EstimatorConfig
-from posekit.estimators.registry import ExpertSpec, build_estimator, expert_class
+from posekit.estimators.registry import ExpertSpec, build_estimator, expert_class, parse_experts
 from posekit.estimators.runtimes import RuntimeOptions, fix_mmap_threshold, one_torch_thread, require_runtime
 from posekit.io.images import IMAGE_EXTENSIONS, ImageInputOptions
 from posekit.io.inputs import find_inputs, iter_input_frames, printable_name, probe_input, unique_inputs
@@ -167,6 +167,21 @@ class ExtractOptions:
                 f"--3d needs an expert that estimates 3D: add mediapipe, e.g. --experts {named},mediapipe"
             )
         check_bounds(self)
+
+    @classmethod
+    def from_flags(
+        cls,
+        experts: str,
+        estimator: EstimatorConfig,
+        aggregation: AggregationOptions,
+        images: ImageInputOptions,
+        fields: dict,
+    ) -> ExtractOptions:
+        """The options from the flag groups of a command that extracts (``posekit extract``, ``build-dataset``):
+        ``experts`` as typed (``yolo,mediapipe``, ``yolo:run/best.pt``), the groups built, the other fields."""
+        return cls(
+            experts=tuple(parse_experts(experts)), estimator=estimator, aggregation=aggregation, images=images, **fields
+        )
 
     @property
     def frames_per_batch(self) -> int:
