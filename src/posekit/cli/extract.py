@@ -74,7 +74,7 @@ def extract_command(
     ] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
-    """Extract tracked 2D skeletons from videos into Parquet shards.
+    """Extract tracked 2D skeletons (and 3D with --3d) from videos into Parquet shards.
 
     Every video gets a status in OUT/manifest.json (done, failed with the reason); rerunning
     the same command skips what is done, so an interrupted run resumes where it stopped.
