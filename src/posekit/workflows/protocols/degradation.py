@@ -376,13 +376,16 @@ def run_protocol(
     clean_run, reference, same_ref = _clean_reference(video, options, experts, on_stage, on_frames)
     students = {name: ExpertSet((spec,), options.estimator) for name, spec in options.students.items()}
     scores = _Scores(seconds={"reference": round(clean_run.seconds, 2)})
+    boxes = boxes_per_frame(reference)
     names = ([CLEAN] if options.include_clean else []) + [n for n in options.degradations if n != CLEAN]
     with tempfile.TemporaryDirectory(prefix="posekit-degrade-") as tmp:
         for name in names:
             if on_stage:
                 on_stage(name, clean_run.num_frames)
             reuse = clean_run if name == CLEAN and same_ref else None
-            _score_condition(name, video, Path(tmp), experts, students, reuse, reference, options, on_frames, scores)
+            _score_condition(
+                name, video, Path(tmp), experts, students, reuse, reference, boxes, options, on_frames, scores
+            )
     pairs = {
         method: confidence_error_pairs(concat_matched(parts, options.layout), options.layout)
         for method, parts in scores.pooled.items()
@@ -449,16 +452,17 @@ def _score_condition(
     students: dict[str, ExpertSet],
     reuse: ExpertRun | None,
     reference: PoseSet,
+    boxes: list[np.ndarray],
     options: ProtocolOptions,
     on_frames: Callable[[int], None] | None,
     scores: _Scores,
 ) -> None:
     """Run the experts (``reuse``: the clean reference run instead) and every student on ``video`` under the
-    degradation ``name`` (written to a lossless file in ``tmp``), and add their scores to ``scores``."""
+    degradation ``name`` (written to a lossless file in ``tmp``, occluders placed on the reference ``boxes``), and
+    add their scores to ``scores``."""
     source = video
     if name != CLEAN:
         source = tmp / "degraded.mkv"
-        boxes = boxes_per_frame(reference)
         write_degraded(
             video, source, get_degradation(name), boxes=boxes, seed=options.seed, max_frames=options.max_frames
         )
