@@ -38,7 +38,8 @@ def posekit_run(video: Path, frames: int, imgsz: int, batch_size: int) -> float:
     """The whole ``posekit extract`` run: model load, decoding, inference, tracking, shards."""
     from posekit.estimators.base import EstimatorConfig
     from posekit.estimators.registry import parse_experts
-    from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+    from posekit.workflows.extraction.options import ExtractOptions
+    from posekit.workflows.extraction.run import run_extraction
 
     options = ExtractOptions(
         experts=tuple(parse_experts("yolo")),

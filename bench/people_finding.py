@@ -41,7 +41,7 @@ from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import parse_experts
 from posekit.eval.coco import GtScoreOptions, score_shards
 from posekit.eval.reference import build_reference, jsonable
-from posekit.workflows.extraction.driver import ExpertSet
+from posekit.workflows.extraction.experts import ExpertSet
 from posekit.workflows.protocols.degradation import (
     CLEAN,
     ProtocolOptions,

@@ -27,7 +27,8 @@ from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import build_estimator, parse_experts
 from posekit.eval.pose3d import Gt3d, labelled_box_3d, load_gt3d, score_3d, tracked_3d
 from posekit.eval.reference import jsonable
-from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+from posekit.workflows.extraction.options import ExtractOptions
+from posekit.workflows.extraction.run import run_extraction
 
 REPO = Path(__file__).resolve().parents[1]
 GT3D_DEV = REPO.parent / "shared" / "data" / "gt3d-dev"

@@ -30,7 +30,8 @@ from posekit.eval.metrics import jitter
 from posekit.eval.pose3d import body_bones, bone_length_spread
 from posekit.eval.reference import jsonable
 from posekit.io.shards import iter_skeleton_clips
-from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+from posekit.workflows.extraction.options import ExtractOptions
+from posekit.workflows.extraction.run import run_extraction
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEOS = REPO.parent / "shared" / "data" / "videos"

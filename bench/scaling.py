@@ -35,8 +35,10 @@ from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import parse_experts
 from posekit.io.shards import list_shards, read_skeletons
 from posekit.io.video import VideoInput
-from posekit.workflows.extraction.driver import Backend, ClipOutcome, ExtractOptions, LocalBackend, run_extraction
+from posekit.workflows.extraction.clip import ClipOutcome
+from posekit.workflows.extraction.options import ExtractOptions
 from posekit.workflows.extraction.ray_backend import RayBackend, RayOptions
+from posekit.workflows.extraction.run import Backend, LocalBackend, run_extraction
 
 REPO = Path(__file__).resolve().parents[1]
 SINGLE_THREADS = min(8, max(1, (os.cpu_count() or 1) - 1))

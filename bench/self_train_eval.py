@@ -44,7 +44,9 @@ from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import ExpertSpec, parse_experts
 from posekit.eval.degrade import get_degradation
 from posekit.eval.reference import build_reference
-from posekit.workflows.extraction.driver import ExpertSet, ExtractOptions, run_extraction
+from posekit.workflows.extraction.experts import ExpertSet
+from posekit.workflows.extraction.options import ExtractOptions
+from posekit.workflows.extraction.run import run_extraction
 from posekit.workflows.protocols.degradation import (
     CLEAN,
     ProtocolOptions,

@@ -20,7 +20,7 @@ from posekit.estimators.registry import parse_experts
 from posekit.refine.tracking import TrackerConfig
 from posekit.refine.tracks import AggregationOptions
 from posekit.skeleton.features import STREAMS
-from posekit.workflows.extraction.driver import ExtractOptions
+from posekit.workflows.extraction.options import ExtractOptions
 from posekit.workflows.selftrain.self_train import SelfTrainOptions
 from posekit.workflows.unik.config import Stream, TrainConfig
 

@@ -24,7 +24,8 @@ from posekit.io import outputs
 from posekit.io.images import ImageInputOptions
 from posekit.io.outputs import LOCK_NAME
 from posekit.io.shards import list_shards, read_skeletons
-from posekit.workflows.extraction.driver import ExtractOptions, LocalBackend, run_extraction
+from posekit.workflows.extraction.options import ExtractOptions
+from posekit.workflows.extraction.run import LocalBackend, run_extraction
 from tests.fake_expert import fake_plugin_installed
 
 runner = CliRunner()

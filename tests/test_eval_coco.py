@@ -309,7 +309,8 @@ def test_export_coco_results_is_a_pycocotools_results_list_with_the_files_image_
 def test_two_real_images_extracted_with_yolo_are_scored_end_to_end(tmp_path):
     from posekit.estimators.registry import parse_experts
     from posekit.io.images import ImageInputOptions
-    from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+    from posekit.workflows.extraction.options import ExtractOptions
+    from posekit.workflows.extraction.run import run_extraction
 
     images = tmp_path / "coco"
     images.mkdir()

@@ -15,7 +15,7 @@ from posekit.io.video import Frame
 from posekit.refine.tracking import PersonTracker, TrackerConfig
 from posekit.skeleton.layouts import COCO17
 from posekit.skeleton.records import PoseProposals
-from posekit.workflows.extraction.driver import ExpertSet, experts_over_batches
+from posekit.workflows.extraction.experts import ExpertSet, experts_over_batches
 from tests.fake_expert import FakeDetector, FakeTopDown
 
 FRAME = (320, 640, 3)
@@ -162,7 +162,7 @@ def test_an_expert_failing_on_a_lane_stops_the_clip_with_its_error(monkeypatch: 
 
 
 def test_cpu_runs_one_frame_per_batch_unless_told_otherwise() -> None:
-    from posekit.workflows.extraction.driver import ExtractOptions
+    from posekit.workflows.extraction.options import ExtractOptions
 
     assert ExtractOptions(experts=(ExpertSpec("yolo"),)).frames_per_batch == 1
     assert ExtractOptions(experts=(ExpertSpec("yolo"),), batch_size=4).frames_per_batch == 4

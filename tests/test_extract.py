@@ -12,8 +12,9 @@ from posekit.core.errors import ConfigError
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import parse_experts
 from posekit.io.shards import read_proposals, read_shard_info, read_skeletons
-from posekit.workflows.extraction import driver as extract_module
-from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+from posekit.workflows.extraction import clip as clip_module
+from posekit.workflows.extraction.options import ExtractOptions
+from posekit.workflows.extraction.run import run_extraction
 from tests.videos import write_clip
 
 runner = CliRunner()
@@ -197,18 +198,18 @@ def test_interrupted_run_resumes_without_losing_or_repeating_clips(tmp_path, sam
     for name in ("a.mp4", "b.mp4", "c.mp4"):
         write_clip(root / name, sample_frames[:2])
     out = tmp_path / "out"
-    real = extract_module.extract_clip
+    real = clip_module.extract_clip
 
     def interrupt_on_b(video, *args, **kwargs):
         if video.clip_id == "b.mp4":
             raise KeyboardInterrupt
         return real(video, *args, **kwargs)
 
-    monkeypatch.setattr(extract_module, "extract_clip", interrupt_on_b)
+    monkeypatch.setattr(clip_module, "extract_clip", interrupt_on_b)
     with pytest.raises(KeyboardInterrupt):
         run_extraction(root, out, options(shard_clips=1), progress=False)
     assert [c.clip_id for c in read_skeletons(out)] == ["a.mp4"]
-    monkeypatch.setattr(extract_module, "extract_clip", real)
+    monkeypatch.setattr(clip_module, "extract_clip", real)
     summary = run_extraction(root, out, options(shard_clips=1), progress=False)
     assert (summary.done, summary.skipped) == (2, 1)
     assert sorted(c.clip_id for c in read_skeletons(out)) == ["a.mp4", "b.mp4", "c.mp4"]

@@ -14,7 +14,8 @@ import pytest
 
 from posekit.estimators.registry import EXPERTS, parse_experts
 from posekit.io.shards import read_proposals, read_skeletons
-from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+from posekit.workflows.extraction.options import ExtractOptions
+from posekit.workflows.extraction.run import run_extraction
 from tests.fake_expert import PEOPLE, figure_in, write_fake_plugin
 
 
@@ -72,3 +73,26 @@ def test_refine_aggregate_keeps_the_person_filters_of_the_run(plugin_experts, sh
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "both"), "--max-persons", "2"])
     assert result.exit_code == 0, result.output
     assert len(read_skeletons(tmp_path / "both")[0].tracks) == 2
+
+
+def test_refine_aggregate_writes_the_manifest_entry_extraction_wrote(plugin_experts, short_clip, tmp_path):
+    from posekit.refine.tracks import AggregationOptions, TrackFilterOptions
+    from posekit.workflows.extraction.reaggregate import aggregate_proposal_shards
+
+    options = ExtractOptions(
+        experts=tuple(parse_experts("fake-detector,fake-topdown")),
+        keep_proposals=True,
+        tracks=TrackFilterOptions(max_persons=1),
+    )
+    run_extraction(short_clip, tmp_path / "run", options, progress=False)
+    aggregate_proposal_shards(tmp_path / "run" / "proposals", tmp_path / "again", AggregationOptions())
+    (extracted,) = json.loads((tmp_path / "run" / "manifest.json").read_text())["entries"]
+    (again,) = json.loads((tmp_path / "again" / "manifest.json").read_text())["entries"]
+    assert "merged_box" in extracted["dropped"]
+    for entry in (extracted, again):
+        entry.pop("seconds")
+        entry.pop("shard")
+        entry.pop("proposals_shard")
+    assert again == extracted
+    (a,), (b,) = read_skeletons(tmp_path / "run"), read_skeletons(tmp_path / "again")
+    np.testing.assert_array_equal(a.tracks[0].keypoints, b.tracks[0].keypoints)

@@ -18,7 +18,8 @@ from posekit.estimators.registry import parse_experts
 from posekit.io.images import ImageInputOptions, natural_key
 from posekit.io.inputs import find_inputs, iter_input_frames, probe_input
 from posekit.io.shards import read_skeletons
-from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+from posekit.workflows.extraction.options import ExtractOptions
+from posekit.workflows.extraction.run import run_extraction
 from tests.conftest import SHARED_DATA
 from tests.videos import read_frames
 

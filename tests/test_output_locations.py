@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 import posekit.io.overlay as overlay_module
-import posekit.workflows.extraction.driver as driver
+import posekit.workflows.extraction.run as extraction_run
 from posekit.cli.app import app
 from posekit.core.errors import ConfigError, PosekitError
 from posekit.io.manifest import RunManifest
@@ -76,7 +76,7 @@ def no_models(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("models were loaded before the output location was checked")
 
-    monkeypatch.setattr(driver, "ExpertSet", refuse)
+    monkeypatch.setattr(extraction_run, "ExpertSet", refuse)
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ from posekit.estimators.base import CropPoses, EstimatorConfig
 from posekit.estimators.registry import ExpertSpec
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import ShardWriter, iter_skeleton_clips, read_proposals
+from posekit.refine.clip import ClipProposals, refine_clip
 from posekit.refine.pose3d import ExpertWorld3D, expert_3d_source
-from posekit.refine.tracks import AggregationOptions, skeleton_tracks
+from posekit.refine.tracks import AggregationOptions, TrackFilterOptions, skeleton_tracks
 from posekit.skeleton.layouts import BLAZEPOSE33, COCO17, POSETICS17
 from posekit.skeleton.records import ExpertFrame, PoseProposals, SkeletonClip
-from posekit.workflows.extraction.driver import ExtractOptions
-from posekit.workflows.extraction.reaggregate import clip_from_proposals
+from posekit.workflows.extraction.options import ExtractOptions
 from tests.conftest import SHARED_DATA
 from tests.fake_expert import FakeTopDown
 
@@ -110,7 +110,8 @@ def test_proposals_shards_keep_3d_and_reaggregation_restores_the_tracks_3d(tmp_p
     back = read_proposals(path)
     assert [f.proposals.has_3d for f in back] == [False] * 3 + [True] * 3
     np.testing.assert_array_equal(back[5].proposals.keypoints_3d, with_3d[2].keypoints_3d)
-    clip, _ = clip_from_proposals(back, info, AggregationOptions(gamma=0.0), 0.0)
+    proposals = ClipProposals.from_expert_frames(back, info.layout, info.experts)
+    clip, _ = refine_clip(proposals, AggregationOptions(gamma=0.0), 0.0, TrackFilterOptions())
     expected = skeleton_tracks([flat, with_3d], COCO17, AggregationOptions(gamma=0.0), 0.0, ExpertWorld3D(1))
     np.testing.assert_array_equal(clip.tracks[0].keypoints_3d, expected.tracks[0].keypoints_3d)
 
@@ -152,7 +153,7 @@ def test_3d_needs_an_expert_that_estimates_3d():
 
 @pytest.mark.slow
 def test_mediapipe_fills_the_3d_of_every_pose_it_posed_on_a_real_frame(tmp_path: Path):
-    from posekit.workflows.extraction.driver import run_extraction
+    from posekit.workflows.extraction.run import run_extraction
 
     video = SHARED_DATA / "videos" / "ntu-S001C001P001R001A001_rgb.avi"
     options = ExtractOptions(

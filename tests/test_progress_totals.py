@@ -10,7 +10,8 @@ import pytest
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import parse_experts
 from posekit.io.video import VideoInput
-from posekit.workflows.extraction.driver import ExtractOptions, expected_frames, run_extraction
+from posekit.workflows.extraction.options import ExtractOptions
+from posekit.workflows.extraction.run import expected_frames, run_extraction
 from tests.conftest import VTEST
 
 

@@ -20,8 +20,9 @@ from posekit.core.errors import ConfigError
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import parse_experts
 from posekit.io.shards import list_shards, read_skeletons
-from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+from posekit.workflows.extraction.options import ExtractOptions
 from posekit.workflows.extraction.ray_backend import TRACE_ENV, RayBackend, RayOptions, import_ray
+from posekit.workflows.extraction.run import run_extraction
 from tests.videos import write_clip
 
 ray = pytest.importorskip("ray")

@@ -65,7 +65,8 @@ def test_refine_aggregate_reproduces_extraction_from_proposals_and_refilters(sho
     from posekit.estimators.base import EstimatorConfig
     from posekit.estimators.registry import parse_experts
     from posekit.io.shards import read_skeletons
-    from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+    from posekit.workflows.extraction.options import ExtractOptions
+    from posekit.workflows.extraction.run import run_extraction
 
     options = ExtractOptions(
         experts=tuple(parse_experts("yolo,yolo-topdown")),
@@ -160,7 +161,8 @@ def test_street_clip_two_experts_keep_at_gamma_0_every_person_yolo_alone_finds(s
 
     from posekit.estimators.registry import parse_experts
     from posekit.io.shards import read_skeletons
-    from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+    from posekit.workflows.extraction.options import ExtractOptions
+    from posekit.workflows.extraction.run import run_extraction
 
     found = {}
     for experts in ("yolo", "yolo,yolo-topdown"):

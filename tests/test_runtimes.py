@@ -24,7 +24,8 @@ from posekit.estimators.runtimes import (
 )
 from posekit.estimators.yolo import bundled_yolo_weights
 from posekit.skeleton.layouts import COCO17
-from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+from posekit.workflows.extraction.options import ExtractOptions
+from posekit.workflows.extraction.run import run_extraction
 from tests.conftest import REPO
 
 

@@ -17,7 +17,8 @@ from posekit.core.errors import ConfigError
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import build_estimator, parse_experts
 from posekit.estimators.yolo import load_yolo
-from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+from posekit.workflows.extraction.options import ExtractOptions
+from posekit.workflows.extraction.run import run_extraction
 from posekit.workflows.selftrain.pseudo_labels import PseudoLabelOptions
 from posekit.workflows.selftrain.self_train import (
     SelfTrainOptions,

@@ -153,7 +153,7 @@ def test_a_run_from_before_the_tracker_choices_resumes_only_with_their_old_value
     from posekit.estimators.registry import ExpertSpec
     from posekit.io.manifest import MANIFEST_NAME, RunManifest
     from posekit.refine.tracking import TrackerConfig
-    from posekit.workflows.extraction.driver import ExtractOptions
+    from posekit.workflows.extraction.options import ExtractOptions
 
     def settings(tracker: TrackerConfig) -> dict:
         return ExtractOptions(experts=(ExpertSpec("yolo"),), tracker=tracker).settings()

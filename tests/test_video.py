@@ -183,7 +183,8 @@ def test_rotation_agrees_with_opencv_autorotation(tmp_path, upright_portrait):
 def test_extraction_of_a_rotated_video_writes_upright_sizes(tmp_path, upright_portrait):
     from posekit.estimators.registry import parse_experts
     from posekit.io.shards import read_skeletons
-    from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
+    from posekit.workflows.extraction.options import ExtractOptions
+    from posekit.workflows.extraction.run import run_extraction
 
     path = write_with_display_matrix(tmp_path / "phone.mp4", [np.rot90(u, 1) for u in upright_portrait], -90)
     summary = run_extraction(

@@ -24,7 +24,7 @@ from posekit.io.images import ImageInputOptions
 from posekit.refine.tracks import AggregationOptions
 from posekit.workflows.datasets.build import BuildOptions, BuildResult, build_dataset
 from posekit.workflows.datasets.inputs import KINETICS_PATTERN, read_collection
-from posekit.workflows.extraction.driver import ExtractOptions
+from posekit.workflows.extraction.options import ExtractOptions
 from posekit.workflows.extraction.partition import PartitionOptions
 from posekit.workflows.extraction.ray_backend import BackendOptions
 

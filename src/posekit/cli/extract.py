@@ -21,9 +21,10 @@ from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import EXPERTS
 from posekit.io.images import ImageInputOptions
 from posekit.refine.tracks import AggregationOptions
-from posekit.workflows.extraction.driver import ExtractOptions, RunSummary, run_extraction
+from posekit.workflows.extraction.options import ExtractOptions
 from posekit.workflows.extraction.partition import PartitionOptions
 from posekit.workflows.extraction.ray_backend import BackendOptions
+from posekit.workflows.extraction.run import RunSummary, run_extraction
 
 EXPERTS_PANEL = "Experts"
 SSTA_PANEL = "SST-A (thesis 3.3.2), with several experts"

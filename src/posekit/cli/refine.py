@@ -11,7 +11,7 @@ from posekit.cli.common import console, friendly_errors, setup_logging
 from posekit.cli.options import Group, with_options
 from posekit.core.errors import ConfigError
 from posekit.refine.tracks import AggregationOptions, TrackFilterOptions
-from posekit.workflows.extraction.driver import ExtractOptions
+from posekit.workflows.extraction.options import ExtractOptions
 from posekit.workflows.extraction.reaggregate import aggregate_proposal_shards, run_track_filters
 from posekit.workflows.selftrain.self_train import SelfTrainOptions
 

@@ -30,6 +30,8 @@ SAME_PERSON_IOU = 0.5
 """Boxes overlapping at least this much (IoU) are taken for the same person."""
 MERGED_UNION_IOU = 0.7
 """A merged box overlaps the union box of the two persons it holds at least this much (IoU)."""
+TRACKER_DROP_REASONS = ("merged_box",)
+"""Why the tracker gave a detected person no track, before any expert posed it (:attr:`PersonTracker.dropped`)."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,11 @@ class PersonTracker:
         self._last: dict[int, tuple[int, np.ndarray, float]] = {}
         self._frame = 0
         self.merged = 0
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Detections given no track so far, by reason (:data:`TRACKER_DROP_REASONS`)."""
+        return {"merged_box": self.merged}
 
     def _recent_boxes(self) -> tuple[np.ndarray, np.ndarray]:
         """``(R, 4)`` last boxes and ``(R,)`` their scores, of the tracks seen within :data:`MERGED_RECENT_SECONDS`."""

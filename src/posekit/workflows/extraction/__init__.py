@@ -1,1 +1,2 @@
-"""The extraction driver, its local and Ray backends, scheduler partitions, merging and re-aggregation."""
+"""Extraction: its options, the experts, one clip through propose and refine, runs on the local or Ray
+backend, scheduler partitions, merging and re-aggregation."""

@@ -32,14 +32,10 @@ import numpy as np
 from posekit.core.errors import ConfigError
 from posekit.core.options import check_bounds, flag_name
 from posekit.io.video import VideoInput
-from posekit.workflows.extraction.driver import (
-    Backend,
-    ClipOutcome,
-    ExpertSet,
-    ExtractOptions,
-    LocalBackend,
-    extract_outcome,
-)
+from posekit.workflows.extraction.clip import ClipOutcome, extract_outcome
+from posekit.workflows.extraction.experts import ExpertSet
+from posekit.workflows.extraction.options import ExtractOptions
+from posekit.workflows.extraction.run import Backend, LocalBackend
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +153,7 @@ class ExtractActor:
             except Exception as exc:  # a ConfigError on one node (e.g. its GPU is gone) stops the run
                 outcome = ClipOutcome(video, reason=f"{video.path}: {exc}", fatal=True)
         if outcome.result is not None and not self.options.keep_proposals:
-            outcome.result.expert_frames = []
+            outcome.result.proposals = None
         if self.trace is not None:
             self.trace.write_text("")
         # Pickled between our own processes (as Ray itself does); never read from a file.

@@ -1,18 +1,20 @@
 """Re-run SST-A from proposal shards alone: a new gamma or mode never re-runs a model.
 
-The person filters (``--min-track-frames``, ``--max-persons``) are those the extraction run recorded in its
-manifest, so re-aggregating a run that kept one person keeps one person; a filter flag given again overrides it.
+Each clip goes through the refine step extraction uses (:func:`posekit.refine.clip.refine_clip`), and its
+manifest entry is made as extraction makes it (:meth:`~posekit.workflows.extraction.clip.ClipResult.manifest_entry`).
+From the extraction run's manifest come the person filters (``--min-track-frames``, ``--max-persons``), so
+re-aggregating a run that kept one person keeps one person (a filter flag given again overrides it), and each
+clip's source note and tracker drops (merged boxes), so both manifests count the same clip alike.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from posekit.core.errors import ConfigError, ShardError
 from posekit.core.options import recorded_settings
@@ -20,64 +22,31 @@ from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
 from posekit.io.schema import ShardInfo
 from posekit.io.shards import list_shards, read_proposals, read_shard_info
 from posekit.io.sink import ShardSink, locked_output
-from posekit.refine.pose3d import expert_3d_source
-from posekit.refine.tracks import AggregationOptions, TrackFilterOptions, filter_tracks, skeleton_tracks
-from posekit.skeleton.records import ExpertFrame, PoseProposals, SkeletonClip
+from posekit.refine.clip import ClipProposals, refine_clip
+from posekit.refine.tracking import TRACKER_DROP_REASONS
+from posekit.refine.tracks import AggregationOptions, TrackFilterOptions
+from posekit.skeleton.records import ExpertFrame
+from posekit.workflows.extraction.clip import ClipResult, SourceNote
 
 log = logging.getLogger(__name__)
 
 
-def run_track_filters(proposals: Path, given: dict[str, Any]) -> TrackFilterOptions:
-    """The person filters recorded by the extraction run that wrote ``proposals`` (its manifest, in ``proposals``
-    or the folder above, as ``posekit extract --keep-proposals`` lays them out), with the fields ``given`` on the
-    command line over them; the defaults when no run manifest is found."""
-    recorded: dict[str, Any] = {}
+def extraction_manifest(proposals: Path) -> RunManifest | None:
+    """The manifest of the extraction run that wrote ``proposals`` (in ``proposals`` or the folder above, as
+    ``posekit extract --keep-proposals`` lays them out); None when there is none."""
     for folder in (Path(proposals), Path(proposals).parent):
         manifest = folder / MANIFEST_NAME
         if manifest.is_file():
-            recorded = RunManifest.read(manifest).settings.get("tracks", {})
-            break
+            return RunManifest.read(manifest)
+    return None
+
+
+def run_track_filters(proposals: Path, given: dict[str, Any]) -> TrackFilterOptions:
+    """The person filters recorded by the extraction run that wrote ``proposals`` (:func:`extraction_manifest`),
+    with the fields ``given`` on the command line over them; the defaults when no run manifest is found."""
+    run = extraction_manifest(proposals)
+    recorded = run.settings.get("tracks", {}) if run is not None else {}
     return TrackFilterOptions(**{**recorded, **given})
-
-
-def clip_from_proposals(
-    frames: list[ExpertFrame],
-    info: ShardInfo,
-    options: AggregationOptions,
-    min_joint_score: float,
-    tracks: TrackFilterOptions | None = None,
-) -> tuple[SkeletonClip, dict[str, int]]:
-    """One clip's skeletons from its expert frames (every expert, every frame ``t``), with the person filters
-    ``tracks`` applied as extraction applies them, and its person-frames left out by reason
-    (``posekit.refine.tracks.DROP_REASONS``, ``TRACK_DROP_REASONS``). Proposals of a ``--3d`` run carry their
-    experts' 3D, which the tracks keep (:func:`posekit.refine.pose3d.expert_3d_source`)."""
-    T = max(f.t for f in frames) + 1
-    empty = PoseProposals.empty(info.layout)
-    per_expert = {name: [empty] * T for name in info.experts}
-    frame_index = np.zeros(T, np.int32)
-    timestamp = np.zeros(T, np.float64)
-    for f in frames:
-        if f.expert not in per_expert:
-            raise ShardError(
-                f"proposals of clip {f.clip_id!r} name expert {f.expert!r}, absent from the shard metadata"
-            )
-        per_expert[f.expert][f.t] = f.proposals
-        frame_index[f.t], timestamp[f.t] = f.frame_index, f.timestamp
-    first = frames[0]
-    proposals = list(per_expert.values())
-    refined = skeleton_tracks(proposals, info.layout, options, min_joint_score, expert_3d_source(proposals))
-    refined = filter_tracks(refined, tracks or TrackFilterOptions(), first.width, first.height, first.fps)
-    clip = SkeletonClip(
-        clip_id=first.clip_id,
-        video_path=first.video_path,
-        width=first.width,
-        height=first.height,
-        fps=first.fps,
-        frame_index=frame_index,
-        timestamp=timestamp,
-        tracks=refined.tracks,
-    )
-    return clip, refined.dropped
 
 
 @dataclass
@@ -110,6 +79,8 @@ def aggregate_proposal_shards(
     if Path(proposals).resolve().is_relative_to(Path(out).resolve()):
         raise ConfigError(f"--out {out} holds the proposals being read; write the new skeletons to another folder")
     tracks = tracks or run_track_filters(proposals, {})
+    run = extraction_manifest(proposals)
+    extracted = run.entries if run is not None else {}
     with locked_output(out, overwrite):
         settings = {
             "proposals": str(Path(proposals).resolve()),
@@ -120,7 +91,7 @@ def aggregate_proposal_shards(
         manifest = RunManifest.open(out, settings)
         sink = ShardSink(out, info.layout, info.experts, manifest, shard_clips)
         try:
-            summary = _aggregate_clips(shards, info, manifest, sink, options, min_joint_score, tracks)
+            summary = _aggregate_clips(shards, info, manifest, sink, options, min_joint_score, tracks, extracted)
         finally:
             sink.flush()
     if summary.skipped:
@@ -136,9 +107,10 @@ def _aggregate_clips(
     options: AggregationOptions,
     min_joint_score: float,
     tracks: TrackFilterOptions,
+    extracted: dict[str, ManifestEntry],
 ) -> AggregateSummary:
     """SST-A and the person filters ``tracks`` over the clips of ``shards`` that ``manifest`` does not hold yet,
-    each added to ``sink``."""
+    each added to ``sink``; ``extracted``: the extraction run's manifest entries (source notes, tracker drops)."""
     summary = AggregateSummary()
     written: set[str] = set()
     for shard in shards:
@@ -152,11 +124,15 @@ def _aggregate_clips(
                 summary.skipped += 1
                 continue
             written.add(clip_id)
-            clip, dropped = clip_from_proposals(frames, info, options, min_joint_score, tracks)
-            entry = ManifestEntry(
-                clip_id, clip.video_path, "done", frames=clip.num_frames, tracks=len(clip.tracks), dropped=dropped
-            )
-            sink.add(clip, entry)
+            started = time.perf_counter()
+            proposals = ClipProposals.from_expert_frames(frames, info.layout, info.experts)
+            entry = extracted.get(clip_id)
+            if entry is not None:
+                proposals.dropped = {r: entry.dropped[r] for r in TRACKER_DROP_REASONS if r in entry.dropped}
+            clip, dropped = refine_clip(proposals, options, min_joint_score, tracks)
+            source = SourceNote.of_entry(entry) if entry is not None else SourceNote()
+            result = ClipResult(clip, proposals, dropped, time.perf_counter() - started, source)
+            sink.add(clip, result.manifest_entry())
             summary.done += 1
             summary.tracks += len(clip.tracks)
             summary.person_frames += sum(len(t) for t in clip.tracks)

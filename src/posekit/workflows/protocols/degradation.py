@@ -10,11 +10,12 @@ For one video (its first ``max_frames`` frames):
 2. **Degraded runs**: for each degradation (:mod:`posekit.eval.degrade`), the frames are
    degraded (occluders placed on the reference persons' boxes) and written to a temporary
    lossless video (FFV1, RGB, so the pixels round-trip exactly), and
-   :func:`posekit.workflows.extraction.driver.extract_clip` runs on it: the scored poses come out of
+   :func:`posekit.workflows.extraction.clip.propose` runs on it: the scored poses come out of
    the same decoding, detection, tracking, association and conversion code as
    ``posekit extract``, not a re-implementation of it. One run gives every expert's
-   proposals; each expert alone and every SST-A mode are then built from them without
-   running a model again.
+   proposals (:class:`~posekit.refine.clip.ClipProposals`); each expert alone and every SST-A mode
+   are then refined from them (:func:`~posekit.refine.clip.refine_clip`, as extraction refines)
+   without running a model again.
 3. **Scores** against the reference (:func:`posekit.eval.reference.summarise`): PCKh@0.5,
    PCK@0.2 (torso), MPJPE / head, completeness, person recall, plus the temporal jitter of
    each method's tracks and, for SST-A, the (C, error) pairs of Fig. 3.7/3.8.
@@ -62,12 +63,14 @@ from posekit.eval.reference import (
     track_jitter,
 )
 from posekit.io.video import VideoInput, iter_frames, probe_video, write_lossless
+from posekit.refine.clip import ClipProposals, refine_clip
 from posekit.refine.ssta import DEFAULT_GAMMA, RobustOptions, aggregate
-from posekit.refine.tracks import AggregationOptions, TrackProposals, skeleton_tracks, stack_tracks
+from posekit.refine.tracks import AggregationOptions, TrackFilterOptions, TrackProposals, stack_tracks
 from posekit.skeleton.geometry import head_length, torso_size
 from posekit.skeleton.layouts import COCO17, JointLayout
-from posekit.skeleton.records import PoseProposals
-from posekit.workflows.extraction.driver import ExpertSet, ExtractOptions, extract_clip
+from posekit.workflows.extraction.clip import propose
+from posekit.workflows.extraction.experts import ExpertSet
+from posekit.workflows.extraction.options import ExtractOptions
 
 CLEAN = "none"
 MEAN_ROW = "mean (degraded)"
@@ -175,20 +178,6 @@ class ProtocolOptions:
 
 
 @dataclass
-class ExpertRun:
-    """Every expert's per-frame proposals on one version of the clip.
-
-    ``per_expert[m][t]``: expert ``m``'s :class:`PoseProposals` in frame ``t``, in the run
-    layout, with the pipeline's track ids.
-    """
-
-    names: tuple[str, ...]
-    per_expert: list[list[PoseProposals]]
-    num_frames: int
-    seconds: float
-
-
-@dataclass
 class ProtocolResult:
     """What :func:`run_protocol` returns.
 
@@ -214,8 +203,8 @@ def run_experts_on(
     options: ProtocolOptions,
     on_frames: Callable[[int], None] | None = None,
     specs: tuple[ExpertSpec, ...] | None = None,
-) -> ExpertRun:
-    """Run the extraction pipeline on ``video`` and return every expert's proposals.
+) -> ClipProposals:
+    """Every expert's proposals on ``video``, from the extraction pipeline's own propose step.
 
     ``specs``: the specs ``experts`` was built from, when not ``options.experts`` (a student).
     """
@@ -227,13 +216,8 @@ def run_experts_on(
         max_frames=options.max_frames,
         min_joint_score=options.min_joint_score,
     )
-    result = extract_clip(VideoInput(Path(video), Path(video).name), experts, extract, on_frames)
-    T = result.clip.num_frames
-    per_expert = [[PoseProposals.empty(options.layout) for _ in range(T)] for _ in experts.names]
-    where = {name: m for m, name in enumerate(experts.names)}
-    for frame in result.expert_frames:
-        per_expert[where[frame.expert]][frame.t] = frame.proposals
-    return ExpertRun(experts.names, per_expert, T, result.seconds)
+    proposals, _ = propose(VideoInput(Path(video), Path(video).name), experts, extract, on_frames)
+    return proposals
 
 
 def write_degraded(
@@ -264,22 +248,26 @@ def boxes_per_frame(poses: PoseSet) -> list[np.ndarray]:
     return [poses.boxes[bounds[t] : bounds[t + 1]] for t in range(poses.num_frames)]
 
 
-def method_tracks(run: ExpertRun, options: ProtocolOptions) -> dict[str, PoseSet]:
-    """Each expert alone and every SST-A method (:func:`ssta_methods`, ``extra_ssta``) on one run, as pose sets."""
-    out: dict[str, PoseSet] = {}
-    layout, msc = options.layout, options.min_joint_score
-    for name, frames in zip(run.names, run.per_expert):
-        tracks = skeleton_tracks([frames], layout, AggregationOptions(), msc).tracks
-        out[name] = poses_from_tracks(tracks, run.num_frames, layout)
+def method_tracks(run: ClipProposals, options: ProtocolOptions) -> dict[str, PoseSet]:
+    """Each expert alone and every SST-A method (:func:`ssta_methods`, ``extra_ssta``) on one run, as pose sets.
+
+    With a ``gamma``, each is refined as extraction refines (:func:`~posekit.refine.clip.refine_clip`, no person
+    filter); without, SST-A keeps every frame (:func:`unfiltered_poses`)."""
+    out = {name: refined_poses(run.of_expert(m), AggregationOptions(), options) for m, name in enumerate(run.experts)}
     gamma = DEFAULT_GAMMA if options.gamma is None else options.gamma
-    stacks = stack_tracks(run.per_expert, msc) if options.gamma is None else []
+    stacks = stack_tracks(run.per_expert, options.min_joint_score) if options.gamma is None else []
     for name, agg in {**ssta_methods(gamma), **options.extra_ssta}.items():
         if options.gamma is None:
-            out[name] = unfiltered_poses(stacks, agg, run.num_frames, layout)
+            out[name] = unfiltered_poses(stacks, agg, run.num_frames, options.layout)
         else:
-            tracks = skeleton_tracks(run.per_expert, layout, agg, msc).tracks
-            out[name] = poses_from_tracks(tracks, run.num_frames, layout)
+            out[name] = refined_poses(run, agg, options)
     return out
+
+
+def refined_poses(run: ClipProposals, aggregation: AggregationOptions, options: ProtocolOptions) -> PoseSet:
+    """The skeleton tracks extraction would make of ``run`` (without person filters), as a pose set."""
+    clip, _ = refine_clip(run, aggregation, options.min_joint_score, TrackFilterOptions(), with_3d=False)
+    return poses_from_tracks(clip.tracks, run.num_frames, options.layout)
 
 
 def unfiltered_poses(
@@ -300,7 +288,7 @@ def unfiltered_poses(
 
 
 def score_run(
-    run: ExpertRun, reference: PoseSet, options: ProtocolOptions, degradation: str
+    run: ClipProposals, reference: PoseSet, options: ProtocolOptions, degradation: str
 ) -> tuple[list[dict], dict[str, Matched]]:
     """Rows (one per method) of one run against the reference, and each method's matches."""
     if run.num_frames != reference.num_frames:
@@ -348,10 +336,11 @@ def gains(rows: Sequence[dict], experts: Sequence[str], metric: str = "pckh") ->
     return out
 
 
-def score_student(run: ExpertRun, name: str, reference: PoseSet, options: ProtocolOptions, degradation: str) -> dict:
+def score_student(
+    run: ClipProposals, name: str, reference: PoseSet, options: ProtocolOptions, degradation: str
+) -> dict:
     """The row of a student run alone (its own detection and tracking) against the reference."""
-    tracks = skeleton_tracks([run.per_expert[0]], options.layout, AggregationOptions(), options.min_joint_score).tracks
-    poses = poses_from_tracks(tracks, run.num_frames, options.layout)
+    poses = refined_poses(run.of_expert(0), AggregationOptions(), options)
     row = {"degradation": degradation, "method": name, **summarise(pair_up(poses, reference), options.layout)}
     row["jitter"] = track_jitter(poses)
     return {k: row[k] for k in COLUMNS}
@@ -401,7 +390,7 @@ def run_protocol(
         "seconds": {**scores.seconds, "total": round(time.perf_counter() - started, 2)},
         "note": "agreement with a clean reference built from the same experts, not accuracy against human labels",
     }
-    return ProtocolResult(all_rows, gains(all_rows, clean_run.names), pairs, meta, scores.matched)
+    return ProtocolResult(all_rows, gains(all_rows, clean_run.experts), pairs, meta, scores.matched)
 
 
 @dataclass
@@ -421,7 +410,7 @@ def _clean_reference(
     experts: ExpertSet,
     on_stage: Callable[[str, int], None] | None,
     on_frames: Callable[[int], None] | None,
-) -> tuple[ExpertRun, PoseSet, bool]:
+) -> tuple[ClipProposals, PoseSet, bool]:
     """The experts' run on the clean frames (at ``reference_imgsz`` when set), the reference built from it, and
     whether that run used the scored runs' settings (so the clean condition can reuse it)."""
     declared = probe_video(video).declared_frames
@@ -450,7 +439,7 @@ def _score_condition(
     tmp: Path,
     experts: ExpertSet,
     students: dict[str, ExpertSet],
-    reuse: ExpertRun | None,
+    reuse: ClipProposals | None,
     reference: PoseSet,
     boxes: list[np.ndarray],
     options: ProtocolOptions,

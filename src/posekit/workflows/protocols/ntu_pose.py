@@ -33,7 +33,7 @@ from posekit.io.video import probe_video
 from posekit.refine.ssta import AggregationOptions
 from posekit.skeleton.geometry import head_length
 from posekit.skeleton.layouts import JointLayout
-from posekit.workflows.extraction.driver import ExpertSet
+from posekit.workflows.extraction.experts import ExpertSet
 from posekit.workflows.protocols.degradation import ProtocolOptions, run_experts_on, write_degraded
 
 INPUT_SIZE = (320, 180)
