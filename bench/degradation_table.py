@@ -26,14 +26,8 @@ from posekit.estimators.registry import parse_experts
 from posekit.eval.degrade import DEFAULT_DEGRADATIONS
 from posekit.refine.ssta import RobustOptions
 from posekit.refine.tracks import AggregationOptions
-from posekit.workflows.protocols.degradation import (
-    MEAN_ROW,
-    ProtocolOptions,
-    ProtocolResult,
-    markdown_table,
-    run_protocol,
-    write_outputs,
-)
+from posekit.workflows.protocols.degradation import MEAN_ROW, ProtocolOptions, ProtocolResult, run_protocol
+from posekit.workflows.protocols.report import markdown_table, write_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 VTEST = REPO.parent / "shared" / "data" / "videos" / "vtest.avi"

@@ -292,7 +292,8 @@ def degrade_command(
 
     Example: posekit eval degrade vtest.avi --max-frames 60 --imgsz 1280 --out eval-vtest/
     """
-    from posekit.workflows.protocols.degradation import markdown_table, run_protocol, write_outputs
+    from posekit.workflows.protocols.degradation import run_protocol
+    from posekit.workflows.protocols.report import markdown_table, write_outputs
 
     setup_logging(verbose)
     options = ProtocolOptions(experts=tuple(parse_experts(experts)), estimator=estimator, **protocol)
