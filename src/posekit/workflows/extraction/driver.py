@@ -668,6 +668,8 @@ def _note_input_sizes(manifest: RunManifest, summary: RunSummary, options: Extra
         return
     imgsz = options.estimator.imgsz
     manifest.effective["imgsz"] = result.input_sizes
+    if imgsz is None:  # not given: each expert ran at its own size (a student's card, else 640)
+        return
     rounded = {name: size for name, size in result.input_sizes.items() if size != imgsz}
     if rounded:
         runs = ", ".join(f"{name} runs at {size}" for name, size in rounded.items())
@@ -676,7 +678,7 @@ def _note_input_sizes(manifest: RunManifest, summary: RunSummary, options: Extra
             "the manifest records the sizes used under effective.imgsz"
         )
         summary.say_unused("--imgsz", line)
-    elif not result.input_sizes and imgsz != EstimatorConfig.__dataclass_fields__["imgsz"].default:
+    elif not result.input_sizes:
         line = (
             f"--imgsz {imgsz} does nothing here: no expert of this run reads it "
             "(top-down experts use --crop-size, ONNX models their own input size)"
