@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import logging
 import math
@@ -106,6 +107,12 @@ def is_multiclass(model) -> bool:
     return len(getattr(model, "names", None) or {0: "person"}) > 1
 
 
+@functools.cache
+def _say_imgsz_override(weights: Path, given: int, own: int) -> None:
+    """Log once per process (a run may load the same weights more than once) that ``--imgsz`` overrides a student."""
+    log.info("--imgsz %d overrides the %d px that %s was calibrated at", given, own, weights)
+
+
 class YoloPose(OneStageExpert):
     """YOLO-pose on whole frames, batched. Joints that the model did not place are NaN.
 
@@ -133,7 +140,7 @@ class YoloPose(OneStageExpert):
         self.nms_iou = self.card.nms_iou if self.card else ULTRALYTICS_NMS_IOU
         self.imgsz = chosen_imgsz(config.imgsz, self.card.imgsz if self.card else None)
         if self.card and self.imgsz != self.card.imgsz:
-            log.info("--imgsz %d overrides the %d px that %s was calibrated at", self.imgsz, self.card.imgsz, weights)
+            _say_imgsz_override(self.weights, self.imgsz, self.card.imgsz)
 
     def network_side(self) -> int:
         """The input size (``--imgsz``, else the student card's, else 640) rounded up to a multiple of the
