@@ -57,8 +57,8 @@ from posekit.workflows.protocols.degradation import (
     write_degraded,
 )
 from posekit.workflows.protocols.holdout import cut_span, used_frames
-from posekit.workflows.selftrain.pseudo_labels import PseudoLabelOptions
-from posekit.workflows.selftrain.self_train import SelfTrainOptions, self_train
+from posekit.workflows.selftrain.options import PseudoLabelOptions, SelfTrainOptions
+from posekit.workflows.selftrain.self_train import self_train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gt_table import GT_DEV, SETS, extract, row

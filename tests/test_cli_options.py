@@ -21,7 +21,7 @@ from posekit.refine.tracking import TrackerConfig
 from posekit.refine.tracks import AggregationOptions
 from posekit.skeleton.features import STREAMS
 from posekit.workflows.extraction.options import ExtractOptions
-from posekit.workflows.selftrain.self_train import SelfTrainOptions
+from posekit.workflows.selftrain.options import SelfTrainOptions
 from posekit.workflows.unik.config import Stream, TrainConfig
 
 WIDE = {"COLUMNS": "400", "TERMINAL_WIDTH": "400"}

@@ -15,17 +15,11 @@ from posekit.io.shards import ShardWriter
 from posekit.io.video import probe_video
 from posekit.skeleton.layouts import COCO17
 from posekit.skeleton.records import SkeletonClip, SkeletonTrack
-from posekit.workflows.selftrain.pseudo_labels import (
-    DATASET_META,
-    IGNORE_GREY,
-    PseudoLabelOptions,
-    assign_anchor_classes,
-    build_pseudo_labels,
-    fit_anchor_poses,
-    normalise_to_box,
-    pose_boxes,
-    sample_positions,
-)
+from posekit.workflows.selftrain.anchors import assign_anchor_classes, fit_anchor_poses, normalise_to_box
+from posekit.workflows.selftrain.frame_labels import pose_boxes, sample_positions
+from posekit.workflows.selftrain.label_files import IGNORE_GREY
+from posekit.workflows.selftrain.options import PseudoLabelOptions
+from posekit.workflows.selftrain.pseudo_labels import DATASET_META, build_pseudo_labels
 from tests.videos import write_clip
 
 # A standing person, COCO-17, in a unit box (x right, y down).

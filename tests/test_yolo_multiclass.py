@@ -11,7 +11,7 @@ import torch
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import build_estimator
 from posekit.estimators.yolo import bundled_yolo_weights, load_yolo
-from posekit.workflows.selftrain.self_train import anchor_student
+from posekit.workflows.selftrain.student import anchor_student
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from posekit.core.errors import ConfigError
 from posekit.refine.tracks import AggregationOptions, TrackFilterOptions
 from posekit.workflows.extraction.options import ExtractOptions
 from posekit.workflows.extraction.reaggregate import aggregate_proposal_shards, run_track_filters
-from posekit.workflows.selftrain.self_train import SelfTrainOptions
+from posekit.workflows.selftrain.options import SelfTrainOptions
 
 refine_app = typer.Typer(
     help=(
@@ -48,9 +48,7 @@ def run_self_train(
         f"{was['detections_per_label']:.2f} -> {calibrated['detections_per_label']:.2f}"
     )
     console.print(f"  run card: {Path(out) / 'run-card.json'}")
-    console.print(
-        f"  use it: posekit extract VIDEOS --out SHARDS --experts yolo:{result.weights} --imgsz {options.imgsz}"
-    )
+    console.print(f"  use it: posekit extract VIDEOS --out SHARDS --experts yolo:{result.weights}")
 
 
 # Where the run reads and writes: shared by `posekit refine --self-train ...` and `posekit refine self-train ...`.
@@ -125,7 +123,7 @@ def self_train_command(
     same command to resume a killed run.
 
     Example: posekit refine self-train --shards shards/ --videos videos/ --out run/ --imgsz 1280
-    then:    posekit extract videos/ --out shards2/ --experts yolo:run/best.pt --imgsz 1280
+    then:    posekit extract videos/ --out shards2/ --experts yolo:run/best.pt   (runs at 1280, from best.pt)
     """
     run_self_train(shards, out, videos, options, progress, verbose)
 

@@ -51,13 +51,29 @@ class DeviceOptions:
         check_bounds(self)
 
 
+DEFAULT_IMGSZ = 640
+"""Input size of a full-frame expert when neither ``--imgsz`` nor its weights give one."""
+
+
+def chosen_imgsz(given: int | None, own: int | None = None) -> int:
+    """The input size a full-frame expert is asked to run at: ``--imgsz`` when given, else the model's own (a
+    self-trained student's card), else :data:`DEFAULT_IMGSZ`."""
+    if given is not None:
+        return given
+    return own if own is not None else DEFAULT_IMGSZ
+
+
 @dataclass(frozen=True)
 class OneStageOptions:
     """Settings of experts that find people on whole frames (:class:`OneStageExpert`)."""
 
-    imgsz: int = field(
-        default=640,
-        metadata={"help": "Network input size in pixels for full-frame experts; raise it for small people.", "min": 32},
+    imgsz: int | None = field(
+        default=None,
+        metadata={
+            "help": "Network input size in pixels for full-frame experts; raise it for small people. Default: the "
+            f"size a self-trained student's weights carry, else {DEFAULT_IMGSZ}.",
+            "min": 32,
+        },
     )
     min_box_score: float = field(
         default=0.1,
@@ -195,8 +211,9 @@ class OneStageExpert:
     def network_side(self) -> int:
         """The long side in pixels of the network input a whole frame is resized to, as the model really runs
         it: the one owner of the input size, read by the tile pass and recorded in the run's manifest. Here
-        ``config.imgsz``; a model that rounds it (Ultralytics) or has its own (RTMO) overrides this."""
-        return self.config.imgsz
+        ``--imgsz`` or 640 (:func:`chosen_imgsz`); a model that rounds it (Ultralytics) or has its own (RTMO)
+        overrides this."""
+        return chosen_imgsz(self.config.imgsz)
 
     def predict(self, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray] | None = None) -> list[PoseProposals]:
         if boxes is not None:

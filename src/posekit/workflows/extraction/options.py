@@ -9,7 +9,7 @@ from typing import Any
 
 from posekit.core.errors import ConfigError
 from posekit.core.options import check_bounds, flag_name, recorded_settings
-from posekit.estimators.base import EstimatorConfig
+from posekit.estimators.base import EstimatorConfig, chosen_imgsz
 from posekit.estimators.registry import ExpertSpec, expert_class, parse_experts
 from posekit.estimators.runtimes import RuntimeOptions
 from posekit.io.images import ImageInputOptions
@@ -158,11 +158,16 @@ class ExtractOptions:
 
         Derived from the fields (:func:`posekit.core.options.recorded_settings`), so a new option of any
         group is recorded; the estimator's fields sit at the top level as manifests have always had them,
-        and SST-A's only count with several experts.
+        and SST-A's only count with several experts. ``imgsz`` not given is recorded as the size it resolves to
+        (:func:`~posekit.estimators.base.chosen_imgsz`) when no expert runs from a weights file, so runs recorded
+        before a student's card could set it resume; with a weights file it stays null (each model's own size,
+        recorded under the manifest's ``effective.imgsz``).
         """
         out = recorded_settings(self)
         out["experts"] = [s.name if s.weights is None else f"{s.name}:{s.weights}" for s in self.experts]
         out.update(out.pop("estimator"))
+        if out["imgsz"] is None and all(spec.weights is None for spec in self.experts):
+            out["imgsz"] = chosen_imgsz(None)
         out.update(out.pop("runtime"))
         if len(self.experts) < 2:
             out["aggregation"] = None

@@ -16,7 +16,6 @@ from typing import Protocol
 
 from posekit.core.errors import ConfigError, PosekitError
 from posekit.core.progress import progress_bar
-from posekit.estimators.base import EstimatorConfig
 from posekit.io.images import IMAGE_EXTENSIONS
 from posekit.io.inputs import find_inputs, printable_name, probe_input, unique_inputs
 from posekit.io.manifest import MANIFEST_NAME, ManifestEntry, RunManifest
@@ -105,6 +104,8 @@ def _note_input_sizes(manifest: RunManifest, summary: RunSummary, options: Extra
         return
     imgsz = options.estimator.imgsz
     manifest.effective["imgsz"] = result.input_sizes
+    if imgsz is None:
+        return
     rounded = {name: size for name, size in result.input_sizes.items() if size != imgsz}
     if rounded:
         runs = ", ".join(f"{name} runs at {size}" for name, size in rounded.items())
@@ -113,7 +114,7 @@ def _note_input_sizes(manifest: RunManifest, summary: RunSummary, options: Extra
             "the manifest records the sizes used under effective.imgsz"
         )
         summary.say_unused("--imgsz", line)
-    elif not result.input_sizes and imgsz != EstimatorConfig.__dataclass_fields__["imgsz"].default:
+    elif not result.input_sizes:
         line = (
             f"--imgsz {imgsz} does nothing here: no expert of this run reads it "
             "(top-down experts use --crop-size, ONNX models their own input size)"

@@ -25,7 +25,7 @@ def markdown_table(result: ProtocolResult) -> str:
     s = meta["settings"]
     lines = [
         f"Degradation protocol on `{meta['video']}`: {meta['frames']} frames, experts {', '.join(s['experts'])}, "
-        f"imgsz {s['imgsz']} (reference {s['reference_imgsz']}), "
+        f"imgsz {s['imgsz'] or 'default'} (reference {s['reference_imgsz'] or 'default'}), "
         + ("SST-A discards no frame (Tab. 3.1)." if s["gamma"] is None else f"SST-A gamma {s['gamma']:g}."),
         f"Reference: {ref['person_frames']} person-frames in {ref['tracks']} tracks, "
         f"{_fmt(ref['joints_kept_pct'])} % of joints kept (>= {s['reference']['min_experts']} experts within "
