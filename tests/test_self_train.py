@@ -231,7 +231,7 @@ def test_cli_self_train_spelling_and_its_errors(trained, ssta_shards, short_clip
     blocker = tmp_path / "file"
     blocker.write_text("")
     res = runner.invoke(app, ["refine", "--self-train", "--shards", str(ssta_shards), "--out", str(blocker / "run")])
-    assert res.exit_code == 2 and "not writable" in res.output
+    assert res.exit_code == 2 and "lies under the file" in res.output
     res = runner.invoke(app, ["refine", "self-train", "--help"])
     assert res.exit_code == 0 and "--anchor-classes" in res.output and "--train-strides" in res.output
 

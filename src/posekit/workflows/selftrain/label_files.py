@@ -107,9 +107,7 @@ def write_data_yaml(path: Path, names: dict[int, str]) -> None:
 
     No ``path`` key: Ultralytics resolves paths from the file's folder, so the dataset can move.
     """
-    flip = list(range(COCO17.num_joints))
-    for a, b in COCO17.flip_pairs:
-        flip[a], flip[b] = b, a
+    flip = COCO17.flip_permutation()
     lines = [
         "# posekit pseudo labels (SST-A, thesis 3.3.3)",
         "train: images/train",

@@ -29,7 +29,6 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from posekit.core.errors import ConfigError
 from posekit.core.files import atomic_write_text
 from posekit.core.progress import progress_bar
 from posekit.estimators.yolo import bundled_yolo_weights, load_yolo
+from posekit.io.outputs import check_output_dir
 from posekit.workflows.selftrain.calibration import calibrate_person_threshold
 from posekit.workflows.selftrain.options import SelfTrainOptions
 from posekit.workflows.selftrain.pseudo_labels import PseudoLabelDataset, build_pseudo_labels
@@ -71,20 +71,6 @@ class SelfTrainResult:
     already_done: bool = False
 
 
-def check_output(out: Path) -> None:
-    """Fail with one line, before any work, when ``out`` cannot hold the run."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file; give a folder for the self-training run")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise ConfigError(f"--out {out} is not writable ({exc.strerror or exc}); choose another folder") from exc
-
-
 def self_train(
     shards: Path,
     out: Path,
@@ -103,7 +89,7 @@ def self_train(
     base = Path(options.weights) if options.weights else bundled_yolo_weights()
     frozen = describe_frozen(model_freeze_list(load_yolo(base).model, options))  # refuses bad strides first
     created = not out.exists()
-    check_output(out)
+    check_output_dir(out, "--out")
     settings = {"shards": str(Path(shards).resolve()), **options.settings()}
     done = _finished_run(out, settings)
     if done is not None:
