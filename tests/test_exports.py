@@ -12,7 +12,8 @@ import pytest
 from posekit.core.errors import ConfigError
 from posekit.skeleton.layouts import COCO17, POSETICS17
 from posekit.testing.synthetic import write_synthetic_dataset
-from posekit.workflows.datasets.build import BuildOptions, build_dataset
+from posekit.workflows.datasets.build.options import BuildOptions
+from posekit.workflows.datasets.build.run import build_dataset
 from posekit.workflows.datasets.exports import (
     NtuOptions,
     PysklOptions,

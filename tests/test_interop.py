@@ -17,7 +17,8 @@ import pytest
 from posekit.io.manifest import ManifestEntry, RunManifest
 from posekit.skeleton.layouts import COCO17
 from posekit.skeleton.records import SkeletonClip, SkeletonTrack
-from posekit.workflows.datasets.build import BuildOptions, build_dataset
+from posekit.workflows.datasets.build.options import BuildOptions
+from posekit.workflows.datasets.build.run import build_dataset
 from posekit.workflows.datasets.exports import export_coco, export_pyskl
 from posekit.workflows.datasets.inputs import read_collection
 from tests.conftest import SHARED_DATA

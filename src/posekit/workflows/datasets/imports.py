@@ -2,7 +2,7 @@
 
 Each importer reads the files as the dataset's users have them (parsing in :mod:`posekit.io.formats`),
 labels every clip, puts it in the official split of the chosen benchmark and writes the dataset the
-way ``posekit build-dataset`` does (:func:`posekit.workflows.datasets.build.write_split_shards`):
+way ``posekit build-dataset`` does (:func:`posekit.workflows.datasets.build.write.write_split_shards`):
 ``OUT/<split>/skeletons-*.parquet`` with a ``label`` column, ``dataset.json`` (classes, counts, split
 rule, dropped files) and the dataset card. A file that cannot be read is one logged line, recorded in
 ``dataset.json`` and the card, and the other files are imported. Clips keep the source order (no
@@ -29,7 +29,8 @@ from posekit.io.schema import COORDINATES_3D, ShardInfo
 from posekit.skeleton.convert import convert_keypoints
 from posekit.skeleton.layouts import JointLayout, check_layout_option, get_layout
 from posekit.skeleton.records import SkeletonClip, SkeletonTrack
-from posekit.workflows.datasets.build import BuildOptions, Dropped, dataset_doc, finish_dataset, write_split_shards
+from posekit.workflows.datasets.build.options import BuildOptions
+from posekit.workflows.datasets.build.write import Dropped, dataset_doc, finish_dataset, write_split_shards
 
 log = logging.getLogger(__name__)
 
