@@ -40,7 +40,7 @@ from posekit.skeleton.layouts import COCO17, POSETICS17
 from posekit.testing.synthetic import ACTIONS, write_synthetic_dataset
 from posekit.workflows.datasets.build.options import BuildOptions
 from posekit.workflows.datasets.build.run import build_dataset
-from posekit.workflows.datasets.exports import export_pyskl
+from posekit.workflows.datasets.exports.pyskl import export_pyskl
 from posekit.workflows.datasets.inputs import read_collection
 
 
