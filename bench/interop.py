@@ -30,7 +30,8 @@ import types
 from pathlib import Path
 
 from posekit.testing.synthetic import write_synthetic_dataset
-from posekit.workflows.datasets.exports import export_coco, export_pyskl
+from posekit.workflows.datasets.exports.coco import export_coco
+from posekit.workflows.datasets.exports.pyskl import export_pyskl
 
 
 def _timed(name: str, results: list[tuple[str, str, float]], check) -> None:

@@ -38,8 +38,9 @@ from posekit.io.torch_dataset import SkeletonShardDataset, to_item
 from posekit.skeleton.convert import convert_keypoints
 from posekit.skeleton.layouts import COCO17, POSETICS17
 from posekit.testing.synthetic import ACTIONS, write_synthetic_dataset
-from posekit.workflows.datasets.build import BuildOptions, build_dataset
-from posekit.workflows.datasets.exports import export_pyskl
+from posekit.workflows.datasets.build.options import BuildOptions
+from posekit.workflows.datasets.build.run import build_dataset
+from posekit.workflows.datasets.exports.pyskl import export_pyskl
 from posekit.workflows.datasets.inputs import read_collection
 
 

@@ -18,7 +18,10 @@ from posekit.io.manifest import ManifestEntry, RunManifest
 from posekit.io.shards import read_skeletons
 from posekit.io.torch_dataset import SkeletonShardDataset
 from posekit.skeleton.layouts import COCO17
-from posekit.workflows.datasets.build import BuildOptions, build_dataset, pose_frame_fraction, stratified_split
+from posekit.workflows.datasets.build.options import BuildOptions
+from posekit.workflows.datasets.build.run import build_dataset
+from posekit.workflows.datasets.build.selection import pose_frame_fraction
+from posekit.workflows.datasets.build.split import stratified_split
 from posekit.workflows.datasets.inputs import read_collection
 from tests.test_torch_dataset import _clip, _ramp, _track, _write
 from tests.videos import read_frames, write_clip

@@ -15,7 +15,7 @@ from posekit.core.errors import ConfigError
 from posekit.io.torch_dataset import SkeletonShardDataset
 from posekit.skeleton.normalise import UNIK_CENTRE
 from posekit.testing.synthetic import write_synthetic_dataset
-from posekit.workflows.datasets.exports import NtuOptions
+from posekit.workflows.datasets.exports.ntu import NtuOptions
 from tests.dataset_formats import ntu_body, ntu_frames, write_ntu_skeleton
 
 

@@ -12,16 +12,12 @@ import pytest
 from posekit.core.errors import ConfigError
 from posekit.skeleton.layouts import COCO17, POSETICS17
 from posekit.testing.synthetic import write_synthetic_dataset
-from posekit.workflows.datasets.build import BuildOptions, build_dataset
-from posekit.workflows.datasets.exports import (
-    NtuOptions,
-    PysklOptions,
-    export_coco,
-    export_ntu,
-    export_pyskl,
-    frame_dirs,
-    person_arrays,
-)
+from posekit.workflows.datasets.build.options import BuildOptions
+from posekit.workflows.datasets.build.run import build_dataset
+from posekit.workflows.datasets.exports.arrays import person_arrays
+from posekit.workflows.datasets.exports.coco import annotation_box, export_coco
+from posekit.workflows.datasets.exports.ntu import NtuOptions, export_ntu
+from posekit.workflows.datasets.exports.pyskl import PysklOptions, export_pyskl, frame_dirs
 from posekit.workflows.datasets.inputs import read_collection
 from tests.test_torch_dataset import _clip, _ramp, _track, _write
 
@@ -180,8 +176,6 @@ def test_synthetic_dataset_exports_keep_its_train_and_val_apart(tmp_path: Path) 
 
 
 def test_coco_annotation_box_of_a_one_joint_pose_without_a_tracker_box_is_never_zero_area() -> None:
-    from posekit.workflows.datasets.exports import annotation_box
-
     nan2 = [np.nan, np.nan]
     boxes = np.array([[10, 20, 50, 120], [np.nan] * 4, [np.nan] * 4], np.float32)
     keypoints = np.array([[[0, 0], [40, 100]], [[0, 0], [100, 10]], [[200, 300], nan2]], np.float32)

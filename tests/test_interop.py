@@ -17,8 +17,10 @@ import pytest
 from posekit.io.manifest import ManifestEntry, RunManifest
 from posekit.skeleton.layouts import COCO17
 from posekit.skeleton.records import SkeletonClip, SkeletonTrack
-from posekit.workflows.datasets.build import BuildOptions, build_dataset
-from posekit.workflows.datasets.exports import export_coco, export_pyskl
+from posekit.workflows.datasets.build.options import BuildOptions
+from posekit.workflows.datasets.build.run import build_dataset
+from posekit.workflows.datasets.exports.coco import export_coco
+from posekit.workflows.datasets.exports.pyskl import export_pyskl
 from posekit.workflows.datasets.inputs import read_collection
 from tests.conftest import SHARED_DATA
 from tests.test_torch_dataset import _write

@@ -12,7 +12,7 @@ from posekit.io.torch_dataset import SkeletonShardDataset
 from posekit.refine.tracks import RefinedTracks, TrackFilterOptions, filter_tracks
 from posekit.skeleton.layouts import COCO17
 from posekit.skeleton.records import SkeletonClip, SkeletonTrack
-from posekit.workflows.datasets.exports import box_score_array, person_arrays
+from posekit.workflows.datasets.exports.arrays import box_score_array, person_arrays
 
 T, WIDTH, HEIGHT = 20, 340, 256
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from posekit.cli.app import app
 from posekit.io.shards import read_skeletons
 from posekit.refine.tracks import RefinedTracks, TrackFilterOptions, filter_tracks
-from posekit.workflows.datasets.build import stratified_split
+from posekit.workflows.datasets.build.split import stratified_split
 from tests.conftest import SHARED_DATA
 from tests.videos import read_frames, write_clip
 

@@ -12,7 +12,8 @@ from posekit.core.errors import ConfigError
 from posekit.io.streaming import SkeletonShardStream
 from posekit.io.torch_dataset import SkeletonShardDataset
 from posekit.testing.synthetic import write_synthetic_dataset
-from posekit.workflows.datasets.build import BuildOptions, build_dataset
+from posekit.workflows.datasets.build.options import BuildOptions
+from posekit.workflows.datasets.build.run import build_dataset
 from posekit.workflows.datasets.inputs import read_collection
 
 

@@ -22,7 +22,8 @@ from posekit.cli.options import Group, with_options
 from posekit.estimators.base import EstimatorConfig
 from posekit.io.images import ImageInputOptions
 from posekit.refine.tracks import AggregationOptions
-from posekit.workflows.datasets.build import BuildOptions, BuildResult, build_dataset
+from posekit.workflows.datasets.build.options import BuildOptions
+from posekit.workflows.datasets.build.run import BuildResult, build_dataset
 from posekit.workflows.datasets.inputs import KINETICS_PATTERN, read_collection
 from posekit.workflows.extraction.options import ExtractOptions
 from posekit.workflows.extraction.partition import PartitionOptions

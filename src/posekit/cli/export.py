@@ -11,14 +11,9 @@ from posekit.cli.common import console, friendly_errors, setup_logging
 from posekit.cli.options import with_options
 from posekit.core.errors import ConfigError
 from posekit.io.outputs import check_output_dir, check_output_file
-from posekit.workflows.datasets.exports import (
-    NtuOptions,
-    PysklOptions,
-    export_coco,
-    export_coco_results,
-    export_ntu,
-    export_pyskl,
-)
+from posekit.workflows.datasets.exports.coco import export_coco, export_coco_results
+from posekit.workflows.datasets.exports.ntu import NtuOptions, export_ntu
+from posekit.workflows.datasets.exports.pyskl import PysklOptions, export_pyskl
 
 export_app = typer.Typer(
     help=(

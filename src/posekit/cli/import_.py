@@ -9,19 +9,12 @@ import typer
 
 from posekit.cli.common import EXIT_INPUT_FAILED, console, friendly_errors, setup_logging
 from posekit.cli.options import with_options
-from posekit.workflows.datasets.imports import (
-    ImportResult,
-    KineticsSkeletonImportOptions,
-    NtuImportOptions,
-    PennActionImportOptions,
-    PysklImportOptions,
-    SmarthomeImportOptions,
-    import_kinetics_skeleton,
-    import_ntu,
-    import_penn_action,
-    import_pyskl,
-    import_smarthome,
-)
+from posekit.workflows.datasets.imports.kinetics_skeleton import KineticsSkeletonImportOptions, import_kinetics_skeleton
+from posekit.workflows.datasets.imports.ntu import NtuImportOptions, import_ntu
+from posekit.workflows.datasets.imports.penn_action import PennActionImportOptions, import_penn_action
+from posekit.workflows.datasets.imports.plan import ImportResult
+from posekit.workflows.datasets.imports.pyskl import PysklImportOptions, import_pyskl
+from posekit.workflows.datasets.imports.smarthome import SmarthomeImportOptions, import_smarthome
 
 import_app = typer.Typer(
     help=(

@@ -38,7 +38,8 @@ from posekit.io.schema import ShardInfo
 from posekit.io.shards import ShardWriter
 from posekit.skeleton.layouts import JointLayout, get_layout
 from posekit.skeleton.records import SkeletonClip, SkeletonTrack
-from posekit.workflows.datasets.build import BuildOptions, build_dataset
+from posekit.workflows.datasets.build.options import BuildOptions
+from posekit.workflows.datasets.build.run import build_dataset
 from posekit.workflows.datasets.inputs import AnnotatedClip, Collection
 
 ACTIONS = ("waving", "clapping", "squatting", "jumping", "walking", "punching", "bowing", "kicking")
