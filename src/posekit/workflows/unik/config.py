@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 import yaml
 
+from posekit.core.device import DeviceOptions
 from posekit.core.errors import ConfigError
-from posekit.core.options import check_bounds
 from posekit.unik.thesis import THESIS_CHANNELS
 from posekit.workflows.unik.checks import read_unik_checkpoint
 
@@ -36,9 +36,10 @@ _DATA = "Input (thesis 3.7.1)"
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(DeviceOptions):
     """Every training option; a config file (YAML/TOML) and the CLI flags use the same names
-    (``lr_steps`` or ``lr-steps``). Defaults are the thesis setting for Posetics (3.7.1)."""
+    (``lr_steps`` or ``lr-steps``). Defaults are the thesis setting for Posetics (3.7.1); ``device`` and its
+    ``auto`` default come from :class:`DeviceOptions`."""
 
     data: str = field(
         default="",
@@ -160,7 +161,6 @@ class TrainConfig:
     linear_probe: bool = field(default=False, metadata={"help": "Train only the classifier."})
     resume: bool = field(default=False, metadata={"help": "Continue the run in --out from its last.pt."})
     resume_from: str | None = field(default=None, metadata={"help": "Continue from this checkpoint."})
-    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N.", "panel": _RUN})
     eval_every: int = field(default=1, metadata={"help": "Validate every N epochs.", "panel": _RUN, "min": 1})
     log_every: int = field(default=50, metadata={"help": "Print every N steps, 0 = never.", "panel": _RUN, "min": 0})
     log_seconds: float = field(
@@ -181,9 +181,6 @@ class TrainConfig:
             "hidden": True,
         },
     )
-
-    def __post_init__(self) -> None:
-        check_bounds(self)
 
 
 _NTU = {"window": 300, "frames": 300, "pad": "loop", "coords": "3d", "normalise": "unik", "batch_size": 32}
