@@ -85,3 +85,17 @@ def test_coerce_refuses_values_that_would_change_silently(name, value):
     field, annotation = _field(name)
     with pytest.raises(ConfigError, match=rf"^{name} must be .*; got "):
         coerce(field, annotation, value, name)
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["extract", "v.mp4", "--out", "o", "--imgsz", "big"], "error: --imgsz must be an integer; got 'big'"),
+        (["extract", "v.mp4", "--out", "o", "--mode", "best"], "error: --mode must be one of thesis, robust, fused"),
+        (["refine", "self-train", "--lr0", "x"], "error: --lr0 must be a number; got 'x'"),
+    ],
+)
+def test_every_generated_flag_refuses_a_bad_value_in_one_line(args, line):
+    result = CliRunner().invoke(app, args, env=WIDE)
+    assert result.exit_code == 2 and result.output.strip().startswith(line), result.output
+    assert len(result.output.strip().splitlines()) == 1

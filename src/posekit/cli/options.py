@@ -8,16 +8,18 @@ A command names, per keyword parameter, the dataclass whose fields become its fl
     def aggregate(out: Path, ssta: AggregationOptions) -> None: ...
 
 The decorator gives the command an ``inspect.Signature`` in which that parameter is replaced by one
-``Annotated[T, typer.Option(...)]`` parameter per field, so Typer itself parses the flags, renders
+``Annotated[T, typer.Option(...)]`` parameter per field, so Typer itself reads the flags, renders
 ``--help`` (every default shown) and pairs booleans as ``--x/--no-x``; the wrapped command then receives
 the dataclass instance, whose ``__post_init__`` refuses out-of-bound values with one line. Building the
 signature, rather than appending ``click.Option`` objects to the command Typer makes, keeps every flag
 inside Typer's own help and callback handling, which accepts only the parameters it created.
 
-Field types map as: ``Literal[...]`` to a choice, ``tuple[X, ...]`` to comma-separated text (``45,55``),
-``X | None`` with a set default to text where ``none`` switches the step off, a nested dataclass to its own
-fields' flags. A flag that two nested groups share (``--seed`` of the
-self-training and of its pseudo labels) is one flag that sets both; they must agree on its default.
+Every flag but a boolean is read as text and converted by :func:`posekit.core.options.coerce`, the one
+conversion config files use too: ``Literal[...]`` is a choice, ``tuple[X, ...]`` comma-separated text
+(``45,55``), ``X | None`` with a set default takes ``none`` to switch the step off; ``--help`` names the
+type (``<int>``, ``<a|b>``). A nested dataclass gives its own fields' flags. A flag that two nested groups
+share (``--seed`` of the self-training and of its pseudo labels) is one flag that sets both; they must agree
+on its default.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ A field carries ``metadata={"help": ..., "min": lo, "max": hi, "min_open": bool,
 flags, ``"panel"`` groups it in ``--help``, ``"hidden"`` keeps it out of ``--help``, ``"cli": False`` keeps it
 off the command line and ``"resume": False`` out of the manifest's resume check. Choices are ``Literal[...]``
 annotations. ``check_bounds`` is called from each dataclass's ``__post_init__`` so the library and the CLI
-refuse the same values with the same one-line message.
+refuse the same values with the same one-line message; ``coerce`` turns a flag's text or a config file's
+value into the field's type, for the CLI and config files alike.
 """
 
 from __future__ import annotations
