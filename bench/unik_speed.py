@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as nnf
 
+from posekit.core.device import DEVICE_FORMS, DeviceOptions
 from posekit.unik.model import UNIK, count_parameters
 
 
@@ -135,12 +136,10 @@ def main() -> None:
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows of {', '.join(ROWS)}")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", default=DeviceOptions.device, help=DEVICE_FORMS)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     args = parser.parse_args()
-    device = torch.device(
-        "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device.replace("auto", "cpu")
-    )
+    device = torch.device(DeviceOptions(args.device).resolve())
     if args.threads:
         torch.set_num_threads(args.threads)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"

@@ -49,6 +49,18 @@ def test_extraction_runs_entry_point_experts_end_to_end(plugin_experts, short_cl
     assert manifest["settings"]["experts"] == ["fake-detector", "fake-topdown"]
 
 
+def test_a_run_made_with_device_cpu_resumes_under_the_auto_default(plugin_experts, short_clip, tmp_path):
+    from posekit.estimators.base import EstimatorConfig
+
+    experts = tuple(parse_experts("fake-detector,fake-topdown"))
+    first = run_extraction(
+        short_clip, tmp_path / "out", ExtractOptions(experts, EstimatorConfig(device="cpu")), progress=False
+    )
+    assert first.done == 1
+    again = run_extraction(short_clip, tmp_path / "out", ExtractOptions(experts), progress=False)
+    assert (again.done, again.skipped, again.failed) == (0, 1, 0)
+
+
 def test_refine_aggregate_keeps_the_person_filters_of_the_run(plugin_experts, short_clip, tmp_path):
     from typer.testing import CliRunner
 

@@ -14,6 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from posekit.cli.train import train_app, unik_eval
+from posekit.core.device import DeviceOptions
 from posekit.core.errors import ConfigError
 from posekit.io.samples import LabelMap
 from posekit.io.schema import ShardInfo
@@ -132,7 +133,7 @@ def test_validation_scores_all_frames_of_every_clip_replayed_to_the_longest_of_t
     cfg = resolve_config({"data": str(ntu), **TINY, "batch_size": 4})
     train_set, val_set = build_datasets(cfg, load_label_map(cfg, ntu / "train"))
     assert val_set.window is None and train_set.window == 16
-    x, _, idx = next(iter(build_loader(val_set, cfg, setup_distributed("cpu"), train=False)))
+    x, _, idx = next(iter(build_loader(val_set, cfg, setup_distributed(DeviceOptions("cpu")), train=False)))
     lengths = val_set.num_frames[idx.numpy()]
     assert x.shape[2] == val_set.num_frames.max(), "the same length whatever the clips batched together"
     short = int(np.argmin(lengths))

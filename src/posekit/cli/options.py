@@ -8,34 +8,43 @@ A command names, per keyword parameter, the dataclass whose fields become its fl
     def aggregate(out: Path, ssta: AggregationOptions) -> None: ...
 
 The decorator gives the command an ``inspect.Signature`` in which that parameter is replaced by one
-``Annotated[T, typer.Option(...)]`` parameter per field, so Typer itself parses the flags, renders
+``Annotated[T, typer.Option(...)]`` parameter per field, so Typer itself reads the flags, renders
 ``--help`` (every default shown) and pairs booleans as ``--x/--no-x``; the wrapped command then receives
 the dataclass instance, whose ``__post_init__`` refuses out-of-bound values with one line. Building the
 signature, rather than appending ``click.Option`` objects to the command Typer makes, keeps every flag
 inside Typer's own help and callback handling, which accepts only the parameters it created.
 
-Field types map as: ``Literal[...]`` to a choice, ``tuple[X, ...]`` to comma-separated text (``45,55``),
-``X | None`` with a set default to text where ``none`` switches the step off, a nested dataclass to its own
-fields' flags. A flag that two nested groups share (``--seed`` of the
-self-training and of its pseudo labels) is one flag that sets both; they must agree on its default.
+Every flag but a boolean is read as text and converted by :func:`posekit.core.options.coerce`, the one
+conversion config files use too: ``Literal[...]`` is a choice, ``tuple[X, ...]`` comma-separated text
+(``45,55``), ``X | None`` with a set default takes ``none`` to switch the step off; ``--help`` names the
+type (``<int>``, ``<a|b>``). A nested dataclass gives its own fields' flags. A flag that two nested groups
+share (``--seed`` of the self-training and of its pseudo labels) is one flag that sets both; they must agree
+on its default.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 import inspect
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.markup import escape
 
 from posekit.core.errors import ConfigError
-from posekit.core.options import bound_text, field_types, flag_name, literal_choices
+from posekit.core.options import (
+    bound_text,
+    coerce,
+    field_types,
+    flag_name,
+    literal_choices,
+    optional_member,
+    tuple_item,
+)
 
 F = TypeVar("F", bound=Callable)
 Mode = Literal["instance", "values", "given"]
@@ -79,61 +88,12 @@ def _is_dataclass_type(annotation: Any) -> bool:
     return isinstance(annotation, type) and dataclasses.is_dataclass(annotation)
 
 
-def _tuple_item(annotation: Any) -> type | None:
-    """``X`` of ``tuple[X, ...]`` or ``tuple[X, ...] | None``; None for any other annotation."""
-    for candidate in (annotation, *get_args(annotation)):
-        if get_origin(candidate) is tuple:
-            args = get_args(candidate)
-            if len(args) == 2 and args[1] is Ellipsis:
-                return args[0]
-    return None
-
-
-def _optional(annotation: Any) -> bool:
-    return type(None) in get_args(annotation)
-
-
 def _default_of(field: dataclasses.Field) -> Any:
     if field.default is not dataclasses.MISSING:
         return field.default
     if field.default_factory is not dataclasses.MISSING:
         return field.default_factory()
     return dataclasses.MISSING
-
-
-def _comma_text(values: Any) -> str | None:
-    return None if values is None else ",".join(str(v) for v in values)
-
-
-def _tuple_converter(flag: str, item: type, example: str) -> Callable[[Any], Any]:
-    def convert(text: Any) -> Any:
-        if text is None or isinstance(text, tuple):
-            return text
-        parts = [part.strip() for part in str(text).split(",") if part.strip()]
-        try:
-            return tuple(item(part) for part in parts)
-        except ValueError:
-            raise ConfigError(
-                f"{flag} must be comma-separated {item.__name__} values like {example}; got {text!r}"
-            ) from None
-
-    return convert
-
-
-def _none_converter(flag: str, item: type) -> Callable[[Any], Any]:
-    """Text to ``item``, or None for ``none`` (a field whose default is set but that ``none`` switches off)."""
-
-    def convert(text: Any) -> Any:
-        if not isinstance(text, str):
-            return text
-        if text.strip().lower() == "none":
-            return None
-        try:
-            return item(text)
-        except ValueError:
-            raise ConfigError(f"{flag} must be a {item.__name__} or none; got {text!r}") from None
-
-    return convert
 
 
 def _help(field: dataclasses.Field, cls: type) -> str:
@@ -145,48 +105,57 @@ def _help(field: dataclasses.Field, cls: type) -> str:
 
 
 def _flag(field: dataclasses.Field, annotation: Any, cls: type, group: Group, default: Any) -> Flag:
+    """The flag of ``field``: a boolean is Typer's ``--x/--no-x`` pair; any other type is taken as text and
+    converted by :func:`posekit.core.options.coerce`, the conversion config files use too."""
     flag = flag_name(field)
     names = [flag, *field.metadata.get("aliases", ())]
     param = flag.lstrip("-").replace("-", "_")
     if not param.isidentifier():  # a flag such as --3d: the field's name is the parameter
         param = field.name
-    convert: Callable[[Any], Any] = _identity
-    choices = literal_choices(annotation)
-    item = _tuple_item(annotation)
-    shown = default
-    if choices is not None and all(isinstance(c, str) for c in choices):
-        choice_enum = enum.Enum(f"{cls.__name__}_{field.name}", {c: c for c in choices}, type=str)
-        annotation = choice_enum | None if _optional(annotation) else choice_enum
-        shown = None if default is None else choice_enum(default)
-        convert = _enum_value
-    elif item is not None:
-        annotation = str | None if _optional(annotation) or default is None else str
-        shown = _comma_text(default)
-        convert = _tuple_converter(flag, item, shown or "1,2")
-    elif _optional(annotation) and default is not None:
-        item = next(arg for arg in get_args(annotation) if arg is not type(None))
-        annotation, shown, convert = str, str(default), _none_converter(flag, item)
+    convert: Callable[[Any], Any] = functools.partial(_convert, field, annotation, flag)
+    typed, metavar, shown = str, _metavar(annotation), _text(default)
     if annotation is bool or annotation == bool | None:
         names = [f"{flag}/--no-{flag.removeprefix('--')}", *field.metadata.get("aliases", ())]
+        typed, metavar, shown, convert = annotation, None, default, _identity
     option = typer.Option(
         *names,
         help=_help(field, cls),
+        metavar=metavar,
         show_default=True,
         hidden=bool(field.metadata.get("hidden", False)),
         rich_help_panel=field.metadata.get("panel") or group.panel,
     )
+    typed = typed | None if shown is None and typed is str else typed
     parameter = inspect.Parameter(
-        param, inspect.Parameter.KEYWORD_ONLY, default=shown, annotation=Annotated[annotation, option]
+        param, inspect.Parameter.KEYWORD_ONLY, default=shown, annotation=Annotated[typed, option]
     )
     return Flag(param, [], parameter, convert, default)
 
 
+def _convert(field: dataclasses.Field, annotation: Any, flag: str, text: Any) -> Any:
+    return text if text is None or not isinstance(text, str) else coerce(field, annotation, text, flag)
+
+
+def _metavar(annotation: Any) -> str:
+    """How ``--help`` names the value a flag takes: ``<int>``, ``<a|b>`` for choices, ``<str>`` for a list."""
+    choices = literal_choices(annotation)
+    if choices is not None:
+        return f"<{'|'.join(map(str, choices))}>"
+    if tuple_item(annotation) is not None:
+        return "<str>"
+    member = optional_member(annotation) or annotation
+    return f"<{getattr(member, '__name__', 'str').lower()}>"
+
+
+def _text(default: Any) -> str | None:
+    """A default as the flag's text (tuples comma-separated), shown in ``--help``."""
+    if default is None:
+        return None
+    return ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+
+
 def _identity(value: Any) -> Any:
     return value
-
-
-def _enum_value(value: Any) -> Any:
-    return value.value if isinstance(value, enum.Enum) else value
 
 
 def _walk(cls: type, group: Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Flag]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,16 +25,35 @@ refine_app = typer.Typer(
 )
 
 
-def run_self_train(
-    shards: Path | None, out: Path | None, videos: Path | None, options: SelfTrainOptions, progress: bool, verbose: bool
-) -> None:
+@dataclass(frozen=True)
+class SelfTrainPlaces:
+    """Where a self-training run reads and writes: the flags of both spellings of the command."""
+
+    shards: Path | None = field(
+        default=None, metadata={"help": "Skeleton shards of 'posekit extract' with several experts (SST-A output)."}
+    )
+    out: Path | None = field(
+        default=None,
+        metadata={"help": "Run folder: best.pt, run-card.json, pseudo-labels/, train/.", "aliases": ("-o",)},
+    )
+    videos: Path | None = field(
+        default=None,
+        metadata={
+            "help": "Folder the videos were extracted from (clip ids are paths relative to it); default: the "
+            "paths stored in the shards."
+        },
+    )
+
+
+def run_self_train(places: SelfTrainPlaces, options: SelfTrainOptions, progress: bool, verbose: bool) -> None:
     """The self-training run behind both spellings of the command."""
     from posekit.workflows.selftrain.self_train import self_train
 
     setup_logging(verbose)
+    shards, out = places.shards, places.out
     if shards is None or out is None:
         raise ConfigError("self-training needs --shards (skeleton shards of posekit extract) and --out (a folder)")
-    result = self_train(shards, out, videos, options, progress=progress or verbose)
+    result = self_train(shards, out, places.videos, options, progress=progress or verbose)
     card = result.card
     before, after = card["metrics_before"], card["metrics_after"]
     state = "already complete" if result.already_done else ("resumed and finished" if result.resumed else "finished")
@@ -51,20 +71,6 @@ def run_self_train(
     console.print(f"  use it: posekit extract VIDEOS --out SHARDS --experts yolo:{result.weights}")
 
 
-# Where the run reads and writes: shared by `posekit refine --self-train ...` and `posekit refine self-train ...`.
-ShardsOpt = Annotated[
-    Path | None, typer.Option(help="Skeleton shards of 'posekit extract' with several experts (SST-A output).")
-]
-OutOpt = Annotated[
-    Path | None, typer.Option("--out", "-o", help="Run folder: best.pt, run-card.json, pseudo-labels/, train/.")
-]
-VideosOpt = Annotated[
-    Path | None,
-    typer.Option(
-        help="Folder the videos were extracted from (clip ids are paths relative to it); default: the "
-        "paths stored in the shards."
-    ),
-]
 ProgressOpt = Annotated[bool, typer.Option(help="Show progress bars and Ultralytics' training log.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")]
 _TRAINING = Group(SelfTrainOptions, panel="Self-training (thesis 3.3.3)")
@@ -72,16 +78,14 @@ _TRAINING = Group(SelfTrainOptions, panel="Self-training (thesis 3.3.3)")
 
 @refine_app.callback()
 @friendly_errors
-@with_options(options=_TRAINING)
+@with_options(places=SelfTrainPlaces, options=_TRAINING)
 def refine_callback(
     ctx: typer.Context,
+    places: SelfTrainPlaces,
     options: SelfTrainOptions,
     self_train: Annotated[
         bool, typer.Option("--self-train", help="Self-train a student on SST-A pseudo labels (see self-train --help).")
     ] = False,
-    shards: ShardsOpt = None,
-    out: OutOpt = None,
-    videos: VideosOpt = None,
     progress: ProgressOpt = True,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -101,17 +105,15 @@ def refine_callback(
     if not self_train:
         console.print(ctx.get_help())
         raise typer.Exit(0)
-    run_self_train(shards, out, videos, options, progress, verbose)
+    run_self_train(places, options, progress, verbose)
 
 
 @refine_app.command("self-train", no_args_is_help=True)
 @friendly_errors
-@with_options(options=_TRAINING)
+@with_options(places=SelfTrainPlaces, options=_TRAINING)
 def self_train_command(
+    places: SelfTrainPlaces,
     options: SelfTrainOptions,
-    shards: ShardsOpt = None,
-    out: OutOpt = None,
-    videos: VideosOpt = None,
     progress: ProgressOpt = True,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -125,7 +127,7 @@ def self_train_command(
     Example: posekit refine self-train --shards shards/ --videos videos/ --out run/ --imgsz 1280
     then:    posekit extract videos/ --out shards2/ --experts yolo:run/best.pt   (runs at 1280, from best.pt)
     """
-    run_self_train(shards, out, videos, options, progress, verbose)
+    run_self_train(places, options, progress, verbose)
 
 
 @refine_app.command("aggregate", no_args_is_help=True)

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from posekit.cli.common import console, friendly_errors
 from posekit.cli.options import Group, with_options
+from posekit.core.device import DEFAULT_DEVICE, DeviceOptions
 from posekit.core.errors import ConfigError
 from posekit.workflows.unik.config import TrainConfig
 
@@ -72,6 +73,7 @@ def _class_tables(metrics: dict[str, Any], classes: tuple[str, ...], title: str)
 
 
 @friendly_errors
+@with_options(device=DeviceOptions)
 def unik_eval(
     data: Annotated[
         Path,
@@ -86,11 +88,11 @@ def unik_eval(
     scores: Annotated[list[Path] | None, typer.Option(help="Saved scores.npz of other runs to fuse in.")] = None,
     weights: Annotated[str | None, typer.Option(help="Fusion weights, one per run, e.g. 1,1.")] = None,
     window: Annotated[
-        int | None, typer.Option(help="Frames per clip (centred); 0 = whole clips. [default: the run's]")
+        int | None, typer.Option(help="Frames per clip (centred); 0 = whole clips.", show_default="the run's")
     ] = None,
-    batch_size: Annotated[int, typer.Option()] = 32,
-    device: Annotated[str, typer.Option()] = "cpu",
-    workers: Annotated[int, typer.Option()] = 0,
+    batch_size: Annotated[int, typer.Option(help="Clips per forward pass.")] = 32,
+    workers: Annotated[int, typer.Option(help="Data loader processes.")] = 0,
+    device: DeviceOptions = DEFAULT_DEVICE,
 ) -> None:
     """Top-1, top-5, mean class accuracy, per-class accuracy and the confusion matrix of UNIK checkpoints (all
     frames of each clip, as the runs validated); late fusion of their scores."""
@@ -139,13 +141,14 @@ def unik_eval(
 
 
 @friendly_errors
+@with_options(device=DeviceOptions)
 def unik_predict(
     shards: Annotated[Path, typer.Argument(help="A skeletons shard file or folder.")],
     ckpt: Annotated[Path, typer.Option(help="A UNIK checkpoint.")],
     clip_id: Annotated[list[str] | None, typer.Option(help="Only this clip (repeatable).")] = None,
     top_k: Annotated[int, typer.Option(help="Labels per clip.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per clip on stdout.")] = False,
-    device: Annotated[str, typer.Option()] = "cpu",
+    device: DeviceOptions = DEFAULT_DEVICE,
 ) -> None:
     """Top-k action labels of each clip (or of the given clips) with a UNIK checkpoint."""
     from posekit.workflows.unik.evaluate import predict_topk

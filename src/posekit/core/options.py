@@ -5,7 +5,8 @@ A field carries ``metadata={"help": ..., "min": lo, "max": hi, "min_open": bool,
 flags, ``"panel"`` groups it in ``--help``, ``"hidden"`` keeps it out of ``--help``, ``"cli": False`` keeps it
 off the command line and ``"resume": False`` out of the manifest's resume check. Choices are ``Literal[...]``
 annotations. ``check_bounds`` is called from each dataclass's ``__post_init__`` so the library and the CLI
-refuse the same values with the same one-line message.
+refuse the same values with the same one-line message; ``coerce`` turns a flag's text or a config file's
+value into the field's type, for the CLI and config files alike.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import dataclasses
 import sys
 import typing
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from posekit.core.errors import ConfigError
@@ -43,6 +45,89 @@ def literal_choices(annotation: Any) -> tuple[Any, ...] | None:
     if len(members) == 1 and get_origin(members[0]) is Literal:
         return get_args(members[0])
     return None
+
+
+def tuple_item(annotation: Any) -> Any:
+    """``X`` of ``tuple[X, ...]`` or ``tuple[X, ...] | None``; None for any other annotation."""
+    for candidate in (annotation, *get_args(annotation)):
+        if get_origin(candidate) is tuple:
+            args = get_args(candidate)
+            if len(args) == 2 and args[1] is Ellipsis:
+                return args[0]
+    return None
+
+
+def optional_member(annotation: Any) -> Any:
+    """``X`` of ``X | None``; None for any other annotation."""
+    members = [arg for arg in get_args(annotation) if arg is not type(None)]
+    return members[0] if len(members) == 1 and len(get_args(annotation)) == 2 else None
+
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "text", Path: "a path"}
+_PLURALS = {int: "integers", float: "numbers", str: "names", Path: "paths"}
+
+
+def coerce(field: dataclasses.Field, annotation: Any, value: Any, name: str) -> Any:
+    """``value`` as a value of ``field`` (of type ``annotation``): a flag's text, or what a YAML/TOML file read.
+
+    The one conversion of option values, for flags and config files alike: ``X | None`` takes None or
+    ``none``; ``tuple[X, ...]`` comma-separated text or a list; ``bool`` true/false, yes/no, on/off, 1/0;
+    ``int`` a whole number; ``float`` any number; ``Literal`` one of its choices; ``str`` and ``Path`` text.
+    Raises ConfigError, one line naming ``name`` (the flag, or the key and its file), the value and the type.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none" and _optional(annotation)):
+        return None
+    item = tuple_item(annotation)
+    if item is not None:
+        parts = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else value
+        try:
+            if not isinstance(parts, list | tuple):
+                parts = [parts] if isinstance(parts, int | float) and not isinstance(parts, bool) else None
+            return tuple(_scalar(item, part) for part in parts)
+        except (TypeError, ValueError):
+            example = ",".join(map(str, field.default)) if isinstance(field.default, tuple) and field.default else "1,2"
+            what = _PLURALS.get(item, "values")
+            raise ConfigError(f"{name} must be comma-separated {what} like {example}; got {value!r}") from None
+    annotation = optional_member(annotation) or annotation
+    try:
+        return _scalar(annotation, value)
+    except (TypeError, ValueError):
+        choices = literal_choices(annotation)
+        what = f"one of {', '.join(map(str, choices))}" if choices else _KINDS.get(annotation, annotation)
+        raise ConfigError(f"{name} must be {what}; got {value!r}") from None
+
+
+def _optional(annotation: Any) -> bool:
+    return type(None) in get_args(annotation)
+
+
+def _scalar(annotation: Any, value: Any) -> Any:
+    """``value`` as one ``annotation``; ValueError or TypeError when it is not one."""
+    choices = literal_choices(annotation)
+    if choices is not None:
+        by_text = {str(choice): choice for choice in choices}
+        if str(value).strip() not in by_text:
+            raise ValueError(value)
+        return by_text[str(value).strip()]
+    if isinstance(value, bool) and annotation is not bool:
+        raise TypeError(value)
+    if annotation is bool:
+        text = str(value).strip().lower()
+        if text not in _TRUE + _FALSE:
+            raise ValueError(value)
+        return text in _TRUE
+    if annotation is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return int(value) if isinstance(value, int | float) else int(str(value).strip())
+    if annotation is float:
+        return float(value) if isinstance(value, int | float) else float(str(value).strip())
+    if annotation in (str, Path):
+        if isinstance(value, list | tuple | dict):
+            raise TypeError(value)
+        return annotation(value)
+    return value
 
 
 def bound_text(field: dataclasses.Field) -> str:

@@ -17,39 +17,13 @@ from typing import ClassVar, NamedTuple, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from posekit.core.device import DeviceOptions
 from posekit.core.errors import ConfigError, PosekitError
 from posekit.core.options import check_bounds
 from posekit.estimators.crops import crop_to_frame, crop_transform
 from posekit.estimators.tiles import cut_by_inner_edge, frame_tiles, merge_passes, shift_to_frame
 from posekit.skeleton.layouts import JointLayout
 from posekit.skeleton.records import PoseProposals
-
-
-def check_device(device: str) -> None:
-    """Fail once, before any video, when ``device`` is malformed or not on this machine."""
-    if device == "cpu":
-        return
-    kind, _, index = device.partition(":")
-    if kind != "cuda" or (index and not index.isdigit()):
-        raise ConfigError(f"unknown --device {device!r}; use cpu, cuda or cuda:N")
-    import torch
-
-    if not torch.cuda.is_available():
-        raise ConfigError(f"--device {device}: no CUDA GPU is visible on this machine; use --device cpu")
-    if index and int(index) >= torch.cuda.device_count():
-        raise ConfigError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
-
-
-@dataclass(frozen=True)
-class DeviceOptions:
-    """Where an expert runs."""
-
-    device: str = field(default="cpu", metadata={"help": "cpu or cuda:N."})
-
-    def __post_init__(self) -> None:
-        check_device(self.device)
-        check_bounds(self)
-
 
 DEFAULT_IMGSZ = 640
 """Input size of a full-frame expert when neither ``--imgsz`` nor its weights give one."""
@@ -158,8 +132,7 @@ class EstimatorConfig(TopDownOptions, OneStageOptions, DeviceOptions):
     """
 
     def __post_init__(self) -> None:
-        check_device(self.device)
-        check_bounds(self)
+        DeviceOptions.__post_init__(self)
 
 
 @runtime_checkable

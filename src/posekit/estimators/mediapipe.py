@@ -70,7 +70,7 @@ class MediaPipePose(TopDownExpert):
                 "the mediapipe expert needs mediapipe==0.10.14 (later releases dropped its pose "
                 f"solution): pip install mediapipe==0.10.14 ({exc})"
             ) from exc
-        if config.device != "cpu":
+        if config.device not in ("auto", "cpu"):
             log.info("mediapipe runs on the CPU (asked for %s)", config.device)
         super().__init__(config)
         self._whole_crop = rect_pb2.NormalizedRect(x_center=0.5, y_center=0.5, width=1.0, height=1.0, rotation=0.0)

@@ -15,6 +15,7 @@ files rtmlib downloads); posekit never downloads them, the user names a local pa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -22,10 +23,13 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
+from posekit.core.device import DeviceOptions
 from posekit.core.errors import ConfigError
 from posekit.estimators.base import CropPoses, EstimatorConfig, OneStageExpert, TopDownExpert, require_file
 from posekit.skeleton.layouts import COCO17
 from posekit.skeleton.records import PoseProposals
+
+log = logging.getLogger(__name__)
 
 RTMPOSE_MEAN = np.array([123.675, 116.28, 103.53], np.float32)
 RTMPOSE_STD = np.array([58.395, 57.12, 57.375], np.float32)
@@ -42,22 +46,29 @@ WHERE_TO_GET = {
 }
 
 
-def execution_providers(device: str) -> list:
-    """ONNX Runtime providers for ``cpu`` or ``cuda[:N]`` (CUDA first, CPU as fallback for unsupported ops)."""
-    if device == "cpu":
+def execution_providers(device: DeviceOptions) -> list:
+    """ONNX Runtime providers on ``device``: on a GPU, CUDA first and the CPU as fallback for unsupported ops.
+
+    ``auto`` runs on the CPU when this onnxruntime has no CUDA provider; a GPU named explicitly needs one.
+    """
+    where = device.resolve()
+    if where == "cpu":
         return ["CPUExecutionProvider"]
     import onnxruntime as ort
 
     if "CUDAExecutionProvider" not in ort.get_available_providers():
+        if device.device == "auto":
+            log.info("onnxruntime has no CUDA provider: the ONNX experts run on the CPU")
+            return ["CPUExecutionProvider"]
         raise ConfigError(
-            f"--device {device}: this onnxruntime has no CUDA provider; "
+            f"--device {where}: this onnxruntime has no CUDA provider; "
             "pip install onnxruntime-gpu (instead of onnxruntime) or use --device cpu"
         )
-    _, _, index = device.partition(":")
+    _, _, index = where.partition(":")
     return [("CUDAExecutionProvider", {"device_id": int(index or 0)}), "CPUExecutionProvider"]
 
 
-def open_session(weights: Path | None, expert: str, device: str):
+def open_session(weights: Path | None, expert: str, device: DeviceOptions):
     """An ``onnxruntime.InferenceSession`` on the local file ``weights``; ConfigError naming the fix."""
     if weights is None:
         raise ConfigError(
@@ -119,7 +130,7 @@ class OnnxExpert:
     def __init__(self, weights: Path | None, config: EstimatorConfig) -> None:
         super().__init__(config)
         self.name = self.expert
-        self.session = open_session(weights, self.expert, config.device)
+        self.session = open_session(weights, self.expert, config)
         self.batch_size, self.height, self.width = input_geometry(self.session, self.expert)
         self.input_name = self.session.get_inputs()[0].name
         names = [o.name for o in self.session.get_outputs()]

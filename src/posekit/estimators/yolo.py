@@ -130,7 +130,7 @@ class YoloPose(OneStageExpert):
 
     def __init__(self, weights: Path | None, config: EstimatorConfig) -> None:
         super().__init__(config)
-        self.device = config.device
+        self.device = config.resolve()
         self.weights = weights or bundled_yolo_weights()
         self.model = load_yolo(self.weights)
         self.runner = YoloRunner(self.model, self.weights)

@@ -28,7 +28,7 @@ class YoloTopDown(TopDownExpert):
 
     def __init__(self, weights: Path | None, config: EstimatorConfig) -> None:
         super().__init__(config)
-        self.device = config.device
+        self.device = config.resolve()
         self.min_box_score = config.min_box_score
         self.weights = weights or bundled_yolo_weights()
         self.model = load_yolo(self.weights)

@@ -105,6 +105,15 @@ _LIMBS = [
     ("right_ankle", "right_knee"),
 ]
 
+_TORSO_AND_LIMBS = [
+    ("right_shoulder", "left_shoulder"),
+    ("left_shoulder", "left_hip"),
+    ("right_hip", "left_hip"),
+    ("right_shoulder", "right_hip"),
+    *_LIMBS,
+]
+"""The shoulder-hip box and the limbs: the body edges that COCO-17, LCRNet-13 and BlazePose-33 share."""
+
 _BODY12 = (
     "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
@@ -119,11 +128,7 @@ COCO17 = _layout(
         ("left_ear", "left_eye"),
         ("right_ear", "right_eye"),
         ("nose", "left_shoulder"),
-        ("right_shoulder", "left_shoulder"),
-        ("left_shoulder", "left_hip"),
-        ("right_hip", "left_hip"),
-        ("right_shoulder", "right_hip"),
-        *_LIMBS,
+        *_TORSO_AND_LIMBS,
     ],
     center="left_hip",
 )
@@ -153,11 +158,7 @@ LCRNET13 = _layout(
      "right_wrist", "left_wrist", "right_elbow", "left_elbow", "right_shoulder", "left_shoulder", "head"),
     [
         ("head", "left_shoulder"),
-        ("right_shoulder", "left_shoulder"),
-        ("left_shoulder", "left_hip"),
-        ("right_hip", "left_hip"),
-        ("right_shoulder", "right_hip"),
-        *_LIMBS,
+        *_TORSO_AND_LIMBS,
     ],
     center="left_hip",
 )  # fmt: skip
@@ -180,11 +181,7 @@ BLAZEPOSE33 = _layout(
         ("right_ear", "right_eye_outer"),
         ("mouth_left", "mouth_right"),
         ("nose", "left_shoulder"),
-        ("right_shoulder", "left_shoulder"),
-        ("left_shoulder", "left_hip"),
-        ("right_hip", "left_hip"),
-        ("right_shoulder", "right_hip"),
-        *_LIMBS,
+        *_TORSO_AND_LIMBS,
         ("left_pinky", "left_wrist"),
         ("left_index", "left_wrist"),
         ("left_thumb", "left_wrist"),
@@ -310,11 +307,7 @@ PENN13 = _layout(
     ("head", *_BODY12),
     [
         ("head", "left_shoulder"),
-        ("right_shoulder", "left_shoulder"),
-        ("left_shoulder", "left_hip"),
-        ("right_hip", "left_hip"),
-        ("right_shoulder", "right_hip"),
-        *_LIMBS,
+        *_TORSO_AND_LIMBS,
     ],
     center="left_hip",
 )

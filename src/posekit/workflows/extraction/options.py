@@ -151,7 +151,7 @@ class ExtractOptions:
         """
         if self.batch_size is not None:
             return self.batch_size
-        return 1 if self.estimator.device == "cpu" else GPU_BATCH_FRAMES
+        return 1 if self.estimator.resolve() == "cpu" else GPU_BATCH_FRAMES
 
     def settings(self) -> dict:
         """The options that change the output, as recorded in the manifest (a resume must match them).

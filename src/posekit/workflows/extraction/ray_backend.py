@@ -205,8 +205,6 @@ class RayBackend:
         cpus = opts.cpus_per_worker
         if cpus is None:
             cpus = max(1.0, float(int(ray.cluster_resources().get("CPU", 1) // opts.workers)))
-        if opts.num_gpus_per_worker > 0 and options.estimator.device == "cpu":
-            options = replace(options, estimator=replace(options.estimator, device="cuda:0"))
         context = DataContext.get_current()
         context.execution_options.preserve_order = True  # results in input order: same shards as one process
         context.max_errored_blocks = -1  # a clip lost after its retries is recorded here, not fatal

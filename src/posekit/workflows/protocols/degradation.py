@@ -160,7 +160,7 @@ class ProtocolOptions:
             "degradations": list(self.degradations),
             "imgsz": self.estimator.imgsz,
             "reference_imgsz": self.reference_imgsz or self.estimator.imgsz,
-            "device": self.estimator.device,
+            "device": self.estimator.resolve(),
             "max_frames": self.max_frames,
             "seed": self.seed,
             "gamma": self.gamma,

@@ -96,7 +96,7 @@ def calibrate_person_threshold(weights: Path, dataset: PseudoLabelDataset, optio
                 conf=SCORE_FLOOR,
                 iou=iou,
                 agnostic_nms=True,
-                device=options.device,
+                device=options.resolve(),
                 verbose=False,
             )
             height, width = pred.orig_shape

@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from posekit.core.device import DeviceOptions
 from posekit.core.errors import ConfigError
 from posekit.core.options import check_bounds
-from posekit.estimators.base import check_device
 from posekit.estimators.yolo import bundled_yolo_weights
 from posekit.refine.ssta import DEFAULT_GAMMA
 
@@ -93,7 +93,7 @@ class PseudoLabelOptions:
 
 
 @dataclass(frozen=True)
-class SelfTrainOptions:
+class SelfTrainOptions(DeviceOptions):
     """Settings of :func:`self_train`.
 
     Attributes:
@@ -105,7 +105,7 @@ class SelfTrainOptions:
         lr0: AdamW learning rate, the same for every class count. 0.0002: at Ultralytics' automatic
             0.002 the first epoch wrecks the trained head (AdamW moves every weight by about lr per
             step; measured: validation box mAP50 0.53 -> 0.02 after 12 steps, 0.53 -> 0.41 at 0.0002).
-        device: ``cpu`` or ``cuda:N``.
+        device: where it trains (:class:`~posekit.core.device.DeviceOptions`; auto by default).
         workers: data-loading processes.
         seed: training seed (deterministic mode on).
         patience: stop after this many epochs without improvement.
@@ -155,7 +155,6 @@ class SelfTrainOptions:
             "min_open": True,
         },
     )
-    device: str = field(default="cpu", metadata={"help": "cpu or cuda:N."})
     workers: int = field(default=2, metadata={"help": "Data-loading processes.", "min": 0})
     seed: int = field(default=0, metadata={"help": "Seed of K-means, the video split and training."})
     patience: int = field(default=50, metadata={"help": "Stop after this many epochs without improvement.", "min": 1})
@@ -179,8 +178,7 @@ class SelfTrainOptions:
             raise ConfigError(
                 f"--train-heads {','.join(self.train_heads)!r}: choose among {', '.join(HEADS)} (e.g. loc,cls)"
             )
-        check_bounds(self)
-        check_device(self.device)
+        DeviceOptions.__post_init__(self)
 
     def settings(self) -> dict:
         """What decides the training (recorded in the run card; a resumed run must match)."""
@@ -188,4 +186,5 @@ class SelfTrainOptions:
         d["labels"] = asdict(self.labels)
         d["weights"] = str(self.weights or bundled_yolo_weights())
         d["train_heads"] = list(self.train_heads)
+        d["device"] = self.resolve()
         return d

@@ -75,13 +75,13 @@ def _log_epoch(trainer) -> None:
 def validate(weights: Path, dataset: PseudoLabelDataset, options: SelfTrainOptions) -> dict:
     """Box and pose metrics of ``weights`` on the pseudo labels' validation split, every class counted as a person."""
     model = load_yolo(weights)
-    with offline_training(options.device):
+    with offline_training(options.resolve()):
         res = model.val(
             data=str(dataset.data_yaml),
             split="val",
             imgsz=options.imgsz,
             batch=options.batch,
-            device=options.device,
+            device=options.resolve(),
             workers=options.workers,
             single_cls=True,
             plots=False,
@@ -146,7 +146,7 @@ def _train(
         "epochs": options.epochs,
         "imgsz": options.imgsz,
         "batch": options.batch,
-        "device": options.device,
+        "device": options.resolve(),
         "workers": options.workers,
         "seed": options.seed,
         "deterministic": True,
@@ -161,9 +161,9 @@ def _train(
         "lr0": options.lr0,
         "nbs": options.batch,
         "verbose": progress,
-        "amp": options.device != "cpu",
+        "amp": options.resolve() != "cpu",
     }
-    with offline_training(options.device):
+    with offline_training(options.resolve()):
         if last is not None:
             log.info("resuming self-training from %s", last)
             keep = ("data", "device", "workers", "freeze", "plots")  # data: else Ultralytics fetches its default

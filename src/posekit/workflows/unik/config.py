@@ -12,8 +12,9 @@ from typing import Any, Literal
 
 import yaml
 
+from posekit.core.device import DeviceOptions
 from posekit.core.errors import ConfigError
-from posekit.core.options import check_bounds
+from posekit.core.options import coerce, field_types, flag_name
 from posekit.unik.thesis import THESIS_CHANNELS
 from posekit.workflows.unik.checks import read_unik_checkpoint
 
@@ -36,9 +37,10 @@ _DATA = "Input (thesis 3.7.1)"
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(DeviceOptions):
     """Every training option; a config file (YAML/TOML) and the CLI flags use the same names
-    (``lr_steps`` or ``lr-steps``). Defaults are the thesis setting for Posetics (3.7.1)."""
+    (``lr_steps`` or ``lr-steps``). Defaults are the thesis setting for Posetics (3.7.1); ``device`` and its
+    ``auto`` default come from :class:`DeviceOptions`."""
 
     data: str = field(
         default="",
@@ -160,7 +162,6 @@ class TrainConfig:
     linear_probe: bool = field(default=False, metadata={"help": "Train only the classifier."})
     resume: bool = field(default=False, metadata={"help": "Continue the run in --out from its last.pt."})
     resume_from: str | None = field(default=None, metadata={"help": "Continue from this checkpoint."})
-    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N.", "panel": _RUN})
     eval_every: int = field(default=1, metadata={"help": "Validate every N epochs.", "panel": _RUN, "min": 1})
     log_every: int = field(default=50, metadata={"help": "Print every N steps, 0 = never.", "panel": _RUN, "min": 0})
     log_seconds: float = field(
@@ -182,9 +183,6 @@ class TrainConfig:
         },
     )
 
-    def __post_init__(self) -> None:
-        check_bounds(self)
-
 
 _NTU = {"window": 300, "frames": 300, "pad": "loop", "coords": "3d", "normalise": "unik", "batch_size": 32}
 _SMARTHOME = {"epochs": 50, "lr_steps": (30, 40), "window": 400, "normalise": "unik", "batch_size": 16}
@@ -202,8 +200,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 """Thesis 3.7.1 per dataset and benchmark: epochs, LR decay epochs, training window, inputs; where the thesis
 is silent (batch size, random move) the authors' configs. The benchmark's split comes from the import
 (``posekit import ntu --benchmark xsub``); docs/unik.md lists each difference from the authors' configs."""
-
-_TUPLES = {"lr_steps", "channels", "strides", "dilations"}
 
 
 def load_config_file(path: Path | str) -> dict[str, Any]:
@@ -232,31 +228,44 @@ def _parse_toml(text: str) -> dict[str, Any]:
 def resolve_config(overrides: dict[str, Any] | None = None, config_file: str | Path | None = None) -> TrainConfig:
     """Defaults < preset < config file < ``overrides`` (``None`` values are ignored).
 
-    With ``pretrained``, the model shape options not given (channels, heads, ...) come from
+    Config-file values and overrides go through the flags' own conversion
+    (:func:`posekit.core.options.coerce`), so ``1e-4``, ``[45, 55]`` or ``45,55`` read the same from a file
+    as from a flag. With ``pretrained``, the model shape options not given (channels, heads, ...) come from
     the pre-trained checkpoint."""
     values: dict[str, Any] = {}
     if config_file:
-        values.update({k.replace("-", "_"): v for k, v in load_config_file(config_file).items()})
-    values.update({k.replace("-", "_"): v for k, v in (overrides or {}).items() if v is not None})
-    preset = values.get("preset")
-    if preset is not None:
-        if preset not in PRESETS:
-            raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
-        values = {**PRESETS[preset], **values}
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ConfigError(f"unknown training options {unknown}; options: {sorted(names)}")
+        values.update(_typed(load_config_file(config_file), f"in {config_file}"))
+    given = {key: value for key, value in (overrides or {}).items() if value is not None}
+    values.update(_typed(given))
+    if values.get("preset") is not None:
+        values = {**PRESETS[values["preset"]], **values}
     if values.get("pretrained"):
-        values = {**_architecture_of(values["pretrained"]), **values}
-    fields = {f.name: str(f.type) for f in dataclasses.fields(TrainConfig)}
-    values = {key: _coerce(key, value, fields[key]) for key, value in values.items()}
+        architecture = _architecture_of(values["pretrained"])
+        values = {**_typed(architecture, f"of --pretrained {values['pretrained']}"), **values}
     cfg = TrainConfig(**values)
     _check(cfg)
     if cfg.resume_from or (cfg.resume and (Path(cfg.out) / "last.pt").is_file()):
         flag = "--resume-from" if cfg.resume_from else "--resume"
         read_unik_checkpoint(cfg.resume_from or Path(cfg.out) / "last.pt", flag)
     return cfg
+
+
+def _typed(values: dict[str, Any], where: str | None = None) -> dict[str, Any]:
+    """``values`` keyed by option name (``lr-steps`` or ``lr_steps``), each converted to its option's type; an
+    unknown name or a value of the wrong type is refused in one line naming it: as ``key where`` (``lr_steps
+    in run.yaml``), or as its flag when ``where`` is None (flags and overrides)."""
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted({key.replace("-", "_") for key in values} - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown training options {unknown}; options: {sorted(fields)}")
+    types = field_types(TrainConfig)
+    out = {}
+    for key, value in values.items():
+        field = fields[key.replace("-", "_")]
+        out[field.name] = coerce(
+            field, types[field.name], value, flag_name(field) if where is None else f"{key} {where}"
+        )
+    return out
 
 
 ARCHITECTURE = ("channels", "strides", "dilations", "num_heads", "tau", "max_persons")
@@ -267,39 +276,6 @@ def _architecture_of(checkpoint: str) -> dict[str, Any]:
     args = read_unik_checkpoint(checkpoint, "--pretrained", weights_only_file=True).get("model_args", {})
     renamed = {**args, "max_persons": args.get("num_persons")}
     return {k: renamed[k] for k in ARCHITECTURE if renamed.get(k) is not None}
-
-
-def _coerce(name: str, value: Any, annotation: str) -> Any:
-    """A config value to the option's type (YAML reads ``1e-4`` as a string, flags give text)."""
-    if value is None:
-        return None
-    try:
-        if name in _TUPLES:
-            return _int_tuple(value, name)
-        if annotation.startswith("bool"):
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
-                    raise ValueError(value)
-                return value.lower() in ("true", "yes", "1", "on")
-            return bool(value)
-        if annotation.startswith("int"):
-            return int(value)
-        if annotation.startswith("float"):
-            return float(value)
-        if annotation.startswith("str"):
-            return str(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"option {name} must be {annotation.split(' ')[0]}, got {value!r}") from None
-    return value
-
-
-def _int_tuple(value: Any, name: str) -> tuple[int, ...]:
-    try:
-        if isinstance(value, str):
-            return tuple(int(v) for v in value.replace(" ", "").split(",") if v)
-        return tuple(int(v) for v in value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a list of integers like 30,40; got {value!r}") from None
 
 
 def _check(cfg: TrainConfig) -> None:

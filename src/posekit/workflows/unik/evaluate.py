@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from posekit.core.device import DEFAULT_DEVICE, DeviceOptions
 from posekit.core.errors import ConfigError
 from posekit.io.samples import LabelMap, find_labels
 from posekit.io.torch_dataset import SkeletonShardDataset
@@ -121,7 +122,7 @@ class LoadedModel:
 
 
 def load_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> LoadedModel:
-    """Rebuild the UNIK of a training checkpoint (loaded with ``weights_only=True``)."""
+    """Rebuild the UNIK of a training checkpoint (loaded with ``weights_only=True``) on the torch ``device``."""
     path = Path(path)
     ckpt = read_unik_checkpoint(path, "--ckpt")
     model = UNIK(**ckpt["model_args"])
@@ -257,18 +258,19 @@ def evaluate_checkpoint(
     ckpt: Path | str,
     data: Path | str,
     batch_size: int = 32,
-    device: str = "cpu",
+    device: DeviceOptions = DEFAULT_DEVICE,
     stream: str | None = None,
     window: int | str | None = "config",
     workers: int = 0,
 ) -> EvalResult:
     """Metrics of one checkpoint on the labelled shards at ``data`` (centred windows, or whole
     clips with ``window=None``)."""
-    loaded = load_checkpoint(ckpt, device)
+    where = device.resolve()
+    loaded = load_checkpoint(ckpt, where)
     ds = dataset_for(loaded, data, stream=stream, window=window)
     if ds.labels is None:
         raise ConfigError(f"no labels for {data}: evaluation needs a labels.json beside the shards")
-    logits, labels = predict_logits(loaded.model, ds, batch_size, device, workers)
+    logits, labels = predict_logits(loaded.model, ds, batch_size, where, workers)
     metrics = classification_metrics(logits, labels, loaded.classes)
     metrics.update(checkpoint=str(ckpt), data=str(data), stream=ds.stream, epoch=loaded.epoch)
     return EvalResult(metrics, list(ds.clip_ids), softmax(logits), labels, loaded.classes)
@@ -314,17 +316,18 @@ def predict_topk(
     data: Path | str,
     clip_ids: list[str] | None = None,
     k: int = 5,
-    device: str = "cpu",
+    device: DeviceOptions = DEFAULT_DEVICE,
     batch_size: int = 32,
 ) -> list[dict[str, Any]]:
     """Top-``k`` ``(label, probability)`` of each clip at ``data`` (all, or ``clip_ids``)."""
-    loaded = load_checkpoint(ckpt, device)
+    where = device.resolve()
+    loaded = load_checkpoint(ckpt, where)
     ds = dataset_for(loaded, data, labels=None, clip_ids=clip_ids)
     if clip_ids:
         unknown = sorted(set(clip_ids) - set(ds.clip_ids))
         if unknown:
             raise ConfigError(f"no clip {unknown[0]!r} in {data}")
-    logits, _ = predict_logits(loaded.model, ds, batch_size, device)
+    logits, _ = predict_logits(loaded.model, ds, batch_size, where)
     probs = softmax(logits)
     classes = loaded.classes or tuple(str(i) for i in range(probs.shape[1]))
     out = []

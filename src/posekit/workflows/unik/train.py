@@ -49,6 +49,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from posekit import __version__
+from posekit.core.device import DeviceOptions
 from posekit.core.errors import ConfigError
 from posekit.core.files import atomic_path
 from posekit.io.samples import LabelMap, find_labels
@@ -76,13 +77,13 @@ class Dist:
         return self.rank == 0
 
 
-def setup_distributed(device: str = "auto") -> Dist:
-    """Join the torchrun process group if there is one (NCCL on CUDA, gloo on CPU)."""
+def setup_distributed(options: DeviceOptions) -> Dist:
+    """Join the torchrun process group if there is one (NCCL on CUDA, gloo on CPU); with several processes
+    on CUDA, each runs on its ``LOCAL_RANK`` GPU."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = options.resolve()
     use_cuda = device.startswith("cuda")
     dev = torch.device("cuda", local_rank) if use_cuda and (world > 1 or device == "cuda") else torch.device(device)
     if use_cuda:
@@ -423,7 +424,7 @@ def _tensorboard(cfg: TrainConfig, out: Path):
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run training as configured; return the final metrics (on rank 0; others get ``{}``)."""
-    d = setup_distributed(cfg.device)
+    d = setup_distributed(cfg)
     try:
         return _train(cfg, d)
     finally:
