@@ -31,9 +31,9 @@ from pathlib import Path
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
+from posekit.core.jsonable import jsonable
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import parse_experts
-from posekit.eval.reference import jsonable
 from posekit.refine.ssta import AggregationOptions
 from posekit.refine.ssta.options import FusedOptions
 from posekit.workflows.protocols.degradation import run_protocol

@@ -33,9 +33,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from posekit.core.jsonable import jsonable
 from posekit.eval.coco import GtScoreOptions, score_shards
 from posekit.eval.failures import FAILURES
-from posekit.eval.reference import jsonable
 
 REPO = Path(__file__).resolve().parents[1]
 GT_DEV = REPO.parent / "shared" / "data" / "gt-dev"

@@ -37,10 +37,11 @@ from scipy.optimize import linear_sum_assignment
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
 from posekit.core.boxes import box_iou
+from posekit.core.jsonable import jsonable
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import parse_experts
 from posekit.eval.coco import GtScoreOptions, score_shards
-from posekit.eval.reference import build_reference, jsonable
+from posekit.eval.reference import build_reference
 from posekit.workflows.extraction.experts import ExpertSet
 from posekit.workflows.protocols.degradation import (
     CLEAN,

@@ -23,10 +23,10 @@ import os
 import tempfile
 from pathlib import Path
 
+from posekit.core.jsonable import jsonable
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import build_estimator, parse_experts
 from posekit.eval.pose3d import Gt3d, labelled_box_3d, load_gt3d, score_3d, tracked_3d
-from posekit.eval.reference import jsonable
 from posekit.workflows.extraction.options import ExtractOptions
 from posekit.workflows.extraction.run import run_extraction
 

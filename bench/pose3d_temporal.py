@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from posekit.core.jsonable import jsonable
 from posekit.estimators.registry import parse_experts
 from posekit.eval.metrics import jitter
 from posekit.eval.pose3d import body_bones, bone_length_spread
-from posekit.eval.reference import jsonable
 from posekit.io.shards import iter_skeleton_clips
 from posekit.workflows.extraction.options import ExtractOptions
 from posekit.workflows.extraction.run import run_extraction

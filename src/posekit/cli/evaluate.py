@@ -12,12 +12,12 @@ from rich.table import Table
 from posekit.cli.common import console, friendly_errors, setup_logging
 from posekit.cli.options import Group, with_options
 from posekit.core.errors import ConfigError
+from posekit.core.jsonable import jsonable
 from posekit.core.progress import progress_bar
 from posekit.estimators.base import EstimatorConfig
 from posekit.estimators.registry import EXPERTS, parse_experts
 from posekit.eval.coco import GtScoreOptions
 from posekit.eval.pose3d import Gt3dOptions
-from posekit.eval.reference import jsonable
 from posekit.io.outputs import check_output_dir, check_output_file
 from posekit.refine.ssta import DEFAULT_GAMMA
 from posekit.workflows.protocols.degradation import ProtocolOptions

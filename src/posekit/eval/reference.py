@@ -433,16 +433,3 @@ def track_jitter(poses: PoseSet) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return jitter(dense, scale)
-
-
-def jsonable(value: object) -> object:
-    """``value`` with non-finite floats as None and numpy scalars as Python ones, for ``json.dumps``."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value

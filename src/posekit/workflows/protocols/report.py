@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 
 from posekit.core.files import atomic_write_text
-from posekit.eval.reference import jsonable
+from posekit.core.jsonable import jsonable
 from posekit.workflows.protocols.degradation import COLUMNS, ProtocolResult
 
 

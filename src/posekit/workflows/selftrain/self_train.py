@@ -36,6 +36,7 @@ from pathlib import Path
 
 from posekit.core.errors import ConfigError
 from posekit.core.files import atomic_write_text
+from posekit.core.jsonable import jsonable
 from posekit.core.progress import progress_bar
 from posekit.estimators.yolo import bundled_yolo_weights, load_yolo
 from posekit.io.outputs import check_output_dir
@@ -103,7 +104,7 @@ def self_train(
             shutil.rmtree(out, ignore_errors=True)
         raise
     pending = out / PENDING_NAME
-    pending.write_text(json.dumps(jsonable(settings), indent=1) + "\n")
+    atomic_write_text(pending, json.dumps(jsonable(settings), indent=1) + "\n")
     log.info(
         "pseudo labels: %d train / %d val frames, %d / %d poses, split %s",
         dataset.meta["frames"]["train"],
@@ -197,8 +198,3 @@ def _finished_run(out: Path, settings: dict) -> SelfTrainResult | None:
     if pending.is_file() and json.loads(pending.read_text()) != jsonable(settings):
         raise ConfigError(f"{out} holds an unfinished self-training run with other settings; use another --out")
     return None
-
-
-def jsonable(value: object) -> object:
-    """``value`` through a JSON round trip (tuples become lists), so settings compare equal after reading back."""
-    return json.loads(json.dumps(value))

@@ -14,6 +14,7 @@ import yaml
 
 from posekit.core.device import DeviceOptions
 from posekit.core.errors import ConfigError
+from posekit.core.jsonable import jsonable
 from posekit.core.options import coerce, field_types, flag_name
 from posekit.unik.thesis import THESIS_CHANNELS
 from posekit.workflows.unik.checks import read_unik_checkpoint
@@ -284,13 +285,4 @@ def _check(cfg: TrainConfig) -> None:
 
 
 def save_config(cfg: TrainConfig, path: Path) -> None:
-    path.write_text(yaml.safe_dump(plain(dataclasses.asdict(cfg)), sort_keys=False))
-
-
-def plain(value: Any) -> Any:
-    """Tuples to lists, recursively (for YAML/JSON)."""
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
+    path.write_text(yaml.safe_dump(jsonable(dataclasses.asdict(cfg)), sort_keys=False))

@@ -52,12 +52,13 @@ from posekit import __version__
 from posekit.core.device import DeviceOptions
 from posekit.core.errors import ConfigError
 from posekit.core.files import atomic_path
+from posekit.core.jsonable import jsonable
 from posekit.io.samples import LabelMap, find_labels
 from posekit.io.torch_dataset import SkeletonShardDataset
 from posekit.skeleton.features import softmax
 from posekit.unik.model import UNIK, count_parameters
 from posekit.workflows.unik.checks import check_training_set
-from posekit.workflows.unik.config import TrainConfig, plain, save_config
+from posekit.workflows.unik.config import TrainConfig, save_config
 from posekit.workflows.unik.evaluate import classification_metrics, save_confusion_png, save_scores
 
 # ---------------------------------------------------------------------------------------------
@@ -503,7 +504,7 @@ def checkpoint_state(run: Run, cfg: TrainConfig, epoch: int) -> dict[str, Any]:
         "model_args": model_args(cfg, run.labels.num_classes, run.train_set),
         "layout": run.train_set.layout.to_json(),
         "classes": list(run.labels.classes),
-        "config": plain(dataclasses.asdict(cfg)),
+        "config": jsonable(dataclasses.asdict(cfg)),
         "history": run.history,
         "best_score": run.best,
         "metric": cfg.metric,
