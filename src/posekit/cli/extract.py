@@ -83,7 +83,7 @@ def extract_command(
 
     Example: posekit extract videos/ --out shards/ --experts yolo,mediapipe --imgsz 1280
     On a Ray cluster: posekit extract videos/ --out shards/ --backend ray --ray-address auto
-    --workers 8 --num-gpus-per-worker 1 --device cuda:0 (see docs/cluster.md).
+    --workers 8 --num-gpus-per-worker 1 (see docs/cluster.md).
     """
     setup_logging(verbose)
     options = ExtractOptions.from_flags(experts, estimator, ssta, images, fields)
