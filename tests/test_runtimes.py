@@ -136,6 +136,17 @@ def test_the_pipeline_gives_large_tensors_pages_of_their_own() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+def test_the_command_line_loads_no_module_that_only_evaluation_or_imports_need() -> None:
+    """Starting ``posekit`` (every command's module) loads neither SciPy's optimiser nor its file readers: a YOLO
+    extraction never needs them, and they cost ~50 MiB of resident memory and ~0.3 s of CPU per process."""
+    code = (
+        "import sys, posekit.cli.app; print(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'pandas')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
 @pytest.mark.slow
 def test_one_and_two_workers_write_byte_identical_shards(short_clip: Path, tmp_path: Path) -> None:
     import torch
