@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +15,13 @@ import pytest
 
 from posekit.core.errors import ConfigError
 from posekit.estimators.base import CropPoses, EstimatorConfig, TopDownExpert
-from posekit.estimators.registry import parse_experts
+from posekit.estimators.registry import build_estimator, parse_experts
 from posekit.estimators.runtimes import (
     CACHE_ENV,
     RuntimeOptions,
     cache_root,
     export_key,
+    one_torch_thread,
     runtime_installed,
 )
 from posekit.estimators.yolo import bundled_yolo_weights
@@ -145,6 +147,30 @@ def test_the_command_line_loads_no_module_that_only_evaluation_or_imports_need()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_detectors_of_one_weights_file_share_the_loaded_model_and_predict_at_once_as_alone(
+    sample_frames: list[np.ndarray],
+) -> None:
+    """Two detectors built from one weights file hold one loaded model; predicting at once from two threads (full
+    frames and tiles: two input shapes) gives each frame exactly the persons one detector gives it alone."""
+    config = EstimatorConfig(imgsz=320, tiles=2, tile_max_upscale=4.0)
+    first, second = build_estimator("yolo", config), build_estimator("yolo", config)
+    assert first.model is second.model
+    for detector in (first, second):
+        detector.use_runtime("torch", 1)
+    assert first.runner.predictor_model is not second.runner.predictor_model
+    frames = sample_frames[:6]
+    with ThreadPoolExecutor(2, initializer=one_torch_thread) as pool:
+        together = list(pool.map(lambda k: (first, second)[k % 2].predict([frames[k]])[0], range(len(frames))))
+    with ThreadPoolExecutor(1, initializer=one_torch_thread) as pool:
+        alone = list(pool.map(lambda frame: first.predict([frame])[0], frames))
+    assert sum(len(props.scores) for props in alone) > 0
+    for a, b in zip(alone, together):
+        np.testing.assert_array_equal(a.boxes, b.boxes)
+        np.testing.assert_array_equal(a.keypoints, b.keypoints)
+        np.testing.assert_array_equal(a.joint_scores, b.joint_scores)
 
 
 @pytest.mark.slow

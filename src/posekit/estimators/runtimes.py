@@ -9,6 +9,7 @@ Pre- and post-processing (letterbox, NMS, keypoint decoding) stay Ultralytics' o
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import hashlib
 import importlib.util
@@ -218,9 +219,10 @@ class YoloRunner:
     """One Ultralytics YOLO-pose model run on ``runtime``, with posekit's thread count.
 
     ``model`` is the PyTorch model (its names, stride and calibrated settings are read from it); predictions
-    come from the export when the runtime is not torch. Ultralytics sets PyTorch's thread count whenever a
-    predictor starts, so the first call starts it on a blank image and then sets the threads (None: leave
-    Ultralytics' count).
+    come from the export when the runtime is not torch, else from ``model`` through a predictor of this runner's
+    own (:func:`own_predictor`), so runners sharing one loaded model can predict at once. Ultralytics sets
+    PyTorch's thread count whenever a predictor starts, so the first call starts it on a blank image and then
+    sets the threads (None: leave Ultralytics' count).
     """
 
     def __init__(self, model, weights: Path, runtime: Runtime = "torch", threads: int | None = None) -> None:
@@ -228,7 +230,7 @@ class YoloRunner:
         self.runtime = runtime
         self.threads = threads
         if runtime == "torch":
-            self.predictor_model = model
+            self.predictor_model = own_predictor(model)
         else:
             from ultralytics import YOLO
 
@@ -243,6 +245,15 @@ class YoloRunner:
                 set_threads(self.predictor_model, self.runtime, self.threads)
             self._started = True
         return self.predictor_model.predict(images, **kwargs)
+
+
+def own_predictor(model):
+    """The Ultralytics ``YOLO`` ``model`` with no predictor yet: its loaded network and checkpoint are shared, the
+    predictor it starts on its first call is its own (Ultralytics keeps one per ``YOLO`` object, and each predictor
+    holds a copy of the network, fused for inference, and the state of the batch it is predicting)."""
+    twin = copy.copy(model)
+    twin.predictor = None
+    return twin
 
 
 def set_threads(model, runtime: Runtime, threads: int) -> None:

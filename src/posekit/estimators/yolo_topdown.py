@@ -14,7 +14,7 @@ import numpy as np
 from posekit.core.boxes import box_iou
 from posekit.estimators.base import CropPoses, EstimatorConfig, TopDownExpert
 from posekit.estimators.runtimes import Runtime, YoloRunner
-from posekit.estimators.yolo import bundled_yolo_weights, load_yolo
+from posekit.estimators.yolo import bundled_yolo_weights, shared_yolo
 from posekit.skeleton.layouts import COCO17
 
 MIN_IOU_WITH_EXPECTED_BOX = 0.2
@@ -31,7 +31,7 @@ class YoloTopDown(TopDownExpert):
         self.device = config.device
         self.min_box_score = config.min_box_score
         self.weights = weights or bundled_yolo_weights()
-        self.model = load_yolo(self.weights)
+        self.model = shared_yolo(self.weights)
         self.runner = YoloRunner(self.model, self.weights)
 
     def use_runtime(self, runtime: Runtime, threads: int) -> None:
