@@ -19,12 +19,14 @@ from posekit.estimators.registry import build_estimator, parse_experts
 from posekit.estimators.runtimes import (
     CACHE_ENV,
     RuntimeOptions,
+    YoloRunner,
     cache_root,
     export_key,
     one_torch_thread,
+    own_predictor,
     runtime_installed,
 )
-from posekit.estimators.yolo import bundled_yolo_weights
+from posekit.estimators.yolo import bundled_yolo_weights, shared_yolo
 from posekit.skeleton.layouts import COCO17
 from posekit.workflows.extraction.driver import ExtractOptions, run_extraction
 from tests.conftest import REPO
@@ -171,6 +173,20 @@ def test_detectors_of_one_weights_file_share_the_loaded_model_and_predict_at_onc
         np.testing.assert_array_equal(a.boxes, b.boxes)
         np.testing.assert_array_equal(a.keypoints, b.keypoints)
         np.testing.assert_array_equal(a.joint_scores, b.joint_scores)
+
+
+@pytest.mark.slow
+def test_the_runner_takes_rgb_frames_and_gives_what_ultralytics_gives_for_their_bgr_copy(
+    sample_frames: list[np.ndarray],
+) -> None:
+    model = shared_yolo(None)
+    rgb = sample_frames[0]
+    ours = YoloRunner(model, bundled_yolo_weights()).predict([rgb], imgsz=1280, conf=0.1, verbose=False)[0]
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    theirs = own_predictor(model).predict([bgr], imgsz=1280, conf=0.1, verbose=False)[0]
+    assert len(ours.boxes) > 0
+    np.testing.assert_array_equal(ours.boxes.data.numpy(), theirs.boxes.data.numpy())
+    np.testing.assert_array_equal(ours.keypoints.data.numpy(), theirs.keypoints.data.numpy())
 
 
 @pytest.mark.slow

@@ -17,10 +17,12 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 
 from posekit.core.errors import ConfigError
@@ -237,14 +239,18 @@ class YoloRunner:
             self.predictor_model = YOLO(str(exported_model_path(weights, runtime)), task=model.task)
         self._started = False
 
-    def predict(self, images: list[np.ndarray], **kwargs: Any) -> list:
-        """Ultralytics results for ``(H, W, 3)`` uint8 BGR images (``kwargs``: ``predict``'s settings)."""
+    def predict(self, images: Sequence[np.ndarray], **kwargs: Any) -> list:
+        """Ultralytics results for ``(H, W, 3)`` uint8 RGB images (``kwargs``: ``predict``'s settings).
+
+        Ultralytics reads arrays as OpenCV's BGR: each image is handed over as its BGR copy, made by OpenCV
+        (``cvtColor`` swaps the channels ~30x faster than NumPy's reversed-axis copy, to the same bytes).
+        """
         if not self._started:
             self.predictor_model.predict([np.zeros((64, 64, 3), np.uint8)], **{**kwargs, "verbose": False})
             if self.threads is not None:
                 set_threads(self.predictor_model, self.runtime, self.threads)
             self._started = True
-        return self.predictor_model.predict(images, **kwargs)
+        return self.predictor_model.predict([cv2.cvtColor(image, cv2.COLOR_RGB2BGR) for image in images], **kwargs)
 
 
 def own_predictor(model):

@@ -165,9 +165,8 @@ class YoloPose(OneStageExpert):
         self.runner = YoloRunner(self.model, self.weights, runtime, threads)
 
     def infer_frames(self, frames: Sequence[np.ndarray]) -> list[PoseProposals]:
-        bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
         results = self.runner.predict(
-            bgr,
+            frames,
             imgsz=self.config.imgsz,
             conf=self.min_score,
             iou=self.nms_iou,

@@ -39,9 +39,10 @@ class YoloTopDown(TopDownExpert):
         self.runner = YoloRunner(self.model, self.weights, runtime, threads)
 
     def infer_crops(self, crops: np.ndarray, boxes: np.ndarray) -> CropPoses:
-        bgr = [np.ascontiguousarray(crop[..., ::-1]) for crop in crops]
         size = crops.shape[1]
-        results = self.runner.predict(bgr, imgsz=size, conf=self.min_box_score, device=self.device, verbose=False)
+        results = self.runner.predict(
+            list(crops), imgsz=size, conf=self.min_box_score, device=self.device, verbose=False
+        )
         V = self.layout.num_joints
         found = CropPoses(
             np.full((len(crops), V, 2), np.nan, np.float32),
