@@ -13,9 +13,11 @@ setting run in turn (A B A B ...), ``--repeats`` times; the median of each figur
 per-repeat ratios (posekit / Ultralytics) are reported. CPU is user + system seconds of the process
 (``ru_utime + ru_stime``), peak RSS its ``ru_maxrss``; ``person_frames`` counts the (frame, person) pairs each
 found, the people-finding yardstick of this comparison (the street video has no labels; bench/people_finding.py
-scores recall against a clean reference). Results go to ``bench/results/vs_ultralytics.json``.
+scores recall against a clean reference), ``frames_per_s`` the frames over the wall seconds. With ``--device cuda:N``
+both sides run on that one GPU (posekit at its GPU default of 8 frames per batch, Ultralytics' loop frame by frame),
+and each row also gives ``frames_per_s_per_gpu``. Results go to ``bench/results/vs_ultralytics.json``.
 
-    python bench/vs_ultralytics.py [--video V] [--frames 200] [--repeats 3] [--device cpu|cuda:0]
+    python bench/vs_ultralytics.py [--video V] [--frames 200] [--repeats 3] [--device cpu|cuda:N]
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from posekit.core.errors import ConfigError
+from posekit.estimators.base import check_device
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "videos" / "vtest.avi"
 RESULTS = REPO / "bench" / "results" / "vs_ultralytics.json"
@@ -39,6 +44,8 @@ SETTINGS = {
     "default": (["--experts", "yolo"], 1280),
 }
 """Setting -> (posekit flags, the input size of the Ultralytics loop it is compared with)."""
+FIGURES = ("wall_s", "cpu_s", "user_s", "sys_s", "peak_rss_mib", "minor_faults", "person_frames", "frames_per_s")
+"""The figures of each run that the table and the ratios report."""
 
 ULTRALYTICS_LOOP = """
 import json, sys
@@ -104,7 +111,10 @@ def posekit_run(clip: Path, out: Path, flags: list[str], device: str) -> dict[st
     command = [sys.executable, "-m", "posekit.cli.app", "extract", str(clip), "--out", str(out), *flags]
     command += ["--conf", str(CONF), "--device", device, "--no-progress", "--overwrite"]
     figures, _ = run_child(command)
-    figures["person_frames"] = sum(len(track) for clip in read_skeletons(out) for track in clip.tracks)
+    clips = read_skeletons(out)
+    figures["frames"] = sum(len(clip.frame_index) for clip in clips)
+    figures["person_frames"] = sum(len(track) for clip in clips for track in clip.tracks)
+    figures["frames_per_s"] = figures["frames"] / figures["wall_s"]
     return figures
 
 
@@ -112,11 +122,18 @@ def ultralytics_run(clip: Path, imgsz: int, device: str) -> dict[str, float]:
     command = [sys.executable, "-c", ULTRALYTICS_LOOP, str(clip), str(imgsz), str(CONF), device]
     figures, stdout = run_child(command)
     figures.update(json.loads(stdout.strip().splitlines()[-1]))
+    figures["frames_per_s"] = figures["frames"] / figures["wall_s"]
     return figures
 
 
 def median_row(runs: list[dict[str, float]]) -> dict[str, float]:
     return {key: round(statistics.median(run[key] for run in runs), 3) for key in runs[0]}
+
+
+def median_ratio(mine: list[dict[str, float]], theirs: list[dict[str, float]], key: str) -> float | None:
+    """The median over the repeats of posekit's ``key`` over Ultralytics' (None where Ultralytics' is always 0)."""
+    ratios = [a[key] / b[key] for a, b in zip(mine, theirs) if b[key]]
+    return round(statistics.median(ratios), 3) if ratios else None
 
 
 def compare(name: str, clip: Path, work: Path, repeats: int, device: str) -> dict:
@@ -125,11 +142,8 @@ def compare(name: str, clip: Path, work: Path, repeats: int, device: str) -> dic
     for _ in range(repeats):
         mine.append(posekit_run(clip, work / name, flags, device))
         theirs.append(ultralytics_run(clip, imgsz, device))
-    ratios = {
-        key: round(statistics.median(a[key] / b[key] for a, b in zip(mine, theirs) if b[key]), 3)
-        for key in ("wall_s", "cpu_s", "user_s", "sys_s", "peak_rss_mib", "minor_faults", "person_frames")
-    }
-    return {
+    ratios = {key: median_ratio(mine, theirs, key) for key in FIGURES}
+    row = {
         "setting": name,
         "posekit": " ".join(flags),
         "ultralytics": f"model.track(imgsz={imgsz}, tracker=bytetrack)",
@@ -137,16 +151,32 @@ def compare(name: str, clip: Path, work: Path, repeats: int, device: str) -> dic
         "ultralytics_median": median_row(theirs),
         "ratio_median": ratios,
     }
+    if device != "cpu":
+        row["frames_per_s_per_gpu"] = {
+            side: row[f"{side}_median"]["frames_per_s"] for side in ("posekit", "ultralytics")
+        }
+    return row
 
 
 def table(rows: list[dict]) -> str:
-    keys = ("wall_s", "cpu_s", "user_s", "sys_s", "peak_rss_mib", "minor_faults", "person_frames")
     lines = ["| setting | figure | posekit | Ultralytics | ratio |", "| --- | --- | --- | --- | --- |"]
     for row in rows:
-        for key in keys:
+        for key in FIGURES:
             mine, theirs = row["posekit_median"][key], row["ultralytics_median"][key]
-            lines.append(f"| {row['setting']} | {key} | {mine:g} | {theirs:g} | {row['ratio_median'][key]:.2f}x |")
+            ratio = row["ratio_median"][key]
+            shown = "n/a" if ratio is None else f"{ratio:.2f}x"
+            lines.append(f"| {row['setting']} | {key} | {mine:g} | {theirs:g} | {shown} |")
     return "\n".join(lines)
+
+
+def gpu_name(device: str) -> str:
+    """The name of the GPU ``device`` names (empty for ``cpu``); :class:`ConfigError` when it is malformed or absent."""
+    check_device(device)
+    if device == "cpu":
+        return ""
+    import torch
+
+    return torch.cuda.get_device_name(torch.device(device))
 
 
 def main() -> None:
@@ -157,6 +187,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--settings", default=",".join(SETTINGS))
     args = parser.parse_args()
+    try:
+        gpu = gpu_name(args.device)
+    except ConfigError as exc:
+        parser.error(str(exc))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         clip = cut_clip(args.video, args.frames, work / "clip.mkv")
@@ -167,6 +201,7 @@ def main() -> None:
         "frames": args.frames,
         "repeats": args.repeats,
         "device": args.device,
+        "gpu": gpu,
         "cpus": os.cpu_count(),
         "rows": rows,
     }

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +15,18 @@ import pytest
 
 from posekit.core.errors import ConfigError
 from posekit.estimators.base import CropPoses, EstimatorConfig, TopDownExpert
-from posekit.estimators.registry import parse_experts
+from posekit.estimators.registry import build_estimator, parse_experts
 from posekit.estimators.runtimes import (
     CACHE_ENV,
     RuntimeOptions,
+    YoloRunner,
     cache_root,
     export_key,
+    one_torch_thread,
+    own_predictor,
     runtime_installed,
 )
-from posekit.estimators.yolo import bundled_yolo_weights
+from posekit.estimators.yolo import bundled_yolo_weights, shared_yolo
 from posekit.skeleton.layouts import COCO17
 from posekit.workflows.extraction.options import ExtractOptions
 from posekit.workflows.extraction.run import run_extraction
@@ -135,6 +139,86 @@ def test_the_pipeline_gives_large_tensors_pages_of_their_own() -> None:
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
     done = subprocess.run([sys.executable, "-c", MMAP_CHECK], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+TRIM_CHECK = """
+import threading
+from posekit.estimators.runtimes import release_free_heap
+
+def resident_mib():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+def churn():  # 64 KiB blocks (below glibc's mmap threshold) from this thread's arena, all but the last freed
+    blocks = [bytearray(b"x" * 65536) for _ in range(3200)]
+    del blocks[:-1]
+    kept.append(blocks)
+
+kept = []
+worker = threading.Thread(target=churn)
+worker.start()
+worker.join()
+before = resident_mib()
+assert release_free_heap()
+assert before - resident_mib() > 100, (before, resident_mib())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_freed_arena_memory_of_a_worker_thread_goes_back_to_the_system() -> None:
+    """After a worker thread freed 200 MiB of arena blocks, :func:`release_free_heap` hands their pages back (RSS
+    falls by more than 100 MiB); in a fresh process, whose arenas hold nothing else."""
+    done = subprocess.run([sys.executable, "-c", TRIM_CHECK], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_command_line_loads_no_module_that_only_evaluation_or_imports_need() -> None:
+    """Starting ``posekit`` (every command's module) loads neither SciPy's optimiser nor its file readers: a YOLO
+    extraction never needs them, and they cost ~50 MiB of resident memory and ~0.3 s of CPU per process."""
+    code = (
+        "import sys, posekit.cli.app; print(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'pandas')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_detectors_of_one_weights_file_share_the_loaded_model_and_predict_at_once_as_alone(
+    sample_frames: list[np.ndarray],
+) -> None:
+    """Two detectors built from one weights file hold one loaded model; predicting at once from two threads (full
+    frames and tiles: two input shapes) gives each frame exactly the persons one detector gives it alone."""
+    config = EstimatorConfig(imgsz=320, tiles=2, tile_max_upscale=4.0)
+    first, second = build_estimator("yolo", config), build_estimator("yolo", config)
+    assert first.model is second.model
+    for detector in (first, second):
+        detector.use_runtime("torch", 1)
+    assert first.runner.predictor_model is not second.runner.predictor_model
+    frames = sample_frames[:6]
+    with ThreadPoolExecutor(2, initializer=one_torch_thread) as pool:
+        together = list(pool.map(lambda k: (first, second)[k % 2].predict([frames[k]])[0], range(len(frames))))
+    with ThreadPoolExecutor(1, initializer=one_torch_thread) as pool:
+        alone = list(pool.map(lambda frame: first.predict([frame])[0], frames))
+    assert sum(len(props.scores) for props in alone) > 0
+    for a, b in zip(alone, together):
+        np.testing.assert_array_equal(a.boxes, b.boxes)
+        np.testing.assert_array_equal(a.keypoints, b.keypoints)
+        np.testing.assert_array_equal(a.joint_scores, b.joint_scores)
+
+
+@pytest.mark.slow
+def test_the_runner_takes_rgb_frames_and_gives_what_ultralytics_gives_for_their_bgr_copy(
+    sample_frames: list[np.ndarray],
+) -> None:
+    model = shared_yolo(None)
+    rgb = sample_frames[0]
+    ours = YoloRunner(model, bundled_yolo_weights()).predict([rgb], imgsz=1280, conf=0.1, verbose=False)[0]
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    theirs = own_predictor(model).predict([bgr], imgsz=1280, conf=0.1, verbose=False)[0]
+    assert len(ours.boxes) > 0
+    np.testing.assert_array_equal(ours.boxes.data.numpy(), theirs.boxes.data.numpy())
+    np.testing.assert_array_equal(ours.keypoints.data.numpy(), theirs.keypoints.data.numpy())
 
 
 @pytest.mark.slow

@@ -71,7 +71,7 @@ def test_a_student_runs_at_its_cards_size_threshold_and_nms_without_flags(studen
     assert expert.card == CARD
     assert expert.network_side() == 320 and expert.min_score == 0.35 and expert.nms_iou == 0.6
     (found,) = expert.predict(sample_frames[:1])
-    assert expert.model.predictor.args.imgsz == 320
+    assert expert.runner.predictor_model.predictor.args.imgsz == 320
     assert (found.scores >= 0.35).all()
     bundled = build_estimator("yolo", EstimatorConfig(tiles=1))
     assert bundled.card is None and bundled.network_side() == 640 and bundled.nms_iou == 0.7

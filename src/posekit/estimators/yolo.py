@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import re
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,6 +29,8 @@ SAFE_LOAD_ENV = "ULTRALYTICS_SAFE_LOAD"
 """Ultralytics' switch for ``weights_only`` loading of every checkpoint it reads (read once, when it is imported)."""
 ULTRALYTICS_NMS_IOU = 0.7
 """Ultralytics' default NMS IoU, kept for every model without a calibrated one."""
+_LOADED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+"""The models :func:`shared_yolo` loaded, by weights file (path, modification time, size), while experts hold them."""
 
 
 def bundled_yolo_weights() -> Path:
@@ -71,6 +74,26 @@ def load_yolo(weights: Path | None, task: str = "pose"):
     kpt_shape = tuple(model.model.yaml.get("kpt_shape", (17, 3)))
     if kpt_shape[0] != COCO17.num_joints:
         raise ConfigError(f"{path} predicts {kpt_shape[0]} keypoints; posekit reads COCO-17 (17)")
+    return model
+
+
+def shared_yolo(weights: Path | None):
+    """:func:`load_yolo`'s model of ``weights``, loaded once per file while any expert holds it.
+
+    The copies of the person detector that the parallel workers run, and experts reading the same file, share one
+    loaded model (its checkpoint and network, read-only once loaded): each :class:`YoloRunner` predicts with a
+    predictor of its own, into which Ultralytics copies the network, so parallel predictions never share a tensor.
+    Sharing saves each further copy its checkpoint read and model build (~0.4 s of CPU and ~15 MiB for YOLO11n-pose).
+    """
+    path = weights or bundled_yolo_weights()
+    try:
+        stat = path.stat()
+    except OSError:
+        return load_yolo(path)
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    model = _LOADED.get(key)
+    if model is None:
+        model = _LOADED[key] = load_yolo(path)
     return model
 
 
@@ -132,7 +155,7 @@ class YoloPose(OneStageExpert):
         super().__init__(config)
         self.device = config.resolve()
         self.weights = weights or bundled_yolo_weights()
-        self.model = load_yolo(self.weights)
+        self.model = shared_yolo(self.weights)
         self.runner = YoloRunner(self.model, self.weights)
         self.agnostic_nms = is_multiclass(self.model)
         self.card = read_student_card(getattr(self.model, "ckpt", None), self.weights)
@@ -153,9 +176,8 @@ class YoloPose(OneStageExpert):
         self.runner = YoloRunner(self.model, self.weights, runtime, threads)
 
     def infer_frames(self, frames: Sequence[np.ndarray]) -> list[PoseProposals]:
-        bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
         results = self.runner.predict(
-            bgr,
+            frames,
             imgsz=self.imgsz,
             conf=self.min_score,
             iou=self.nms_iou,

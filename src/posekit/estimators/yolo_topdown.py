@@ -14,7 +14,7 @@ import numpy as np
 from posekit.core.boxes import box_iou
 from posekit.estimators.base import CropPoses, EstimatorConfig, TopDownExpert
 from posekit.estimators.runtimes import Runtime, YoloRunner
-from posekit.estimators.yolo import bundled_yolo_weights, load_yolo
+from posekit.estimators.yolo import bundled_yolo_weights, shared_yolo
 from posekit.skeleton.layouts import COCO17
 
 MIN_IOU_WITH_EXPECTED_BOX = 0.2
@@ -31,7 +31,7 @@ class YoloTopDown(TopDownExpert):
         self.device = config.resolve()
         self.min_box_score = config.min_box_score
         self.weights = weights or bundled_yolo_weights()
-        self.model = load_yolo(self.weights)
+        self.model = shared_yolo(self.weights)
         self.runner = YoloRunner(self.model, self.weights)
 
     def use_runtime(self, runtime: Runtime, threads: int) -> None:
@@ -39,9 +39,10 @@ class YoloTopDown(TopDownExpert):
         self.runner = YoloRunner(self.model, self.weights, runtime, threads)
 
     def infer_crops(self, crops: np.ndarray, boxes: np.ndarray) -> CropPoses:
-        bgr = [np.ascontiguousarray(crop[..., ::-1]) for crop in crops]
         size = crops.shape[1]
-        results = self.runner.predict(bgr, imgsz=size, conf=self.min_box_score, device=self.device, verbose=False)
+        results = self.runner.predict(
+            list(crops), imgsz=size, conf=self.min_box_score, device=self.device, verbose=False
+        )
         V = self.layout.num_joints
         found = CropPoses(
             np.full((len(crops), V, 2), np.nan, np.float32),

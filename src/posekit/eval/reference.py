@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from posekit.core.options import check_bounds
 from posekit.eval.metrics import jitter, joint_errors, mpjpe_normalised, pck, pckh
@@ -268,6 +267,8 @@ def match_frame(pred: np.ndarray, ref: np.ndarray, ref_size: np.ndarray) -> np.n
 
     Pairs whose cost is 1 (no joint within half a body) are not matched. Returns ``(R,)`` int64.
     """
+    from scipy.optimize import linear_sum_assignment
+
     out = np.full(len(ref), -1, np.int64)
     if len(pred) == 0 or len(ref) == 0:
         return out

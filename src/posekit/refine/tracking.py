@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from posekit.core.boxes import box_iou
 from posekit.core.options import check_bounds
@@ -182,6 +181,8 @@ def match_boxes(reference: np.ndarray, candidates: np.ndarray, min_iou: float = 
 
     ``reference`` is ``(R, 4)`` and ``candidates`` ``(K, 4)`` xyxy; returns ``(K,)`` int.
     """
+    from scipy.optimize import linear_sum_assignment
+
     out = np.full(len(candidates), -1, dtype=np.int64)
     if len(reference) == 0 or len(candidates) == 0:
         return out

@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from posekit.core.errors import InputFileError
 from posekit.io.formats.slots import clip_from_slots
@@ -27,6 +26,8 @@ def _text(value: object) -> str:
 
 def penn_clip(path: Path) -> tuple[SkeletonClip, str, str]:
     """The clip of one Penn Action label file, its action and its split (``train`` / ``val`` for test)."""
+    import scipy.io
+
     try:
         mat = scipy.io.loadmat(str(path))
         x, y = np.asarray(mat["x"], np.float32), np.asarray(mat["y"], np.float32)

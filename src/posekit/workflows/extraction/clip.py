@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from posekit.core.errors import ConfigError, PosekitError, VideoError
+from posekit.estimators.runtimes import release_free_heap
 from posekit.io.inputs import iter_input_frames, probe_input
 from posekit.io.manifest import ManifestEntry
 from posekit.io.video import DecodeEnd, Frame, Prefetcher, VideoInfo, VideoInput, batched_frames, readable_frames
@@ -105,7 +106,8 @@ class ClipOutcome:
 def extract_outcome(
     video: VideoInput, experts: ExpertSet, options: ExtractOptions, on_frames: Callable[[int], None] | None = None
 ) -> ClipOutcome:
-    """:func:`extract_clip`, with the video's own failures turned into a failed outcome."""
+    """:func:`extract_clip`, with the video's own failures turned into a failed outcome; the memory the clip
+    freed goes back to the system after it (:func:`~posekit.estimators.runtimes.release_free_heap`)."""
     try:
         return ClipOutcome(video, extract_clip(video, experts, options, on_frames=on_frames))
     except VideoError as exc:
@@ -116,6 +118,8 @@ def extract_outcome(
         return ClipOutcome(video, reason=f"{video.path}: {exc}")
     except Exception as exc:
         return ClipOutcome(video, reason=f"{video.path}: {type(exc).__name__}: {exc}")
+    finally:
+        release_free_heap()
 
 
 def checked_sizes(batches: Iterable[list[Frame]], info: VideoInfo, path: Path) -> Iterator[list[Frame]]:
