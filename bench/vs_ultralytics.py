@@ -32,8 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from posekit.core.device import check_device
 from posekit.core.errors import ConfigError
-from posekit.estimators.base import check_device
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "videos" / "vtest.avi"
