@@ -1,8 +1,9 @@
-"""Scale-aware people finding (the tile pass of :mod:`posekit.estimators.tiles`) against one input size.
+"""Scale-aware people finding (the second pass of :mod:`posekit.estimators.tiles`) against one input size.
 
-Methods: ``yolo`` at 640 and 1280 without tiles (``--tiles 1``), ``yolo`` at 640 with the default tile
-pass, SST-A of ``yolo,yolo-topdown,mediapipe`` at 640 without and with it, and SST-A with the flip-test
-expert ``yolo-flip`` added.
+Methods: ``yolo`` at 640 and 1280 without a second pass (``--tiles 1``), ``yolo`` at 640 with the default
+second pass (the whole frame again at 1280, ``--second-pass zoom``) and with 2x2 tiles at 640
+(``--second-pass tiles``), SST-A of ``yolo,yolo-topdown,mediapipe`` at 640 without and with the default second
+pass, and SST-A with the flip-test expert ``yolo-flip`` added.
 
 1. **gt-dev** (human labels): ``posekit extract`` on each image folder, scored by
    ``posekit.eval.coco.score_shards``: OKS AP, AR, AR of COCO's medium and large persons (pycocotools
@@ -16,7 +17,8 @@ expert ``yolo-flip`` added.
 Writes ``bench/results/people_finding.json``. The sets are a few images and three clips: no threshold is
 chosen from these numbers.
 
-Run: ``python bench/people_finding.py [--frames 40]`` (about 10 minutes on 2 CPU cores).
+Run: ``python bench/people_finding.py [--frames 40] [--methods yolo@640,...]`` (all: about 10 minutes on 2 CPU
+cores).
 """
 
 from __future__ import annotations
@@ -66,14 +68,15 @@ VIDEOS = {
 """Name -> (video, first frame used)."""
 THREE = "yolo,yolo-topdown,mediapipe"
 METHODS = {
-    "yolo@640": ("yolo", 640, 1),
-    "yolo@1280": ("yolo", 1280, 1),
-    "yolo@640+tiles": ("yolo", 640, 2),
-    "sst-a@640": (THREE, 640, 1),
-    "sst-a@640+tiles": (THREE, 640, 2),
-    "sst-a+flip@640+tiles": (f"yolo,yolo-flip,{THREE.split(',', 1)[1]}", 640, 2),
+    "yolo@640": ("yolo", 640, 1, "zoom"),
+    "yolo@1280": ("yolo", 1280, 1, "zoom"),
+    "yolo@640+zoom": ("yolo", 640, 2, "zoom"),
+    "yolo@640+tiles": ("yolo", 640, 2, "tiles"),
+    "sst-a@640": (THREE, 640, 1, "zoom"),
+    "sst-a@640+zoom": (THREE, 640, 2, "zoom"),
+    "sst-a+flip@640+zoom": (f"yolo,yolo-flip,{THREE.split(',', 1)[1]}", 640, 2, "zoom"),
 }
-"""Row name -> (experts, --imgsz, --tiles)."""
+"""Row name -> (experts, --imgsz, --tiles, --second-pass)."""
 BUCKETS = {"small": (0, 32**2), "medium": (32**2, 96**2), "large": (96**2, float("inf"))}
 MATCH_IOU = 0.5
 
@@ -95,7 +98,7 @@ def bucket_recall(found: list[np.ndarray], reference: list[np.ndarray]) -> dict[
     return {k: tuple(v) for k, v in counts.items()}
 
 
-def video_rows(name: str, video: Path, frames: int, workdir: Path) -> list[dict]:
+def video_rows(name: str, video: Path, frames: int, workdir: Path, methods: list[str]) -> list[dict]:
     """Every method on ``frames`` frames of ``video`` against the three experts' clean reference at 1280."""
     start = VIDEOS[name][1]
     span = workdir / f"{name}.mkv"
@@ -106,9 +109,10 @@ def video_rows(name: str, video: Path, frames: int, workdir: Path) -> list[dict]
     reference = build_reference(clean.per_expert, base.layout, base.reference, base.min_joint_score)
     ref_boxes = boxes_per_frame(reference)
     rows = []
-    for method, (experts, imgsz, tiles) in METHODS.items():
+    for method in methods:
+        experts, imgsz, tiles, second_pass = METHODS[method]
         specs = tuple(parse_experts(experts))
-        config = EstimatorConfig(imgsz=imgsz, tiles=tiles)
+        config = EstimatorConfig(imgsz=imgsz, tiles=tiles, second_pass=second_pass)
         options = replace(base, estimator=config)
         run = run_experts_on(span, ExpertSet(specs, config), options, specs=specs)
         if len(specs) == 1:
@@ -135,13 +139,14 @@ def video_rows(name: str, video: Path, frames: int, workdir: Path) -> list[dict]
     return rows
 
 
-def gt_rows(sets: list[str], workdir: Path) -> list[dict]:
+def gt_rows(sets: list[str], workdir: Path, methods: list[str]) -> list[dict]:
     rows = []
     for name in sets:
         images = GT_DEV / name
-        for method, (experts, imgsz, tiles) in METHODS.items():
+        for method in methods:
+            experts, imgsz, tiles, second_pass = METHODS[method]
             out = workdir / name / method.replace("@", "-").replace("+", "-")
-            flags = ["--experts", experts, "--imgsz", str(imgsz), "--tiles", str(tiles)]
+            flags = ["--experts", experts, "--imgsz", str(imgsz), "--tiles", str(tiles), "--second-pass", second_pass]
             seconds = extract(images, out, flags)
             result = score_shards(images / SETS[name], out, GtScoreOptions(bootstrap=0), images)
             r = result.overall
@@ -189,18 +194,28 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40, help="Frames per video.")
     parser.add_argument("--videos", default=",".join(VIDEOS), help="Videos to run, of: " + ", ".join(VIDEOS))
     parser.add_argument("--sets", default=",".join(SETS), help="gt-dev sets to run.")
+    parser.add_argument("--methods", default=",".join(METHODS), help="Methods to run, of: " + ", ".join(METHODS))
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "people_finding.json")
     args = parser.parse_args()
+    methods = [m for m in args.methods.split(",") if m]
+    if unknown := sorted(set(methods) - set(METHODS)):
+        parser.error(f"unknown --methods {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="posekit-people-") as tmp:
-        video = [r for n in args.videos.split(",") if n for r in video_rows(n, VIDEOS[n][0], args.frames, Path(tmp))]
-        gt = gt_rows([s for s in args.sets.split(",") if s], Path(tmp))
+        video = [
+            r for n in args.videos.split(",") if n for r in video_rows(n, VIDEOS[n][0], args.frames, Path(tmp), methods)
+        ]
+        gt = gt_rows([s for s in args.sets.split(",") if s], Path(tmp), methods)
     report = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU(s)",
         "seconds": round(time.perf_counter() - started),
         "note": "video scores are agreement with a clean reference (three experts at 1280, no tiles), not accuracy; "
         "gt-dev scores are against human labels (a few images)",
-        "methods": {k: {"experts": e, "imgsz": s, "tiles": t} for k, (e, s, t) in METHODS.items()},
+        "methods": {
+            k: {"experts": e, "imgsz": s, "tiles": t, "second_pass": p}
+            for k, (e, s, t, p) in METHODS.items()
+            if k in methods
+        },
         "videos": video,
         "gt_dev": gt,
     }

@@ -205,6 +205,7 @@ def test_estimator_config_is_every_kind_of_options_with_todays_fields():
         "imgsz",
         "min_box_score",
         "tiles",
+        "second_pass",
         "tile_max_upscale",
         "tile_below",
         "crop_scale",

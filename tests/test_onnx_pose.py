@@ -259,6 +259,21 @@ def test_rtmo_maps_letterboxed_detections_back_to_frame_pixels(models: Path, sam
         np.testing.assert_allclose(proposals.joint_scores, rtmo_keypoints()[:2, :, 2], rtol=1e-6)
 
 
+def test_rtmo_keeps_the_tile_pass_under_the_zoom_default_its_input_is_fixed(models: Path) -> None:
+    """--second-pass zoom (the default) cannot enlarge a fixed input: RTMO's second pass runs on the 2x2 tiles."""
+
+    class SeenRTMO(RTMO):
+        def infer_frames(self, frames):
+            self.seen = [*getattr(self, "seen", []), *(frame.shape[:2] for frame in frames)]
+            return super().infer_frames(frames)
+
+    expert = SeenRTMO(write_rtmo_model(models / "rtmo-tiles.onnx", 320, 256), EstimatorConfig(min_box_score=0.1))
+    assert expert.config.second_pass == "zoom"
+    expert.predict([np.zeros((576, 768, 3), np.uint8)])
+    assert expert.seen[0] == (576, 768) and len(expert.seen) == 5
+    assert all(h < 576 and w < 768 for h, w in expert.seen[1:])
+
+
 def test_rtmo_letterbox_puts_the_frame_top_left_on_grey() -> None:
     from posekit.estimators.onnx_pose import letterbox
 

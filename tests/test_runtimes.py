@@ -187,8 +187,9 @@ def test_the_command_line_loads_no_module_that_only_evaluation_or_imports_need()
 def test_detectors_of_one_weights_file_share_the_loaded_model_and_predict_at_once_as_alone(
     sample_frames: list[np.ndarray],
 ) -> None:
-    """Two detectors built from one weights file hold one loaded model; predicting at once from two threads (full
-    frames and tiles: two input shapes) gives each frame exactly the persons one detector gives it alone."""
+    """Two detectors built from one weights file hold one loaded model; predicting at once from two threads (frames
+    at 320 and at 640 in the zoom pass: two input sizes) gives each frame exactly the persons one detector gives it
+    alone."""
     config = EstimatorConfig(imgsz=320, tiles=2, tile_max_upscale=4.0)
     first, second = build_estimator("yolo", config), build_estimator("yolo", config)
     assert first.model is second.model

@@ -1,12 +1,15 @@
-"""The tile pass of one-stage experts: tile geometry, the per-person merge of the two passes, real people found."""
+"""The second pass of one-stage experts: zoom or tiles chosen per expert, tile geometry, the per-person merge of
+the two passes, real people found."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
 from posekit.core.boxes import box_iou
-from posekit.estimators.base import EstimatorConfig
+from posekit.estimators.base import EstimatorConfig, OneStageExpert
 from posekit.estimators.registry import ExpertSpec, build_estimator
 from posekit.estimators.tiles import cut_by_inner_edge, frame_tiles, merge_passes, tile_windows
 from posekit.skeleton.layouts import COCO17
@@ -19,6 +22,67 @@ def proposals(boxes: list[list[float]], scores: list[float]) -> PoseProposals:
     centre = (b[:, :2] + b[:, 2:]) / 2
     keypoints = np.repeat(centre[:, None, :], COCO17.num_joints, axis=1)
     return PoseProposals(keypoints, np.ones(keypoints.shape[:2], np.float32), b, np.asarray(scores, np.float32), COCO17)
+
+
+class PluginExpert(OneStageExpert):
+    """A third-party expert implementing only ``infer_frames(frames)``: records the image shapes it is given."""
+
+    name = "plugin"
+    layout = COCO17
+
+    def __init__(self, config: EstimatorConfig) -> None:
+        super().__init__(config)
+        self.calls: list[tuple[tuple[int, ...], int | None]] = []
+
+    def infer_frames(self, frames: Sequence[np.ndarray]) -> list[PoseProposals]:
+        self.calls += [(f.shape[:2], None) for f in frames]
+        return [PoseProposals.empty(COCO17) for _ in frames]
+
+
+class ZoomingExpert(PluginExpert):
+    """An expert that runs at a given input size: at its own, a large person (:data:`LARGE`); at any other, the
+    same person a little shifted and a small one (:data:`SMALL`), as a larger input finds."""
+
+    zooms = True
+
+    def infer_frames(self, frames: Sequence[np.ndarray], imgsz: int | None = None) -> list[PoseProposals]:
+        self.calls += [(f.shape[:2], imgsz) for f in frames]
+        found = proposals([LARGE], [0.9]) if imgsz is None else proposals([LARGE + 4, SMALL], [0.95, 0.6])
+        return [found for _ in frames]
+
+
+LARGE = np.array([100, 50, 400, 550], np.float32)
+"""A person 500 frame px tall: 417 network px at 640 on a 768 px wide frame (large)."""
+SMALL = np.array([600, 300, 620, 340], np.float32)
+"""A person 40 frame px tall: 33 network px at 640 on a 768 px wide frame (small)."""
+STREET = np.zeros((576, 768, 3), np.uint8)
+
+
+def test_an_expert_that_zooms_sees_the_whole_frame_again_at_tiles_times_its_input_size():
+    expert = ZoomingExpert(EstimatorConfig(imgsz=640))
+    (merged,) = expert.predict([STREET])
+    assert expert.calls == [((576, 768), None), ((576, 768), 1280)]
+    np.testing.assert_array_equal(merged.boxes, [LARGE, SMALL])  # large from the 640 pass, small from the zoom
+    expert = ZoomingExpert(EstimatorConfig(imgsz=640, tiles=3, tile_max_upscale=4.0))
+    expert.predict([STREET])
+    assert expert.calls[-1] == ((576, 768), 1920)
+
+
+def test_the_zoom_pass_runs_only_on_frames_it_enlarges_at_most_tile_max_upscale():
+    kinetics = np.zeros((256, 340, 3), np.uint8)  # 1280 / 340 = 3.8x
+    expert = ZoomingExpert(EstimatorConfig(imgsz=640))
+    expert.predict([kinetics, STREET])
+    assert expert.calls == [((256, 340), None), ((576, 768), None), ((576, 768), 1280)]
+    expert = ZoomingExpert(EstimatorConfig(imgsz=640, tile_max_upscale=4.0))
+    expert.predict([kinetics])
+    assert expert.calls == [((256, 340), None), ((256, 340), 1280)]
+
+
+def test_plugin_experts_and_second_pass_tiles_get_the_tiles_at_their_own_input_size():
+    for expert in (PluginExpert(EstimatorConfig()), ZoomingExpert(EstimatorConfig(second_pass="tiles"))):
+        expert.predict([STREET])
+        (x0, y0, x1, y1) = frame_tiles(576, 768, 2, 640, 96.0)[0][0]
+        assert expert.calls == [((576, 768), None)] + [((y1 - y0, x1 - x0), None)] * 4
 
 
 def test_tile_windows_cover_the_frame_with_equal_tiles_sharing_the_overlap():
@@ -60,18 +124,39 @@ def test_people_of_one_pass_that_overlap_are_both_kept():
 
 
 @pytest.mark.slow
-def test_the_tile_pass_finds_the_street_people_the_whole_frame_misses_at_640(sample_frames):
+def test_the_zoom_pass_and_the_tiles_find_the_street_people_the_whole_frame_misses_at_640(sample_frames):
     frame = sample_frames[:1]
     whole = build_estimator(ExpertSpec("yolo"), EstimatorConfig(imgsz=640, tiles=1)).predict(frame)[0]
-    tiled = build_estimator(ExpertSpec("yolo"), EstimatorConfig(imgsz=640)).predict(frame)[0]
+    zoomed = build_estimator(ExpertSpec("yolo"), EstimatorConfig(imgsz=640)).predict(frame)[0]
+    tiled = build_estimator(ExpertSpec("yolo"), EstimatorConfig(imgsz=640, second_pass="tiles")).predict(frame)[0]
     large = build_estimator(ExpertSpec("yolo"), EstimatorConfig(imgsz=1280, tiles=1)).predict(frame)[0]
     assert len(whole) == 0 and len(large) >= 3
-    assert len(tiled) == len(large)
-    assert (box_iou(large.boxes, tiled.boxes).max(axis=1) >= 0.8).all()
-    assert np.isfinite(tiled.keypoints).any(axis=(1, 2)).all()
+    for found in (zoomed, tiled):
+        assert len(found) == len(large)
+        assert (box_iou(large.boxes, found.boxes).max(axis=1) >= 0.8).all()
+        assert np.isfinite(found.keypoints).any(axis=(1, 2)).all()
+    np.testing.assert_array_equal(zoomed.boxes, large.boxes)  # the zoom pass is the 1280 pass on these people
 
 
 @pytest.mark.slow
-def test_the_tiles_are_laid_out_for_the_input_size_the_network_runs_at():
+def test_the_second_pass_is_sized_for_the_input_size_the_network_runs_at():
     expert = build_estimator(ExpertSpec("yolo"), EstimatorConfig(imgsz=100))
     assert expert.network_side() == 128, "Ultralytics rounds --imgsz 100 up to its stride, 32"
+
+
+def test_a_run_recorded_before_the_zoom_pass_resumes_with_second_pass_tiles_and_is_told_otherwise(tmp_path):
+    import json
+
+    from posekit.core.errors import ConfigError
+    from posekit.io.manifest import MANIFEST_NAME, RunManifest
+    from posekit.workflows.extraction.options import ExtractOptions
+
+    def settings(estimator: EstimatorConfig) -> dict:
+        return ExtractOptions(experts=(ExpertSpec("yolo"),), estimator=estimator).settings()
+
+    old = settings(EstimatorConfig(second_pass="tiles"))
+    del old["second_pass"]
+    (tmp_path / MANIFEST_NAME).write_text(json.dumps({"settings": old, "entries": []}))
+    RunManifest.open(tmp_path, settings(EstimatorConfig(second_pass="tiles")))
+    with pytest.raises(ConfigError, match="second_pass differ"):
+        RunManifest.open(tmp_path, settings(EstimatorConfig()))

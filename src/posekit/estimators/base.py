@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, NamedTuple, Protocol, runtime_checkable
+from typing import ClassVar, Literal, NamedTuple, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -24,6 +24,9 @@ from posekit.estimators.crops import crop_to_frame, crop_transform
 from posekit.estimators.tiles import cut_by_inner_edge, frame_tiles, merge_passes, shift_to_frame
 from posekit.skeleton.layouts import JointLayout
 from posekit.skeleton.records import PoseProposals
+
+SecondPass = Literal["zoom", "tiles"]
+"""How the second pass of a full-frame expert sees people small in the first (:attr:`OneStageOptions.second_pass`)."""
 
 DEFAULT_IMGSZ = 640
 """Input size of a full-frame expert when neither ``--imgsz`` nor its weights give one."""
@@ -61,16 +64,26 @@ class OneStageOptions:
     tiles: int = field(
         default=2,
         metadata={
-            "help": "Tiles per side of a second pass of the full-frame experts on overlapping parts of the frame, "
-            "at the same input size: it finds people too small for the whole-frame pass (1: off).",
+            "help": "How many times larger a second pass of the full-frame experts sees the frame, to find people too "
+            "small for the first: the whole frame again at this many times the input size (--second-pass zoom), "
+            "or this many overlapping tiles per side at the input size (1: off).",
             "min": 1,
+            "panel": "People finding",
+        },
+    )
+    second_pass: SecondPass = field(
+        default="zoom",
+        metadata={
+            "help": "zoom: the second pass runs the whole frame at --tiles times the input size (experts with a "
+            "fixed input, RTMO, use tiles); tiles: it runs overlapping tiles of the frame at the input size "
+            "(zoom finds more small people for less CPU: README, Performance).",
             "panel": "People finding",
         },
     )
     tile_max_upscale: float = field(
         default=2.0,
         metadata={
-            "help": "The tile pass runs only on frames whose pixels it enlarges at most this much (frames small "
+            "help": "The second pass runs only on frames whose pixels it enlarges at most this much (frames small "
             "for the input size are enlarged enough by the whole-frame pass).",
             "min": 0,
             "min_open": True,
@@ -81,8 +94,8 @@ class OneStageOptions:
         default=96.0,
         metadata={
             "help": "A person shorter (box long side) than this many network pixels in the whole-frame pass is "
-            "taken from the tile pass, a taller one from the whole frame (96: COCO's medium/large boundary); "
-            "neighbouring tiles overlap by this size, so such a person is whole in one of them.",
+            "taken from the second pass, a taller one from the whole-frame pass (96: COCO's medium/large "
+            "boundary); neighbouring tiles overlap by this size, so such a person is whole in one of them.",
             "min": 0,
             "panel": "People finding",
         },
@@ -164,13 +177,16 @@ class OneStageExpert:
     """Base of experts that find every person on whole frames: implement :meth:`infer_frames`.
 
     The base checks that the hook gave one :class:`PoseProposals` per frame in the expert's layout, drops
-    persons scoring below ``config.min_box_score`` and, with ``config.tiles`` > 1, runs the hook again on
-    overlapping tiles of each frame and merges the two passes per person (:mod:`posekit.estimators.tiles`).
+    persons scoring below ``config.min_box_score`` and, with ``config.tiles`` > 1, runs a second pass that sees
+    each frame ``tiles`` times larger and merges the two passes per person (:mod:`posekit.estimators.tiles`):
+    the whole frame at ``tiles`` times the input size for an expert that :attr:`zooms`, else its tiles.
     """
 
     needs_boxes: ClassVar[bool] = False
     reads_imgsz: ClassVar[bool] = True
     """Whether ``config.imgsz`` sets this expert's input size (False for a model with a fixed input)."""
+    zooms: ClassVar[bool] = False
+    """Whether :meth:`infer_frames` takes ``imgsz=``, the input size to run at instead of its own (the zoom pass)."""
     name: str
     layout: JointLayout
 
@@ -178,12 +194,15 @@ class OneStageExpert:
         self.config = config
 
     def infer_frames(self, frames: Sequence[np.ndarray]) -> list[PoseProposals]:
-        """One :class:`PoseProposals` per ``(H, W, 3)`` uint8 RGB frame: frame pixels, NaN for joints not placed."""
+        """One :class:`PoseProposals` per ``(H, W, 3)`` uint8 RGB frame: frame pixels, NaN for joints not placed.
+
+        An expert that :attr:`zooms` takes ``imgsz: int | None = None`` too: the input size's long side in
+        network pixels, a multiple of the model's stride (None: its own size, :meth:`network_side`)."""
         raise NotImplementedError
 
     def network_side(self) -> int:
         """The long side in pixels of the network input a whole frame is resized to, as the model really runs
-        it: the one owner of the input size, read by the tile pass and recorded in the run's manifest. Here
+        it: the one owner of the input size, read by the second pass and recorded in the run's manifest. Here
         ``--imgsz`` or 640 (:func:`chosen_imgsz`); a model that rounds it (Ultralytics) or has its own (RTMO)
         overrides this."""
         return chosen_imgsz(self.config.imgsz)
@@ -195,18 +214,39 @@ class OneStageExpert:
             return []
         out = self._infer(frames)
         if self.config.tiles > 1:
-            out = self._merge_tile_pass(frames, out)
+            zoom = self.zooms and self.reads_imgsz and self.config.second_pass == "zoom"
+            out = self._merge_zoom_pass(frames, out) if zoom else self._merge_tile_pass(frames, out)
         return out
 
-    def _infer(self, images: Sequence[np.ndarray]) -> list[PoseProposals]:
-        """The hook on ``images``, checked, persons below ``config.min_box_score`` dropped."""
-        out = self.infer_frames(images)
+    def _infer(self, images: Sequence[np.ndarray], imgsz: int | None = None) -> list[PoseProposals]:
+        """The hook on ``images`` (at input size ``imgsz``, else its own), checked, persons below
+        ``config.min_box_score`` dropped."""
+        out = self.infer_frames(images) if imgsz is None else self.infer_frames(images, imgsz=imgsz)
         if len(out) != len(images):
             raise PosekitError(f"{self.name}: infer_frames gave {len(out)} results for {len(images)} frames")
         for props in out:
             if props.layout is not self.layout:
                 raise PosekitError(f"{self.name}: infer_frames gave {props.layout.name} joints, not {self.layout.name}")
         return [props.select(props.scores >= self.config.min_box_score) for props in out]
+
+    def _merge_zoom_pass(self, frames: Sequence[np.ndarray], full: list[PoseProposals]) -> list[PoseProposals]:
+        """``full`` merged with the hook's persons on the whole frames again at ``tiles`` times the input size,
+        for the frames it enlarges at most ``tile_max_upscale``.
+
+        Against ``n x n`` tiles at the input size ``S``, which see a frame of long side ``L`` at
+        ``S / ((L + overlap) / n)``, one pass at ``n * S`` sees it larger (``n * S / L``) from fewer network
+        pixels (no overlap bands) and cuts nobody at a tile edge.
+        """
+        cfg, side = self.config, self.network_side()
+        zoom_side = cfg.tiles * side
+        chosen = [f for f, frame in enumerate(frames) if zoom_side / max(frame.shape[:2]) <= cfg.tile_max_upscale]
+        out = list(full)
+        if not chosen:
+            return out
+        for f, zoomed in zip(chosen, self._infer([frames[f] for f in chosen], imgsz=zoom_side)):
+            scale = side / max(frames[f].shape[:2])
+            out[f] = merge_passes(full[f], zoomed, np.zeros(len(zoomed), int), scale, cfg.tile_below)
+        return out
 
     def _merge_tile_pass(self, frames: Sequence[np.ndarray], full: list[PoseProposals]) -> list[PoseProposals]:
         """``full`` merged with the hook's persons on the tiles of each frame that is large enough to tile.

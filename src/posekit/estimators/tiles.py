@@ -1,11 +1,14 @@
-"""Scale-aware people finding: a second pass of a one-stage expert on overlapping tiles of the frame.
+"""Scale-aware people finding: a second pass of a one-stage expert that sees the frame larger.
 
 A full-frame pass at input size ``S`` sees a person ``h`` pixels tall at ``h * S / L`` network pixels
-(``L`` the frame's long side): small people in large frames fall below what the network finds. The tile
-pass cuts the frame into ``n x n`` overlapping tiles, each run at the same input size, so every person is
+(``L`` the frame's long side): small people in large frames fall below what the network finds. An expert
+whose input size can change runs the whole frame again at ``n * S`` (the zoom pass,
+:meth:`~posekit.estimators.base.OneStageExpert._merge_zoom_pass`); one with a fixed input takes the tile
+pass: the frame cut into ``n x n`` overlapping tiles, each run at the same input size, so every person is
 seen up to ``n`` times larger; neighbours overlap by the size of the largest person the tiles are for.
-The two passes are merged per person: people small in the full pass are taken from the tiles, large
-ones from the full pass (a large person cut by a tile edge is only whole in the full frame). SAHI slices
+The two passes are merged per person: people small in the full pass are taken from the second, large
+ones from the full pass (a large person cut by a tile edge is only whole in the full frame, and the
+network trained on COCO finds large people better at 640 than at 1280). SAHI slices
 the same way but returns boxes and masks, not keypoints, and would wrap each model in its own predictor;
 these few pure functions keep the experts' batching and runtimes.
 """
@@ -100,13 +103,14 @@ def same_person(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def merge_passes(
     full: PoseProposals, tiles: PoseProposals, tile_index: np.ndarray, full_scale: float, small_below: float
 ) -> PoseProposals:
-    """One proposal per person from the full-frame pass and the (frame-pixel, uncut) tile pass.
+    """One proposal per person from the full-frame pass and the second pass (frame pixels; tiles uncut).
 
-    ``tile_index`` ``(P_tiles,)`` names the tile each tile person comes from: two persons of one pass on one
-    image are never merged here (the expert's own suppression already kept both: people overlap in crowds).
+    ``tile_index`` ``(P_tiles,)`` names the tile each tile person comes from (0 for all of a zoom pass's: one
+    image): two persons of one pass on one image are never merged here (the expert's own suppression already
+    kept both: people overlap in crowds).
 
     A person whose box is shorter (long side) than ``small_below`` network pixels in the full pass
-    (``full_scale``: network pixels per frame pixel) is better seen in the tiles, a larger one in the full
+    (``full_scale``: network pixels per frame pixel) is better seen in the second pass, a larger one in the full
     frame. Persons are taken greedily in that preference, then by score; a person that is the same as one
     taken (:func:`same_person`) is dropped. The kept full-pass persons come first, then the kept tile persons,
     each in its pass's order.

@@ -150,6 +150,7 @@ class YoloPose(OneStageExpert):
 
     name = "yolo"
     layout = COCO17
+    zooms = True
 
     def __init__(self, weights: Path | None, config: EstimatorConfig) -> None:
         super().__init__(config)
@@ -175,10 +176,10 @@ class YoloPose(OneStageExpert):
         """Run the network on ``runtime`` (:mod:`posekit.estimators.runtimes`) with ``threads`` CPU threads."""
         self.runner = YoloRunner(self.model, self.weights, runtime, threads)
 
-    def infer_frames(self, frames: Sequence[np.ndarray]) -> list[PoseProposals]:
+    def infer_frames(self, frames: Sequence[np.ndarray], imgsz: int | None = None) -> list[PoseProposals]:
         results = self.runner.predict(
             frames,
-            imgsz=self.imgsz,
+            imgsz=imgsz or self.imgsz,
             conf=self.min_score,
             iou=self.nms_iou,
             device=self.device,

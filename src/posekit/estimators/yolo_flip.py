@@ -48,9 +48,9 @@ class YoloFlipPose(YoloPose):
 
     name = "yolo-flip"
 
-    def infer_frames(self, frames: Sequence[np.ndarray]) -> list[PoseProposals]:
+    def infer_frames(self, frames: Sequence[np.ndarray], imgsz: int | None = None) -> list[PoseProposals]:
         mirrored = [np.ascontiguousarray(frame[:, ::-1]) for frame in frames]
-        found = super().infer_frames(mirrored)
+        found = super().infer_frames(mirrored, imgsz)
         return [mirror_back(props, frame.shape[1]) for props, frame in zip(found, frames)]
 
 
