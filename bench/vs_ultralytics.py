@@ -5,7 +5,7 @@ once to a lossless clip both read):
 
 - ``yolo@640``: ``posekit extract --experts yolo --imgsz 640 --tiles 1`` against
   ``YOLO(w).track(clip, imgsz=640, tracker="bytetrack.yaml", stream=True)``;
-- ``default``: ``posekit extract --experts yolo`` (640 and the 2x2 tile pass) against the same loop at
+- ``default``: ``posekit extract --experts yolo`` (640 and the zoom pass at 1280) against the same loop at
   ``imgsz=1280``, which finds the same small people.
 
 Both run at the same person threshold (``conf`` 0.1, Ultralytics' tracking default). The two processes of a
