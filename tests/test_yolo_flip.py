@@ -58,3 +58,13 @@ def test_topdown_flip_expert_places_each_side_where_the_unmirrored_crop_does(sam
     assert np.isfinite(error).mean() > 0.5 and np.nanmedian(error) < 0.05
     sides = [COCO17.index(j) for j in ("left_wrist", "right_wrist", "left_ankle", "right_ankle")]
     assert np.nanmedian(error[:, sides]) < np.nanmedian(swapped[:, sides])
+
+
+@pytest.mark.slow
+def test_flip_expert_zoom_pass_runs_mirrored_like_its_whole_frame_pass(sample_frames):
+    """The street frame's people are too small at 640: the default's zoom pass finds them as yolo-flip at 1280."""
+    (zoomed,) = build_estimator(ExpertSpec("yolo-flip"), EstimatorConfig(imgsz=640)).predict(sample_frames[:1])
+    (large,) = build_estimator(ExpertSpec("yolo-flip"), EstimatorConfig(imgsz=1280, tiles=1)).predict(sample_frames[:1])
+    assert len(large) >= 3
+    np.testing.assert_array_equal(zoomed.boxes, large.boxes)
+    np.testing.assert_array_equal(zoomed.keypoints, large.keypoints)
