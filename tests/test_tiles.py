@@ -33,6 +33,7 @@ class PluginExpert(OneStageExpert):
     def __init__(self, config: EstimatorConfig) -> None:
         super().__init__(config)
         self.calls: list[tuple[tuple[int, ...], int | None]] = []
+        self.batches: list[tuple[int, int | None]] = []
 
     def infer_frames(self, frames: Sequence[np.ndarray]) -> list[PoseProposals]:
         self.calls += [(f.shape[:2], None) for f in frames]
@@ -47,6 +48,7 @@ class ZoomingExpert(PluginExpert):
 
     def infer_frames(self, frames: Sequence[np.ndarray], imgsz: int | None = None) -> list[PoseProposals]:
         self.calls += [(f.shape[:2], imgsz) for f in frames]
+        self.batches.append((len(frames), imgsz))
         found = proposals([LARGE], [0.9]) if imgsz is None else proposals([LARGE + 4, SMALL], [0.95, 0.6])
         return [found for _ in frames]
 
@@ -66,6 +68,15 @@ def test_an_expert_that_zooms_sees_the_whole_frame_again_at_tiles_times_its_inpu
     expert = ZoomingExpert(EstimatorConfig(imgsz=640, tiles=3, tile_max_upscale=4.0))
     expert.predict([STREET])
     assert expert.calls[-1] == ((576, 768), 1920)
+
+
+def test_the_zoom_pass_takes_frames_a_quarter_batch_at_a_time_so_its_tensors_stay_the_full_passs():
+    expert = ZoomingExpert(EstimatorConfig(imgsz=640))
+    expert.predict([STREET] * 8)
+    assert expert.batches == [(8, None)] + [(2, 1280)] * 4
+    expert = ZoomingExpert(EstimatorConfig(imgsz=640))
+    expert.predict([STREET] * 3)
+    assert expert.batches == [(3, None)] + [(1, 1280)] * 3
 
 
 def test_the_zoom_pass_runs_only_on_frames_it_enlarges_at_most_tile_max_upscale():

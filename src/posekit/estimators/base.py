@@ -235,17 +235,20 @@ class OneStageExpert:
 
         Against ``n x n`` tiles at the input size ``S``, which see a frame of long side ``L`` at
         ``S / ((L + overlap) / n)``, one pass at ``n * S`` sees it larger (``n * S / L``) from fewer network
-        pixels (no overlap bands) and cuts nobody at a tile edge.
+        pixels (no overlap bands) and cuts nobody at a tile edge. The frames go through the hook
+        ``len(frames) / n**2`` at a time (at least one), so a call's input tensor stays that of the whole-frame
+        pass (8 frames at 1280 in one call on the CPU: 4x the system time of 2 at a time, +25 % wall).
         """
         cfg, side = self.config, self.network_side()
         zoom_side = cfg.tiles * side
         chosen = [f for f, frame in enumerate(frames) if zoom_side / max(frame.shape[:2]) <= cfg.tile_max_upscale]
+        per_call = max(1, len(frames) // cfg.tiles**2)
         out = list(full)
-        if not chosen:
-            return out
-        for f, zoomed in zip(chosen, self._infer([frames[f] for f in chosen], imgsz=zoom_side)):
-            scale = side / max(frames[f].shape[:2])
-            out[f] = merge_passes(full[f], zoomed, np.zeros(len(zoomed), int), scale, cfg.tile_below)
+        for start in range(0, len(chosen), per_call):
+            part = chosen[start : start + per_call]
+            for f, zoomed in zip(part, self._infer([frames[f] for f in part], imgsz=zoom_side)):
+                scale = side / max(frames[f].shape[:2])
+                out[f] = merge_passes(full[f], zoomed, np.zeros(len(zoomed), int), scale, cfg.tile_below)
         return out
 
     def _merge_tile_pass(self, frames: Sequence[np.ndarray], full: list[PoseProposals]) -> list[PoseProposals]:
