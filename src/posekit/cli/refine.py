@@ -13,7 +13,7 @@ from posekit.cli.options import Group, with_options
 from posekit.core.errors import ConfigError
 from posekit.refine.tracks import AggregationOptions, TrackFilterOptions
 from posekit.workflows.extraction.options import ExtractOptions
-from posekit.workflows.extraction.reaggregate import aggregate_proposal_shards, run_track_filters
+from posekit.workflows.extraction.reaggregate import aggregate_proposal_shards
 from posekit.workflows.selftrain.options import SelfTrainOptions
 
 refine_app = typer.Typer(
@@ -155,8 +155,9 @@ def aggregate_command(
     Example: posekit refine aggregate --proposals shards/proposals --out shards-g006 --gamma 0.06
     """
     setup_logging()
-    tracks = run_track_filters(proposals, person_filters)
-    summary = aggregate_proposal_shards(proposals, out, ssta, scoring["min_joint_score"], overwrite, tracks=tracks)
+    summary = aggregate_proposal_shards(
+        proposals, out, ssta, scoring["min_joint_score"], overwrite, person_filters=person_filters
+    )
     console.print(
         f"aggregated {summary.done} clip(s) ({summary.skipped} already done): "
         f"{summary.tracks} tracks, {summary.person_frames} poses kept -> {out}"

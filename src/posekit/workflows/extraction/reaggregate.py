@@ -41,10 +41,9 @@ def extraction_manifest(proposals: Path) -> RunManifest | None:
     return None
 
 
-def run_track_filters(proposals: Path, given: dict[str, Any]) -> TrackFilterOptions:
-    """The person filters recorded by the extraction run that wrote ``proposals`` (:func:`extraction_manifest`),
-    with the fields ``given`` on the command line over them; the defaults when no run manifest is found."""
-    run = extraction_manifest(proposals)
+def run_track_filters(run: RunManifest | None, given: dict[str, Any]) -> TrackFilterOptions:
+    """The person filters the extraction run recorded in its manifest ``run``, with the fields ``given`` on the
+    command line over them; the defaults when there is no run manifest."""
     recorded = run.settings.get("tracks", {}) if run is not None else {}
     return TrackFilterOptions(**{**recorded, **given})
 
@@ -65,12 +64,12 @@ def aggregate_proposal_shards(
     min_joint_score: float = 0.3,
     overwrite: bool = False,
     shard_clips: int = 64,
-    tracks: TrackFilterOptions | None = None,
+    person_filters: dict[str, Any] | None = None,
 ) -> AggregateSummary:
     """SST-A over every clip of the proposal shards under ``proposals`` into skeleton shards in ``out``.
 
-    ``tracks``: the person filters (None: those the extraction run recorded, :func:`run_track_filters`).
-    Resumable like extraction: clips already written to ``out`` are skipped.
+    The person filters are those the extraction run recorded, with the fields of ``person_filters`` over them
+    (:func:`run_track_filters`). Resumable like extraction: clips already written to ``out`` are skipped.
     """
     shards = list_shards(proposals, "proposals")
     if not shards:
@@ -78,8 +77,8 @@ def aggregate_proposal_shards(
     info = read_shard_info(shards[0])
     if Path(proposals).resolve().is_relative_to(Path(out).resolve()):
         raise ConfigError(f"--out {out} holds the proposals being read; write the new skeletons to another folder")
-    tracks = tracks or run_track_filters(proposals, {})
     run = extraction_manifest(proposals)
+    tracks = run_track_filters(run, person_filters or {})
     extracted = run.entries if run is not None else {}
     with locked_output(out, overwrite):
         settings = {
