@@ -206,6 +206,7 @@ def test_estimator_config_is_every_kind_of_options_with_todays_fields():
         "min_box_score",
         "tiles",
         "second_pass",
+        "input_size_pass",
         "tile_max_upscale",
         "tile_below",
         "crop_scale",

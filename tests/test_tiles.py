@@ -11,7 +11,13 @@ import pytest
 from posekit.core.boxes import box_iou
 from posekit.estimators.base import EstimatorConfig, OneStageExpert
 from posekit.estimators.registry import ExpertSpec, build_estimator
-from posekit.estimators.tiles import cut_by_inner_edge, frame_tiles, merge_passes, tile_windows
+from posekit.estimators.tiles import (
+    cut_by_inner_edge,
+    frame_tiles,
+    merge_passes,
+    needs_input_size_pass,
+    tile_windows,
+)
 from posekit.skeleton.layouts import COCO17
 from posekit.skeleton.records import PoseProposals
 
@@ -42,15 +48,23 @@ class PluginExpert(OneStageExpert):
 
 class ZoomingExpert(PluginExpert):
     """An expert that runs at a given input size: at its own, a large person (:data:`LARGE`); at any other, the
-    same person a little shifted and a small one (:data:`SMALL`), as a larger input finds."""
+    same person a little shifted and a small one (:data:`SMALL`), as a larger input finds. Frames whose first
+    pixel is :data:`NOBODY_LARGE` hold only the small person, :data:`NOBODY` no one."""
 
     zooms = True
 
     def infer_frames(self, frames: Sequence[np.ndarray], imgsz: int | None = None) -> list[PoseProposals]:
         self.calls += [(f.shape[:2], imgsz) for f in frames]
         self.batches.append((len(frames), imgsz))
-        found = proposals([LARGE], [0.9]) if imgsz is None else proposals([LARGE + 4, SMALL], [0.95, 0.6])
-        return [found for _ in frames]
+        return [self._found(f[0, 0, 0], imgsz) for f in frames]
+
+    @staticmethod
+    def _found(marker: int, imgsz: int | None) -> PoseProposals:
+        if marker == NOBODY:
+            return PoseProposals.empty(COCO17)
+        if marker == NOBODY_LARGE:
+            return proposals([SMALL], [0.6]) if imgsz else PoseProposals.empty(COCO17)
+        return proposals([LARGE], [0.9]) if imgsz is None else proposals([LARGE + 4, SMALL], [0.95, 0.6])
 
 
 LARGE = np.array([100, 50, 400, 550], np.float32)
@@ -58,35 +72,65 @@ LARGE = np.array([100, 50, 400, 550], np.float32)
 SMALL = np.array([600, 300, 620, 340], np.float32)
 """A person 40 frame px tall: 33 network px at 640 on a 768 px wide frame (small)."""
 STREET = np.zeros((576, 768, 3), np.uint8)
+NOBODY_LARGE, NOBODY = 1, 2
+
+
+def street(marker: int) -> np.ndarray:
+    frame = STREET.copy()
+    frame[0, 0, 0] = marker
+    return frame
 
 
 def test_an_expert_that_zooms_sees_the_whole_frame_again_at_tiles_times_its_input_size():
     expert = ZoomingExpert(EstimatorConfig(imgsz=640))
     (merged,) = expert.predict([STREET])
-    assert expert.calls == [((576, 768), None), ((576, 768), 1280)]
+    assert expert.calls == [((576, 768), 1280), ((576, 768), None)]
     np.testing.assert_array_equal(merged.boxes, [LARGE, SMALL])  # large from the 640 pass, small from the zoom
     expert = ZoomingExpert(EstimatorConfig(imgsz=640, tiles=3, tile_max_upscale=4.0))
     expert.predict([STREET])
-    assert expert.calls[-1] == ((576, 768), 1920)
+    assert expert.calls[0] == ((576, 768), 1920)
 
 
 def test_the_zoom_pass_takes_frames_a_quarter_batch_at_a_time_so_its_tensors_stay_the_full_passs():
     expert = ZoomingExpert(EstimatorConfig(imgsz=640))
     expert.predict([STREET] * 8)
-    assert expert.batches == [(8, None)] + [(2, 1280)] * 4
+    assert expert.batches == [(2, 1280)] * 4 + [(8, None)]
     expert = ZoomingExpert(EstimatorConfig(imgsz=640))
     expert.predict([STREET] * 3)
-    assert expert.batches == [(3, None)] + [(1, 1280)] * 3
+    assert expert.batches == [(1, 1280)] * 3 + [(3, None)]
 
 
 def test_the_zoom_pass_runs_only_on_frames_it_enlarges_at_most_tile_max_upscale():
     kinetics = np.zeros((256, 340, 3), np.uint8)  # 1280 / 340 = 3.8x
     expert = ZoomingExpert(EstimatorConfig(imgsz=640))
     expert.predict([kinetics, STREET])
-    assert expert.calls == [((256, 340), None), ((576, 768), None), ((576, 768), 1280)]
+    assert expert.calls == [((576, 768), 1280), ((256, 340), None), ((576, 768), None)]
     expert = ZoomingExpert(EstimatorConfig(imgsz=640, tile_max_upscale=4.0))
     expert.predict([kinetics])
-    assert expert.calls == [((256, 340), None), ((256, 340), 1280)]
+    assert expert.calls == [((256, 340), 1280), ((256, 340), None)]
+
+
+def test_the_input_size_pass_runs_only_where_the_zoom_pass_found_someone_large_or_nobody():
+    frames = [street(NOBODY_LARGE), STREET, street(NOBODY), street(NOBODY_LARGE)]
+    expert = ZoomingExpert(EstimatorConfig(imgsz=640))
+    merged = expert.predict(frames)
+    assert expert.batches == [(1, 1280)] * 4 + [(2, None)]
+    assert [c for c in expert.calls if c[1] is None] == [((576, 768), None)] * 2  # frames 1 and 2
+    every = ZoomingExpert(EstimatorConfig(imgsz=640, input_size_pass="every"))
+    for skipped, all_passes in zip(merged, every.predict(frames)):  # nothing the merge takes from the frames skipped
+        np.testing.assert_array_equal(skipped.boxes, all_passes.boxes)
+        np.testing.assert_array_equal(skipped.keypoints, all_passes.keypoints)
+    assert every.batches[-1] == (4, None)
+    np.testing.assert_array_equal(merged[0].boxes, [SMALL])
+    np.testing.assert_array_equal(merged[1].boxes, [LARGE, SMALL])
+    assert len(merged[2]) == 0
+
+
+def test_a_person_is_large_for_the_input_size_pass_from_tile_below_network_pixels():
+    scale = 640 / 768
+    assert needs_input_size_pass(proposals([[0, 0, 10, 116]], [0.9]), scale, 96)  # 96.7 network px
+    assert not needs_input_size_pass(proposals([[0, 0, 10, 115]], [0.9]), scale, 96)
+    assert needs_input_size_pass(PoseProposals.empty(COCO17), scale, 96)
 
 
 def test_plugin_experts_and_second_pass_tiles_get_the_tiles_at_their_own_input_size():
@@ -171,3 +215,24 @@ def test_a_run_recorded_before_the_zoom_pass_resumes_with_second_pass_tiles_and_
     RunManifest.open(tmp_path, settings(EstimatorConfig(second_pass="tiles")))
     with pytest.raises(ConfigError, match="second_pass differ"):
         RunManifest.open(tmp_path, settings(EstimatorConfig()))
+
+
+def test_a_run_recorded_before_the_input_size_pass_could_skip_frames_resumes_with_every(tmp_path):
+    import json
+
+    from posekit.core.errors import ConfigError
+    from posekit.io.manifest import MANIFEST_NAME, RunManifest
+    from posekit.workflows.extraction.options import ExtractOptions
+
+    def settings(**estimator) -> dict:
+        return ExtractOptions(experts=(ExpertSpec("yolo"),), estimator=EstimatorConfig(**estimator)).settings()
+
+    assert settings()["input_size_pass"] == "needed"
+    assert settings(tiles=1)["input_size_pass"] == settings(second_pass="tiles")["input_size_pass"] == "every"
+    for old, resumes in (({"tiles": 1}, {"tiles": 1}), ({}, {"input_size_pass": "every"})):
+        recorded = settings(**old)
+        del recorded["input_size_pass"]
+        (tmp_path / MANIFEST_NAME).write_text(json.dumps({"settings": recorded, "entries": []}))
+        RunManifest.open(tmp_path, settings(**resumes))
+    with pytest.raises(ConfigError, match="input_size_pass differ"):
+        RunManifest.open(tmp_path, settings())  # the zoom run of before, with today's default

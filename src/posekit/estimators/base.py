@@ -21,12 +21,20 @@ from posekit.core.device import DeviceOptions
 from posekit.core.errors import ConfigError, PosekitError
 from posekit.core.options import check_bounds
 from posekit.estimators.crops import crop_to_frame, crop_transform
-from posekit.estimators.tiles import cut_by_inner_edge, frame_tiles, merge_passes, shift_to_frame
+from posekit.estimators.tiles import (
+    cut_by_inner_edge,
+    frame_tiles,
+    merge_passes,
+    needs_input_size_pass,
+    shift_to_frame,
+)
 from posekit.skeleton.layouts import JointLayout
 from posekit.skeleton.records import PoseProposals
 
 SecondPass = Literal["zoom", "tiles"]
 """How the second pass of a full-frame expert sees people small in the first (:attr:`OneStageOptions.second_pass`)."""
+InputSizePass = Literal["needed", "every"]
+"""On which frames the zoom pass's expert runs at its input size too (:attr:`OneStageOptions.input_size_pass`)."""
 
 DEFAULT_IMGSZ = 640
 """Input size of a full-frame expert when neither ``--imgsz`` nor its weights give one."""
@@ -80,6 +88,16 @@ class OneStageOptions:
             "panel": "People finding",
         },
     )
+    input_size_pass: InputSizePass = field(
+        default="needed",
+        metadata={
+            "help": "With the zoom pass, on which frames the expert runs at its input size too: needed: where the "
+            "zoom pass found nobody or someone at least --tile-below network pixels tall at the input size (the "
+            "large people it takes from that pass); every: on every frame (the street video: the same people "
+            "for 0.8x the CPU with needed, README, Performance).",
+            "panel": "People finding",
+        },
+    )
     tile_max_upscale: float = field(
         default=2.0,
         metadata={
@@ -103,6 +121,13 @@ class OneStageOptions:
 
     def __post_init__(self) -> None:
         check_bounds(self)
+
+    @property
+    def input_size_pass_ran(self) -> InputSizePass:
+        """On which frames the input-size pass runs for an expert that zooms: ``input_size_pass`` when the zoom
+        pass runs, else ``every`` (no second pass, or the tiles, which need the full pass on every frame)."""
+        zooming = self.tiles > 1 and self.second_pass == "zoom"
+        return self.input_size_pass if zooming else "every"
 
 
 @dataclass(frozen=True)
@@ -212,11 +237,11 @@ class OneStageExpert:
             raise ValueError(f"{self.name} is a one-stage expert: it finds people itself, call predict(frames)")
         if not frames:
             return []
-        out = self._infer(frames)
-        if self.config.tiles > 1:
-            zoom = self.zooms and self.reads_imgsz and self.config.second_pass == "zoom"
-            out = self._merge_zoom_pass(frames, out) if zoom else self._merge_tile_pass(frames, out)
-        return out
+        if self.config.tiles == 1:
+            return self._infer(frames)
+        if self.zooms and self.reads_imgsz and self.config.second_pass == "zoom":
+            return self._with_zoom_pass(frames)
+        return self._merge_tile_pass(frames, self._infer(frames))
 
     def _infer(self, images: Sequence[np.ndarray], imgsz: int | None = None) -> list[PoseProposals]:
         """The hook on ``images`` (at input size ``imgsz``, else its own), checked, persons below
@@ -229,27 +254,54 @@ class OneStageExpert:
                 raise PosekitError(f"{self.name}: infer_frames gave {props.layout.name} joints, not {self.layout.name}")
         return [props.select(props.scores >= self.config.min_box_score) for props in out]
 
-    def _merge_zoom_pass(self, frames: Sequence[np.ndarray], full: list[PoseProposals]) -> list[PoseProposals]:
-        """``full`` merged with the hook's persons on the whole frames again at ``tiles`` times the input size,
-        for the frames it enlarges at most ``tile_max_upscale``.
+    def _zoom_pass(self, frames: Sequence[np.ndarray]) -> dict[int, PoseProposals]:
+        """The hook's persons on the whole frames again at ``tiles`` times the input size, by frame index, for
+        the frames it enlarges at most ``tile_max_upscale``.
 
         Against ``n x n`` tiles at the input size ``S``, which see a frame of long side ``L`` at
         ``S / ((L + overlap) / n)``, one pass at ``n * S`` sees it larger (``n * S / L``) from fewer network
         pixels (no overlap bands) and cuts nobody at a tile edge. The frames go through the hook
-        ``len(frames) / n**2`` at a time (at least one), so a call's input tensor stays that of the whole-frame
+        ``len(frames) / n**2`` at a time (at least one), so a call's input tensor stays that of the input-size
         pass (8 frames at 1280 in one call on the CPU: 4x the system time of 2 at a time, +25 % wall).
         """
-        cfg, side = self.config, self.network_side()
-        zoom_side = cfg.tiles * side
+        cfg = self.config
+        zoom_side = cfg.tiles * self.network_side()
         chosen = [f for f, frame in enumerate(frames) if zoom_side / max(frame.shape[:2]) <= cfg.tile_max_upscale]
         per_call = max(1, len(frames) // cfg.tiles**2)
-        out = list(full)
+        zoomed: dict[int, PoseProposals] = {}
         for start in range(0, len(chosen), per_call):
             part = chosen[start : start + per_call]
-            for f, zoomed in zip(part, self._infer([frames[f] for f in part], imgsz=zoom_side)):
-                scale = side / max(frames[f].shape[:2])
-                out[f] = merge_passes(full[f], zoomed, np.zeros(len(zoomed), int), scale, cfg.tile_below)
-        return out
+            zoomed.update(zip(part, self._infer([frames[f] for f in part], imgsz=zoom_side)))
+        return zoomed
+
+    def _with_zoom_pass(self, frames: Sequence[np.ndarray]) -> list[PoseProposals]:
+        """Each frame's persons from the zoom pass (:meth:`_zoom_pass`) and the pass at the input size, merged
+        per person (:func:`~posekit.estimators.tiles.merge_passes`).
+
+        The zoom pass runs first. With ``input_size_pass`` ``needed`` the input-size pass then runs only on the
+        frames the zoom pass did not see, found nobody on, or found someone large on
+        (:func:`~posekit.estimators.tiles.needs_input_size_pass`): on the others the merge would take every
+        person from the zoom pass anyway, so they skip its cost (a quarter of the zoom pass's at ``tiles`` 2).
+        """
+        cfg, side = self.config, self.network_side()
+        zoomed = self._zoom_pass(frames)
+        scales = [side / max(frame.shape[:2]) for frame in frames]
+        needed = [
+            f
+            for f in range(len(frames))
+            if cfg.input_size_pass == "every"
+            or f not in zoomed
+            or needs_input_size_pass(zoomed[f], scales[f], cfg.tile_below)
+        ]
+        full = dict(zip(needed, self._infer([frames[f] for f in needed]))) if needed else {}
+        return [
+            full[f]
+            if f not in zoomed
+            else zoomed[f]
+            if f not in full
+            else merge_passes(full[f], zoomed[f], np.zeros(len(zoomed[f]), int), scales[f], cfg.tile_below)
+            for f in range(len(frames))
+        ]
 
     def _merge_tile_pass(self, frames: Sequence[np.ndarray], full: list[PoseProposals]) -> list[PoseProposals]:
         """``full`` merged with the hook's persons on the tiles of each frame that is large enough to tile.

@@ -3,7 +3,7 @@
 A full-frame pass at input size ``S`` sees a person ``h`` pixels tall at ``h * S / L`` network pixels
 (``L`` the frame's long side): small people in large frames fall below what the network finds. An expert
 whose input size can change runs the whole frame again at ``n * S`` (the zoom pass,
-:meth:`~posekit.estimators.base.OneStageExpert._merge_zoom_pass`); one with a fixed input takes the tile
+:meth:`~posekit.estimators.base.OneStageExpert._zoom_pass`); one with a fixed input takes the tile
 pass: the frame cut into ``n x n`` overlapping tiles, each run at the same input size, so every person is
 seen up to ``n`` times larger; neighbours overlap by the size of the largest person the tiles are for.
 The two passes are merged per person: people small in the full pass are taken from the second, large
@@ -100,6 +100,23 @@ def same_person(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (box_iou(a, b) >= DUPLICATE_IOU) | (cover >= DUPLICATE_COVER)
 
 
+def network_size(boxes: np.ndarray, full_scale: float) -> np.ndarray:
+    """``(P,)`` the long side of each ``(P, 4)`` xyxy frame-pixel box in network pixels of the full pass
+    (``full_scale``: network pixels per frame pixel): the size that says whether a person is small."""
+    return (boxes[:, 2:] - boxes[:, :2]).max(axis=1) * full_scale
+
+
+def needs_input_size_pass(zoomed: PoseProposals, full_scale: float, small_below: float) -> bool:
+    """Whether a frame needs the full pass at the input size after the zoom pass found ``zoomed`` on it.
+
+    :func:`merge_passes` takes a person from the full pass only when it is at least ``small_below`` network
+    pixels there, so a frame where the zoom pass found only smaller people keeps the zoom pass's persons as
+    they are. A frame where it found nobody gets the full pass too: someone filling the frame may be too large
+    for the zoom pass's input to find.
+    """
+    return len(zoomed.scores) == 0 or bool((network_size(zoomed.boxes, full_scale) >= small_below).any())
+
+
 def merge_passes(
     full: PoseProposals, tiles: PoseProposals, tile_index: np.ndarray, full_scale: float, small_below: float
 ) -> PoseProposals:
@@ -120,8 +137,7 @@ def merge_passes(
     boxes = np.concatenate([full.boxes, tiles.boxes])
     scores = np.concatenate([full.scores, tiles.scores])
     from_tiles = np.arange(len(boxes)) >= len(full.scores)
-    size = (boxes[:, 2:] - boxes[:, :2]).max(axis=1) * full_scale
-    preferred = from_tiles == (size < small_below)
+    preferred = from_tiles == (network_size(boxes, full_scale) < small_below)
     order = np.lexsort((-scores, ~preferred))
     image = np.concatenate([np.full(len(full.scores), -1), np.asarray(tile_index)])
     duplicate = same_person(boxes, boxes) & (image[:, None] != image[None, :])

@@ -36,15 +36,16 @@ SETTINGS_SINCE: dict[str, Any] = {
     "tile_max_upscale": 2.0,
     "tile_below": 96.0,
     "second_pass": "tiles",
+    "input_size_pass": "every",
     "pose_3d": False,
     "tracker": {"tracker": "bytetrack", "merged_boxes": "keep", "stitch_seconds": 0.0},
 }
 """Settings recorded since image inputs, the person filters, ``--strict``, ``--runtime``, the tile pass, its zoom form
-(``--second-pass``), ``--3d`` and the tracker's choices came, with the value every older run had (every track kept,
-truncated videos failed before ``--strict`` existed and are refused by it now, the YOLO experts on PyTorch, no tile
-pass, then tiles for every expert, no 3D, ByteTrack
-with merged boxes kept and no stitching): a manifest without them resumes with those values, and a run with
-today's defaults is told which setting differs."""
+(``--second-pass``), the input-size pass on only the frames that need it (``--input-size-pass``), ``--3d`` and the
+tracker's choices came, with the value every older run had (every track kept, truncated videos failed before
+``--strict`` existed and are refused by it now, the YOLO experts on PyTorch, no tile pass, then tiles for every
+expert, both passes on every frame, no 3D, ByteTrack with merged boxes kept and no stitching): a manifest without
+them resumes with those values, and a run with today's defaults is told which setting differs."""
 
 
 @dataclass

@@ -161,11 +161,13 @@ class ExtractOptions:
         and SST-A's only count with several experts. ``imgsz`` not given is recorded as the size it resolves to
         (:func:`~posekit.estimators.base.chosen_imgsz`) when no expert runs from a weights file, so runs recorded
         before a student's card could set it resume; with a weights file it stays null (each model's own size,
-        recorded under the manifest's ``effective.imgsz``).
+        recorded under the manifest's ``effective.imgsz``). ``input_size_pass`` is recorded as it runs (``every``
+        without the zoom pass), so runs with no zoom pass recorded before it came resume.
         """
         out = recorded_settings(self)
         out["experts"] = [s.name if s.weights is None else f"{s.name}:{s.weights}" for s in self.experts]
         out.update(out.pop("estimator"))
+        out["input_size_pass"] = self.estimator.input_size_pass_ran
         if out["imgsz"] is None and all(spec.weights is None for spec in self.experts):
             out["imgsz"] = chosen_imgsz(None)
         out.update(out.pop("runtime"))
