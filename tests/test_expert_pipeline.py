@@ -166,3 +166,13 @@ def test_cpu_runs_one_frame_per_batch_unless_told_otherwise() -> None:
 
     assert ExtractOptions(experts=(ExpertSpec("yolo"),)).frames_per_batch == 1
     assert ExtractOptions(experts=(ExpertSpec("yolo"),), batch_size=4).frames_per_batch == 4
+
+
+@pytest.mark.slow
+def test_the_yolo_predictors_start_when_the_experts_load_not_on_the_first_frames() -> None:
+    experts = ExpertSet(
+        (ExpertSpec("yolo"), ExpertSpec("yolo-topdown")), EstimatorConfig(tiles=1), RuntimeOptions(threads=2)
+    )
+    runners = [e.runner for e in dict.fromkeys([*experts.detectors, *experts.experts])]
+    assert len(runners) == 3 and all(r.started for r in runners)  # two detector workers and the top-down expert
+    assert len({id(r.predictor_model.predictor) for r in runners}) == 3

@@ -96,3 +96,15 @@ def test_a_crafted_or_damaged_unik_checkpoint_is_one_line_and_never_runs(tmp_pat
         assert "weights_only=False" not in result.output
         assert len(result.output.strip().splitlines()) == 1, result.output
     assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_the_weights_file_is_read_once_when_ultralytics_loads_safely(monkeypatch):
+    import ultralytics.nn.tasks as tasks
+    from ultralytics.utils import SAFE_LOAD
+
+    reads = []
+    read = tasks.torch_safe_load
+    monkeypatch.setattr(tasks, "torch_safe_load", lambda *a, **k: reads.append(a[0]) or read(*a, **k))
+    load_yolo(None)
+    assert SAFE_LOAD and len(reads) == 1, "safe loading unpickles in Python: a second read costs ~0.1 s"

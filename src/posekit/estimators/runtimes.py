@@ -247,8 +247,8 @@ class YoloRunner:
     ``model`` is the PyTorch model (its names, stride and calibrated settings are read from it); predictions
     come from the export when the runtime is not torch, else from ``model`` through a predictor of this runner's
     own (:func:`own_predictor`), so runners sharing one loaded model can predict at once. Ultralytics sets
-    PyTorch's thread count whenever a predictor starts, so the first call starts it on a blank image and then
-    sets the threads (None: leave Ultralytics' count).
+    PyTorch's thread count whenever a predictor starts, so it is started on a blank image (:meth:`start`, by the
+    first call if not before) and then the threads are set (None: leave Ultralytics' count).
     """
 
     def __init__(self, model, weights: Path, runtime: Runtime = "torch", threads: int | None = None) -> None:
@@ -261,7 +261,17 @@ class YoloRunner:
             from ultralytics import YOLO
 
             self.predictor_model = YOLO(str(exported_model_path(weights, runtime)), task=model.task)
-        self._started = False
+        self.started = False
+
+    def start(self, **kwargs: Any) -> None:
+        """Start the predictor (once) with ``predict``'s settings ``kwargs``: Ultralytics builds it, fuses its copy
+        of the network and imports its NMS (torchvision) on a blank image, then the runner sets the threads."""
+        if self.started:
+            return
+        self.predictor_model.predict([np.zeros((64, 64, 3), np.uint8)], **{**kwargs, "verbose": False})
+        if self.threads is not None:
+            set_threads(self.predictor_model, self.runtime, self.threads)
+        self.started = True
 
     def predict(self, images: Sequence[np.ndarray], **kwargs: Any) -> list:
         """Ultralytics results for ``(H, W, 3)`` uint8 RGB images (``kwargs``: ``predict``'s settings).
@@ -269,11 +279,7 @@ class YoloRunner:
         Ultralytics reads arrays as OpenCV's BGR: each image is handed over as its BGR copy, made by OpenCV
         (``cvtColor`` swaps the channels ~30x faster than NumPy's reversed-axis copy, to the same bytes).
         """
-        if not self._started:
-            self.predictor_model.predict([np.zeros((64, 64, 3), np.uint8)], **{**kwargs, "verbose": False})
-            if self.threads is not None:
-                set_threads(self.predictor_model, self.runtime, self.threads)
-            self._started = True
+        self.start(**kwargs)
         return self.predictor_model.predict([cv2.cvtColor(image, cv2.COLOR_RGB2BGR) for image in images], **kwargs)
 
 

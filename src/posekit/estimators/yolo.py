@@ -7,6 +7,7 @@ import importlib.resources
 import logging
 import math
 import os
+import pickle
 import re
 import weakref
 from collections.abc import Sequence
@@ -51,6 +52,8 @@ def load_yolo(weights: Path | None, task: str = "pose"):
     A ``.pt`` file is a pickle, so it is read with Ultralytics' safe loading (``torch.load(weights_only=True)``
     against its allow-list of model classes, ``ULTRALYTICS_SAFE_LOAD``): a file that names anything else is
     refused before any of it runs. Official checkpoints and the students ``posekit refine --self-train`` writes load.
+    The file is read once (safe loading unpickles in Python, ~0.1 s for YOLO11n-pose), twice only when Ultralytics
+    was imported without the switch (:func:`read_checkpoint` checks it first).
     """
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault(SAFE_LOAD_ENV, "1")
@@ -61,14 +64,15 @@ def load_yolo(weights: Path | None, task: str = "pose"):
     )
     if path.suffix != ".pt":
         raise ConfigError(f"YOLO weights must be a .pt file; got {path}")
-    read_checkpoint(path)
     from ultralytics import YOLO
+    from ultralytics.utils import SAFE_LOAD
 
+    if not SAFE_LOAD:  # Ultralytics was imported before posekit set the switch: check the file first
+        read_checkpoint(path)
     try:
         model = YOLO(str(path))
     except Exception as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ConfigError(f"cannot load YOLO weights {path}: {reason}") from exc
+        raise checkpoint_error(path, exc) from None
     if model.task != task:
         raise ConfigError(f"{path} is a YOLO {model.task!r} model; posekit needs a {task!r} model here")
     kpt_shape = tuple(model.model.yaml.get("kpt_shape", (17, 3)))
@@ -110,19 +114,30 @@ def read_checkpoint(path: Path) -> dict:
     try:
         return torch_safe_load(str(path), safe_only=True)[0]
     except Exception as exc:
-        text = f"{exc} {exc.__cause__ or ''}"
-        unsafe = re.search(r"(?:unsupported|Unsupported global:) GLOBAL ([\w.]+)", text)
-        if unsafe or "outside the supported" in text:
-            named = f"it names {unsafe.group(1)}" if unsafe else "it names code"
-            raise ConfigError(
-                f"refused to load YOLO weights {path}: {named}, which is not part of a model, and nothing in it "
-                "was run; use an Ultralytics checkpoint (official, or trained with Ultralytics or posekit refine "
-                "--self-train) from a source you trust"
-            ) from None
-        raise ConfigError(
+        raise checkpoint_error(path, exc) from None
+
+
+def checkpoint_error(path: Path, exc: Exception) -> ConfigError:
+    """The one line for YOLO weights at ``path`` that failed to load with ``exc``: refused when the safe loader
+    met a name outside its allow-list (nothing was run), unreadable when the file is not a whole checkpoint."""
+    text = f"{exc} {exc.__cause__ or ''}"
+    unsafe = re.search(r"(?:unsupported|Unsupported global:) GLOBAL ([\w.]+)", text)
+    if unsafe or "outside the supported" in text:
+        named = f"it names {unsafe.group(1)}" if unsafe else "it names code"
+        return ConfigError(
+            f"refused to load YOLO weights {path}: {named}, which is not part of a model, and nothing in it "
+            "was run; use an Ultralytics checkpoint (official, or trained with Ultralytics or posekit refine "
+            "--self-train) from a source you trust"
+        )
+    chain = (exc, exc.__cause__, exc.__context__)
+    damaged = any(isinstance(e, (EOFError, OSError, pickle.UnpicklingError)) for e in chain)
+    if damaged or "not a loadable checkpoint" in text or "PytorchStreamReader" in text:
+        return ConfigError(
             f"cannot load YOLO weights {path}: the file is empty, truncated or not a PyTorch checkpoint "
-            f"({type(exc).__name__}); give the .pt file again, e.g. copy or export it anew"
-        ) from None
+            f"({type(exc.__cause__ or exc).__name__}); give the .pt file again, e.g. copy or export it anew"
+        )
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return ConfigError(f"cannot load YOLO weights {path}: {reason}")
 
 
 def is_multiclass(model) -> bool:
@@ -176,17 +191,24 @@ class YoloPose(OneStageExpert):
         """Run the network on ``runtime`` (:mod:`posekit.estimators.runtimes`) with ``threads`` CPU threads."""
         self.runner = YoloRunner(self.model, self.weights, runtime, threads)
 
+    def warm_up(self) -> None:
+        """Start the network's predictor now rather than on the first frames (:meth:`YoloRunner.start`)."""
+        self.runner.start(**self._predict_settings(self.imgsz))
+
     def infer_frames(self, frames: Sequence[np.ndarray], imgsz: int | None = None) -> list[PoseProposals]:
-        results = self.runner.predict(
-            frames,
-            imgsz=imgsz or self.imgsz,
-            conf=self.min_score,
-            iou=self.nms_iou,
-            device=self.device,
-            agnostic_nms=self.agnostic_nms,
-            verbose=False,
-        )
+        results = self.runner.predict(frames, **self._predict_settings(imgsz or self.imgsz))
         return [self._to_proposals(r) for r in results]
+
+    def _predict_settings(self, imgsz: int) -> dict:
+        """Ultralytics ``predict``'s settings for this expert at input size ``imgsz``."""
+        return {
+            "imgsz": imgsz,
+            "conf": self.min_score,
+            "iou": self.nms_iou,
+            "device": self.device,
+            "agnostic_nms": self.agnostic_nms,
+            "verbose": False,
+        }
 
     def _to_proposals(self, result) -> PoseProposals:
         if result.keypoints is None or len(result.boxes) == 0:

@@ -38,11 +38,12 @@ class YoloTopDown(TopDownExpert):
         """Run the network on ``runtime`` (:mod:`posekit.estimators.runtimes`) with ``threads`` CPU threads."""
         self.runner = YoloRunner(self.model, self.weights, runtime, threads)
 
+    def warm_up(self) -> None:
+        """Start the network's predictor now rather than on the first crops (:meth:`YoloRunner.start`)."""
+        self.runner.start(**self._predict_settings(self.config.crop_size))
+
     def infer_crops(self, crops: np.ndarray, boxes: np.ndarray) -> CropPoses:
-        size = crops.shape[1]
-        results = self.runner.predict(
-            list(crops), imgsz=size, conf=self.min_box_score, device=self.device, verbose=False
-        )
+        results = self.runner.predict(list(crops), **self._predict_settings(crops.shape[1]))
         V = self.layout.num_joints
         found = CropPoses(
             np.full((len(crops), V, 2), np.nan, np.float32),
@@ -54,6 +55,10 @@ class YoloTopDown(TopDownExpert):
             if picked is not None:
                 found.keypoints[n], found.joint_scores[n], found.scores[n] = picked
         return found
+
+    def _predict_settings(self, size: int) -> dict:
+        """Ultralytics ``predict``'s settings for crops of ``size`` pixels."""
+        return {"imgsz": size, "conf": self.min_box_score, "device": self.device, "verbose": False}
 
     def _pick(self, result, box: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
         """The crop's detection that overlaps the expected person box most: crop-pixel joints, NaN where missing."""

@@ -11,6 +11,7 @@ from contextlib import ExitStack
 
 import numpy as np
 
+from posekit.core.collector import collection_paused
 from posekit.estimators.base import Estimator, EstimatorConfig
 from posekit.estimators.registry import ExpertSpec, build_estimator
 from posekit.estimators.runtimes import RuntimeOptions, fix_mmap_threshold, one_torch_thread, require_runtime
@@ -30,6 +31,9 @@ class ExpertSet:
     pipeline fixes glibc's mmap threshold (:func:`~posekit.estimators.runtimes.fix_mmap_threshold`): otherwise
     its peak RSS grows with video length. One frame per batch (the CPU default) needs no fix: its tensors stay
     below glibc's reuse limit, and peak RSS stays flat without the page faults the fixed threshold costs.
+
+    Experts that can (the YOLO ones) start their predictors here, not on the first frames, so the models load and
+    start with the garbage collector paused (:func:`~posekit.core.collector.collection_paused`).
     """
 
     def __init__(
@@ -39,23 +43,29 @@ class ExpertSet:
         runtime: RuntimeOptions | None = None,
         frames_per_batch: int = 1,
     ) -> None:
-        self.experts: list[Estimator] = [build_estimator(spec, config) for spec in specs]
-        one_stage = [(spec, e) for spec, e in zip(specs, self.experts) if not e.needs_boxes]
-        detector_spec, self.detector = one_stage[0] if one_stage else (ExpertSpec("yolo"), None)
-        if self.detector is None:
-            self.detector = build_estimator(detector_spec, config)
-        self.workers = runtime.cpu_threads if runtime is not None else 1
-        self.detectors: list[Estimator] = [self.detector] + [
-            build_estimator(detector_spec, config) for _ in range(self.workers - 1)
-        ]
-        if self.workers >= 2 and frames_per_batch > 1:
-            fix_mmap_threshold()
-        if runtime is not None:
-            chosen = require_runtime(runtime.runtime)
-            for expert in dict.fromkeys([*self.detectors, *self.experts]):
-                use_runtime = getattr(expert, "use_runtime", None)
-                if use_runtime is not None:
-                    use_runtime(chosen, 1)
+        with collection_paused():
+            self.experts: list[Estimator] = [build_estimator(spec, config) for spec in specs]
+            one_stage = [(spec, e) for spec, e in zip(specs, self.experts) if not e.needs_boxes]
+            detector_spec, self.detector = one_stage[0] if one_stage else (ExpertSpec("yolo"), None)
+            if self.detector is None:
+                self.detector = build_estimator(detector_spec, config)
+            self.workers = runtime.cpu_threads if runtime is not None else 1
+            self.detectors: list[Estimator] = [self.detector] + [
+                build_estimator(detector_spec, config) for _ in range(self.workers - 1)
+            ]
+            if self.workers >= 2 and frames_per_batch > 1:
+                fix_mmap_threshold()
+            every = dict.fromkeys([*self.detectors, *self.experts])
+            if runtime is not None:
+                chosen = require_runtime(runtime.runtime)
+                for expert in every:
+                    use_runtime = getattr(expert, "use_runtime", None)
+                    if use_runtime is not None:
+                        use_runtime(chosen, 1)
+            for expert in every:
+                warm_up = getattr(expert, "warm_up", None)
+                if warm_up is not None:
+                    warm_up()
 
     @property
     def names(self) -> tuple[str, ...]:
