@@ -141,6 +141,46 @@ def test_the_pipeline_gives_large_tensors_pages_of_their_own() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+KEEP_CHECK = """
+import ctypes, os
+import numpy as np
+from posekit.estimators.runtimes import FRAME_MMAP_THRESHOLD, keep_freed_heap, release_free_heap
+
+class MallInfo2(ctypes.Structure):  # glibc's struct mallinfo2, returned by value
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                              "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+def resident_mib():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+mallinfo2 = ctypes.CDLL(None).mallinfo2
+mallinfo2.restype = MallInfo2
+os.environ["MALLOC_TRIM_THRESHOLD_"] = "131072"
+assert not keep_freed_heap(), "a user's MALLOC_TRIM_THRESHOLD_ must stand"
+del os.environ["MALLOC_TRIM_THRESHOLD_"]
+assert keep_freed_heap()
+before = mallinfo2().hblkhd
+tensors = [np.ones(FRAME_MMAP_THRESHOLD // 2, np.uint8) for _ in range(8)]  # a frame's 16 MB tensors
+assert mallinfo2().hblkhd == before, "a tensor got pages of its own, to be faulted in again next frame"
+held = resident_mib()
+del tensors
+assert resident_mib() > held - 16, "the arena was trimmed: the next frame faults its pages in again"
+assert release_free_heap() and resident_mib() < held - 100, "after the clip the pages go back"
+"""
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not hasattr(ctypes.CDLL(None), "mallinfo2"), reason="needs glibc >= 2.33"
+)
+def test_one_frame_batches_keep_a_frames_freed_tensors_for_the_next_until_the_clip_ends() -> None:
+    """After :func:`keep_freed_heap`, 16 MB blocks come from the arena and stay resident when freed, until
+    :func:`release_free_heap`; a ``MALLOC_TRIM_THRESHOLD_`` of the user's is left to stand. In a fresh process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    done = subprocess.run([sys.executable, "-c", KEEP_CHECK], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 TRIM_CHECK = """
 import threading
 from posekit.estimators.runtimes import release_free_heap

@@ -14,7 +14,13 @@ import numpy as np
 from posekit.core.collector import collection_paused
 from posekit.estimators.base import Estimator, EstimatorConfig
 from posekit.estimators.registry import ExpertSpec, build_estimator
-from posekit.estimators.runtimes import RuntimeOptions, fix_mmap_threshold, one_torch_thread, require_runtime
+from posekit.estimators.runtimes import (
+    RuntimeOptions,
+    fix_mmap_threshold,
+    keep_freed_heap,
+    one_torch_thread,
+    require_runtime,
+)
 from posekit.io.video import Frame
 from posekit.refine.tracking import PersonTracker, match_boxes
 from posekit.skeleton.layouts import JointLayout
@@ -29,8 +35,9 @@ class ExpertSet:
     workers >= 2 the batches go through :func:`experts_over_batches`' pipeline: ``detectors`` holds one copy
     of the person detector per worker, each detecting its own batch. With batches of several frames the
     pipeline fixes glibc's mmap threshold (:func:`~posekit.estimators.runtimes.fix_mmap_threshold`): otherwise
-    its peak RSS grows with video length. One frame per batch (the CPU default) needs no fix: its tensors stay
-    below glibc's reuse limit, and peak RSS stays flat without the page faults the fixed threshold costs.
+    its peak RSS grows with video length. With one frame per batch (the CPU default) the arenas keep what a frame
+    freed for the next (:func:`~posekit.estimators.runtimes.keep_freed_heap`): its tensors stay below glibc's
+    reuse limit, and peak RSS stays flat without the page faults either threshold left to glibc can cost.
 
     Experts that can (the YOLO ones) start their predictors here, not on the first frames, so the models load and
     start with the garbage collector paused (:func:`~posekit.core.collector.collection_paused`).
@@ -55,6 +62,8 @@ class ExpertSet:
             ]
             if self.workers >= 2 and frames_per_batch > 1:
                 fix_mmap_threshold()
+            else:
+                keep_freed_heap()
             every = dict.fromkeys([*self.detectors, *self.experts])
             if runtime is not None:
                 chosen = require_runtime(runtime.runtime)
