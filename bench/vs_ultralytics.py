@@ -18,7 +18,8 @@ scores recall against a clean reference), ``frames_per_s`` the frames over the w
 both sides run on that one GPU (posekit at its GPU default of 8 frames per batch, Ultralytics' loop frame by frame),
 and each row also gives ``frames_per_s_per_gpu``. Results go to ``bench/results/vs_ultralytics.json``.
 
-    python bench/vs_ultralytics.py [--video V] [--frames 200] [--repeats 3] [--device cpu|cuda:N]
+    python bench/vs_ultralytics.py [--video V] [--frames 200] [--repeats 3] [--device cpu|cuda:N] [--settings S,...]
+        [--out bench/results/vs_ultralytics.json]
 """
 
 from __future__ import annotations
@@ -188,6 +189,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--settings", default=",".join(SETTINGS))
+    parser.add_argument("--out", type=Path, default=RESULTS, help="Where the rows go (JSON).")
     args = parser.parse_args()
     try:
         gpu = gpu_name(args.device)
@@ -207,9 +209,9 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "rows": rows,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

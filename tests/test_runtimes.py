@@ -103,10 +103,9 @@ def test_top_down_crops_go_in_batches_of_crop_batch_and_map_back(sample_frames: 
     assert whole.calls == [40]
 
 
-MMAP_CHECK = """
+MALLINFO = """
 import ctypes, os, sys
 import numpy as np
-from posekit.estimators.runtimes import PIPELINE_MMAP_THRESHOLD, fix_mmap_threshold
 
 class MallInfo2(ctypes.Structure):  # glibc's struct mallinfo2, returned by value
     _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
@@ -114,6 +113,14 @@ class MallInfo2(ctypes.Structure):  # glibc's struct mallinfo2, returned by valu
 
 mallinfo2 = ctypes.CDLL(None).mallinfo2
 mallinfo2.restype = MallInfo2
+"""
+"""glibc's heap figures (``mallinfo2().hblkhd``: bytes in blocks mapped on their own), for the checks below."""
+
+MMAP_CHECK = (
+    MALLINFO
+    + """
+from posekit.estimators.runtimes import PIPELINE_MMAP_THRESHOLD, fix_mmap_threshold
+
 os.environ["MALLOC_MMAP_THRESHOLD_"] = "131072"
 assert not fix_mmap_threshold(), "a user's MALLOC_MMAP_THRESHOLD_ must stand"
 del os.environ["MALLOC_MMAP_THRESHOLD_"]
@@ -126,6 +133,7 @@ assert mallinfo2().hblkhd - before >= PIPELINE_MMAP_THRESHOLD, "the block was ca
 del block
 assert mallinfo2().hblkhd == before, "the block was not given back"
 """
+)
 
 
 @pytest.mark.skipif(
@@ -141,21 +149,15 @@ def test_the_pipeline_gives_large_tensors_pages_of_their_own() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-KEEP_CHECK = """
-import ctypes, os
-import numpy as np
+KEEP_CHECK = (
+    MALLINFO
+    + """
 from posekit.estimators.runtimes import FRAME_MMAP_THRESHOLD, keep_freed_heap, release_free_heap
-
-class MallInfo2(ctypes.Structure):  # glibc's struct mallinfo2, returned by value
-    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
-                                              "fsmblks", "uordblks", "fordblks", "keepcost")]
 
 def resident_mib():
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
 
-mallinfo2 = ctypes.CDLL(None).mallinfo2
-mallinfo2.restype = MallInfo2
 os.environ["MALLOC_TRIM_THRESHOLD_"] = "131072"
 assert not keep_freed_heap(), "a user's MALLOC_TRIM_THRESHOLD_ must stand"
 del os.environ["MALLOC_TRIM_THRESHOLD_"]
@@ -168,6 +170,7 @@ del tensors
 assert resident_mib() > held - 16, "the arena was trimmed: the next frame faults its pages in again"
 assert release_free_heap() and resident_mib() < held - 100, "after the clip the pages go back"
 """
+)
 
 
 @pytest.mark.skipif(
