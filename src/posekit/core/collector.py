@@ -6,16 +6,21 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+FULL_COLLECTION_AFTER = 100_000
+"""A paused block that left at least this many new objects tracked by the collector ends with a full collection
+(loading PyTorch, Ultralytics and a model: ~400,000); a smaller one (models already imported in this process)
+leaves them to the collector's own schedule, as a full pass over a large heap would cost more than it saves."""
+
 
 @contextmanager
 def collection_paused() -> Iterator[None]:
-    """Run the block with the cyclic garbage collector paused, then collect once.
+    """Run the block with the cyclic garbage collector paused, then collect once if it built a heap.
 
     Loading the models imports PyTorch, torchvision and Ultralytics and builds the networks: some 400,000
     objects that live as long as the process. Left on, the collector rescans the whole growing heap each time
     it has grown by a quarter (six full passes, about 0.6 s of CPU per process, as much as 9 frames at 640 on
-    one core); paused, one full pass at the end frees whatever the block left in reference cycles. A collector
-    paused by the caller stays paused.
+    one core); paused, one full pass at the end (:data:`FULL_COLLECTION_AFTER`) frees whatever the block left
+    in reference cycles. A collector paused by the caller stays paused.
     """
     if not gc.isenabled():
         yield
@@ -24,5 +29,7 @@ def collection_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        built = gc.get_count()[0]
         gc.enable()
-        gc.collect()
+        if built >= FULL_COLLECTION_AFTER:
+            gc.collect()
