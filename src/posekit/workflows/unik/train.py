@@ -427,7 +427,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run training as configured; return the final metrics (on rank 0; others get ``{}``)."""
     d = setup_distributed(cfg)
     try:
-        return _train(cfg, d)
+        metrics = _train(cfg, d)
+        if d.world > 1:
+            dist.barrier()  # every rank leaves together: one that left while rank 0 still wrote once aborted in gloo
+        return metrics
     finally:
         if d.world > 1 and dist.is_initialized():
             dist.destroy_process_group()
