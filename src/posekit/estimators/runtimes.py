@@ -127,13 +127,7 @@ def fix_mmap_threshold(threshold: int = PIPELINE_MMAP_THRESHOLD) -> bool:
     Does nothing (False) where the C library is not glibc, or where ``MALLOC_MMAP_THRESHOLD_`` is set
     (the user's own setting stands). The setting is the process's, and a fixed threshold stays fixed.
     """
-    libc = _glibc()
-    if os.environ.get("MALLOC_MMAP_THRESHOLD_") is not None or libc is None:
-        return False
-    mallopt = libc.mallopt
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, threshold))
+    return _set_allocator({"MALLOC_MMAP_THRESHOLD_": (_M_MMAP_THRESHOLD, threshold)})
 
 
 def keep_freed_heap() -> bool:
@@ -153,19 +147,25 @@ def keep_freed_heap() -> bool:
     ``MALLOC_TRIM_THRESHOLD_`` or ``MALLOC_TOP_PAD_`` is set (the user's own setting stands). The settings are the
     process's.
     """
+    return _set_allocator(
+        {
+            "MALLOC_MMAP_THRESHOLD_": (_M_MMAP_THRESHOLD, FRAME_MMAP_THRESHOLD),
+            "MALLOC_TRIM_THRESHOLD_": (_M_TRIM_THRESHOLD, FRAME_TRIM_THRESHOLD),
+            "MALLOC_TOP_PAD_": (_M_TOP_PAD, FRAME_TOP_PAD),
+        }
+    )
+
+
+def _set_allocator(settings: dict[str, tuple[int, int]]) -> bool:
+    """Set glibc's allocator parameters ``{environment variable: (mallopt number, value)}``; True when glibc took
+    every one. Sets none (False) where the C library is not glibc or the user set any of those variables."""
     libc = _glibc()
-    own = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
-    if libc is None or any(os.environ.get(name) is not None for name in own):
+    if libc is None or any(os.environ.get(name) is not None for name in settings):
         return False
     mallopt = libc.mallopt
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    settings = (
-        (_M_MMAP_THRESHOLD, FRAME_MMAP_THRESHOLD),
-        (_M_TRIM_THRESHOLD, FRAME_TRIM_THRESHOLD),
-        (_M_TOP_PAD, FRAME_TOP_PAD),
-    )
-    return all([bool(mallopt(number, value)) for number, value in settings])
+    return all([bool(mallopt(number, value)) for number, value in settings.values()])
 
 
 def release_free_heap() -> bool:
