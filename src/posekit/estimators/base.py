@@ -123,11 +123,16 @@ class OneStageOptions:
         check_bounds(self)
 
     @property
+    def zoom_pass(self) -> bool:
+        """Whether experts that can zoom (:attr:`OneStageExpert.zooms`) make the zoom pass: a second pass, in
+        its zoom form."""
+        return self.tiles > 1 and self.second_pass == "zoom"
+
+    @property
     def input_size_pass_ran(self) -> InputSizePass:
-        """On which frames the input-size pass runs for an expert that zooms: ``input_size_pass`` when the zoom
-        pass runs, else ``every`` (no second pass, or the tiles, which need the full pass on every frame)."""
-        zooming = self.tiles > 1 and self.second_pass == "zoom"
-        return self.input_size_pass if zooming else "every"
+        """On which frames the input-size pass runs for an expert that zooms: ``input_size_pass`` with the zoom
+        pass, else ``every`` (no second pass, or the tiles, which need the full pass on every frame)."""
+        return self.input_size_pass if self.zoom_pass else "every"
 
 
 @dataclass(frozen=True)
@@ -239,7 +244,7 @@ class OneStageExpert:
             return []
         if self.config.tiles == 1:
             return self._infer(frames)
-        if self.zooms and self.reads_imgsz and self.config.second_pass == "zoom":
+        if self.zooms and self.reads_imgsz and self.config.zoom_pass:
             return self._with_zoom_pass(frames)
         return self._merge_tile_pass(frames, self._infer(frames))
 
@@ -294,14 +299,13 @@ class OneStageExpert:
             or needs_input_size_pass(zoomed[f], scales[f], cfg.tile_below)
         ]
         full = dict(zip(needed, self._infer([frames[f] for f in needed]))) if needed else {}
-        return [
-            full[f]
-            if f not in zoomed
-            else zoomed[f]
-            if f not in full
-            else merge_passes(full[f], zoomed[f], np.zeros(len(zoomed[f]), int), scales[f], cfg.tile_below)
-            for f in range(len(frames))
-        ]
+        out = []
+        for f in range(len(frames)):
+            if f not in zoomed or f not in full:
+                out.append(full[f] if f not in zoomed else zoomed[f])
+            else:
+                out.append(merge_passes(full[f], zoomed[f], np.zeros(len(zoomed[f]), int), scales[f], cfg.tile_below))
+        return out
 
     def _merge_tile_pass(self, frames: Sequence[np.ndarray], full: list[PoseProposals]) -> list[PoseProposals]:
         """``full`` merged with the hook's persons on the tiles of each frame that is large enough to tile.
