@@ -7,7 +7,9 @@ once to a lossless clip both read):
   ``YOLO(w).track(clip, imgsz=640, tracker="bytetrack.yaml", stream=True)``;
 - ``default``: ``posekit extract --experts yolo`` (the zoom pass at 1280, and the pass at 640 on the frames where
   it found someone large or nobody) against the same loop at ``imgsz=1280``, which finds the same small people;
-- ``every-frame``: the same with ``--input-size-pass every`` (both passes on every frame).
+- ``every-frame``: the same with ``--input-size-pass every`` (both passes on every frame);
+- ``one-lane``: the default with ``--threads 1`` (one model at a time, as Ultralytics' loop runs: the memory of a
+  second detector lane against its wall time).
 
 Both run at the same person threshold (``conf`` 0.1, Ultralytics' tracking default). The two processes of a
 setting run in turn (A B A B ...), ``--repeats`` times; the median of each figure and the median of the
@@ -45,6 +47,7 @@ SETTINGS = {
     "yolo@640": (["--experts", "yolo", "--imgsz", "640", "--tiles", "1"], 640),
     "default": (["--experts", "yolo"], 1280),
     "every-frame": (["--experts", "yolo", "--input-size-pass", "every"], 1280),
+    "one-lane": (["--experts", "yolo", "--threads", "1"], 1280),
 }
 """Setting -> (posekit flags, the input size of the Ultralytics loop it is compared with)."""
 FIGURES = ("wall_s", "cpu_s", "user_s", "sys_s", "peak_rss_mib", "minor_faults", "person_frames", "frames_per_s")
