@@ -7,20 +7,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 FULL_COLLECTION_AFTER = 100_000
-"""A paused block that left at least this many new objects tracked by the collector ends with a full collection
-(loading PyTorch, Ultralytics and a model: ~400,000); a smaller one (models already imported in this process)
-leaves them to the collector's own schedule, as a full pass over a large heap would cost more than it saves."""
+"""A paused block that left at least this many new objects tracked by the collector ends with a full collection and
+freezes what survives it (importing PyTorch and Ultralytics and loading a model: ~600,000); a smaller one (models
+already imported in this process) leaves them to the collector's own schedule, as a full pass over a large heap would
+cost more than it saves."""
 
 
 @contextmanager
 def collection_paused() -> Iterator[None]:
-    """Run the block with the cyclic garbage collector paused, then collect once if it built a heap.
+    """Run the block with the cyclic garbage collector paused, then collect once and freeze if it built a heap.
 
-    Loading the models imports PyTorch, torchvision and Ultralytics and builds the networks: some 400,000
-    objects that live as long as the process. Left on, the collector rescans the whole growing heap each time
-    it has grown by a quarter (six full passes, about 0.6 s of CPU per process, as much as 9 frames at 640 on
-    one core); paused, one full pass at the end (:data:`FULL_COLLECTION_AFTER`) frees whatever the block left
-    in reference cycles. A collector paused by the caller stays paused.
+    Loading the models imports PyTorch, torchvision and Ultralytics and builds the networks: some 600,000 objects
+    the collector tracks, ~390,000 of them alive for the rest of the process. Left on, the collector rescans the
+    whole growing heap each time it has grown by a quarter (six full passes, about 0.6 s of CPU per process, as much
+    as 9 frames at 640 on one core); paused, one full pass at the end (:data:`FULL_COLLECTION_AFTER`) frees whatever
+    the block left in reference cycles, and the objects alive after it move to the collector's permanent generation
+    (``gc.freeze``), so no later full pass rescans them: each would cost ~0.2 s, the one at interpreter exit
+    included. Reference cycles among frozen objects are no longer freed (``gc.unfreeze()`` gives them back to the
+    collector). A collector paused by the caller stays paused (an outer block of this kind collects once).
     """
     if not gc.isenabled():
         yield
@@ -33,3 +37,4 @@ def collection_paused() -> Iterator[None]:
         gc.enable()
         if built >= FULL_COLLECTION_AFTER:
             gc.collect()
+            gc.freeze()

@@ -33,7 +33,7 @@ from posekit.core.errors import ConfigError
 from posekit.core.options import check_bounds, flag_name
 from posekit.io.video import VideoInput
 from posekit.workflows.extraction.clip import ClipOutcome, extract_outcome
-from posekit.workflows.extraction.experts import ExpertSet
+from posekit.workflows.extraction.experts import ExpertSet, load_run_experts
 from posekit.workflows.extraction.options import ExtractOptions
 from posekit.workflows.extraction.run import Backend, LocalBackend
 
@@ -133,7 +133,7 @@ class ExtractActor:
         self.experts: ExpertSet | None = None
         try:
             runtime = replace(options.runtime, threads=options.runtime.threads or self.threads)
-            self.experts = ExpertSet(options.experts, options.estimator, runtime, options.frames_per_batch)
+            self.experts = load_run_experts(options, runtime)
         except ConfigError as exc:  # wrong weights or device on this node: every clip reports it, the driver stops
             self.error = str(exc)
         trace = os.environ.get(TRACE_ENV)

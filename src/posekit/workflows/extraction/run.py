@@ -23,7 +23,7 @@ from posekit.io.sink import ShardSink, locked_output
 from posekit.io.video import VIDEO_EXTENSIONS, VideoInput
 from posekit.skeleton.layouts import get_layout
 from posekit.workflows.extraction.clip import ClipOutcome, ClipResult, extract_outcome, truncation_text
-from posekit.workflows.extraction.experts import ExpertSet
+from posekit.workflows.extraction.experts import load_run_experts
 from posekit.workflows.extraction.options import ExtractOptions, unused_run_flags
 from posekit.workflows.extraction.partition import Partition
 
@@ -46,7 +46,7 @@ class LocalBackend:
     name = "local"
 
     def outcomes(self, videos: list[VideoInput], options: ExtractOptions, progress: bool) -> Iterator[ClipOutcome]:
-        experts = ExpertSet(options.experts, options.estimator, options.runtime, options.frames_per_batch)
+        experts = load_run_experts(options, options.runtime)
         for video in videos:
             total = expected_frames(video, options) if progress else None
             with progress_bar(total, video.clip_id[-40:], "frame", progress, leave=False) as bar:
