@@ -76,7 +76,7 @@ def no_models(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("models were loaded before the output location was checked")
 
-    monkeypatch.setattr(extraction_run, "ExpertSet", refuse)
+    monkeypatch.setattr(extraction_run, "load_run_experts", refuse)
 
 
 @pytest.fixture(scope="module")
