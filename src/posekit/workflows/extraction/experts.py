@@ -94,7 +94,8 @@ class ExpertSet:
 def load_run_experts(options: ExtractOptions, runtime: RuntimeOptions | None) -> ExpertSet:
     """The :class:`ExpertSet` of an extraction run with ``options`` (models on ``runtime``), loaded with the garbage
     collector paused from the choice of the batch size on: on ``--device auto`` that choice imports PyTorch, which
-    paused only around the models' load cost three more full collections (~0.2 s of CPU per process)."""
+    outside the pause cost three more full collections (~0.2 s of CPU per process). The set's own pause nests in
+    this one (:func:`~posekit.core.collector.collection_paused`)."""
     with collection_paused():
         return ExpertSet(options.experts, options.estimator, runtime, options.frames_per_batch)
 
